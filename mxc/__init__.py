@@ -1,0 +1,16 @@
+"""mxc: a compiler for Apache MXNet 1.x symbolic graphs.
+
+``import mxc as mx`` gives MXNet 1.x's user-facing API (``mx.sym``, ``mx.nd``, ``mx.mod`` ...)
+backed by a compiler: symbols become an SSA IR, passes rewrite it, codegen emits LLVM (CPU) or
+Triton (GPU) kernels, and a runtime executes the plan. ``mx.compile(symbol, ...)`` exposes every
+stage for inspection.
+"""
+from . import base  # noqa: F401
+from .base import MXNetError  # noqa: F401
+from . import symbol  # noqa: F401
+from . import symbol as sym  # noqa: F401
+from .symbol import AttrScope  # noqa: F401
+from .symbol import naming as name  # noqa: F401
+from .compile import compile  # noqa: F401,A001
+
+__version__ = "0.1.0"

@@ -1,0 +1,143 @@
+"""Backends: compile a Program's kernels for a target and bind it to storage.
+
+``llvm`` JIT-compiles every kernel of the program into one LLVM module for the host CPU;
+``triton`` renders one Triton module (run by Triton's interpreter on a machine without CUDA).
+Extern steps call their library function (torch: oneDNN/MKL on the CPU, cuBLAS/cuDNN on the
+GPU). :meth:`Executable.bind` resolves every argument once: pointers for LLVM kernels, tensor
+views of the arena for the rest, so a run is a loop over prepared calls.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+
+from ..base import MXNetError, ShapeError
+from .program import Program
+
+__all__ = ["Executable", "Bound", "TARGETS", "normalize_target"]
+
+TARGETS = ("llvm", "triton")
+_ALIASES = {"cpu": "llvm", "llvm": "llvm", "triton": "triton", "gpu": "triton", "cuda": "triton"}
+
+
+def normalize_target(target: str) -> str:
+    t = _ALIASES.get(str(target).lower())
+    if t is None:
+        raise MXNetError(f"unknown target {target!r}; expected one of {', '.join(_ALIASES)}")
+    return t
+
+
+class Bound:
+    """A program bound to storage: ``run()`` executes every step in order."""
+
+    __slots__ = ("calls", "tensors", "arena", "exe")
+
+    def __init__(self, exe, calls, tensors, arena):
+        self.exe = exe
+        self.calls = calls
+        self.tensors = tensors
+        self.arena = arena
+
+    def run(self):
+        for c in self.calls:
+            c()
+
+
+class Executable:
+    """Compiled kernels of one Program for one target."""
+
+    def __init__(self, prog: Program, target: str = "llvm"):
+        self.prog = prog
+        self.target = normalize_target(target)
+        self.sources: dict[str, str] = {}
+        kernels = prog.kernels
+        if self.target == "llvm":
+            from .llvm import LLVMModule
+            self.device = torch.device("cpu")
+            self.module = LLVMModule(kernels, prog.name) if kernels else None
+            if self.module is not None:
+                self.sources["llvm"] = self.module.ir
+                self.sources["llvm.opt"] = self.module.optimized_ir
+        else:
+            from . import triton as tr
+            self.device = torch.device("cuda") if tr.cuda_available() else torch.device("cpu")
+            if kernels:
+                src = tr.render_module(kernels, f"graph @{prog.name}")
+                self.sources["triton"] = src
+                mod = tr.load_source(src)
+                self.runners = {k.name: tr.TritonKernel(k, getattr(mod, k.name))
+                                for k in kernels}
+            else:
+                self.runners = {}
+
+    # -- binding --------------------------------------------------------------------------------
+    def _check(self, t: torch.Tensor, spec, what):
+        shape = tuple(spec.type.shape)
+        if tuple(t.shape) != shape or t.dtype != spec.type.dtype.torch:
+            raise ShapeError(f"{what} %{spec.name}: got {tuple(t.shape)} {t.dtype}; the program "
+                             f"was compiled for {shape} {spec.type.dtype.np_name}")
+        if not t.is_contiguous():
+            raise MXNetError(f"{what} %{spec.name}: storage must be contiguous")
+
+    def bind(self, inputs, outputs) -> Bound:
+        prog = self.prog
+        if len(inputs) != len(prog.inputs) or len(outputs) != len(prog.outputs):
+            raise MXNetError(f"program @{prog.name} takes {len(prog.inputs)} inputs and "
+                             f"{len(prog.outputs)} outputs; got {len(inputs)} and {len(outputs)}")
+        tensors: dict[int, torch.Tensor] = {}
+        for bid, t in zip(prog.inputs, inputs):
+            self._check(t, prog.buffers[bid], "input")
+            tensors[bid] = t
+        for bid, t in zip(prog.outputs, outputs):
+            self._check(t, prog.buffers[bid], "output")
+            tensors[bid] = t
+        arena = torch.empty(max(prog.arena_bytes, 1), dtype=torch.uint8, device=self.device)
+        for spec in prog.buffers:
+            if spec.kind == "temp":
+                if spec.offset is None:
+                    raise MXNetError(f"temporary %{spec.name} has no arena offset; run "
+                                     "plan_memory first")
+                n = spec.nbytes
+                view = arena[spec.offset: spec.offset + n].view(spec.type.dtype.torch)
+                tensors[spec.id] = view.view(tuple(spec.type.shape))
+        calls = []
+        for step in prog.steps:
+            if step.kind == "kernel":
+                calls.append(self._kernel_call(step, tensors))
+            else:
+                ins = [tensors[b] for b in step.ins]
+                outs = [tensors[b] for b in step.outs]
+                calls.append(functools.partial(step.fn, step.attrs, ins, outs))
+        return Bound(self, calls, tensors, arena)
+
+    def _kernel_call(self, step, tensors):
+        k = step.kernel
+        args = [tensors[b] for b in step.args]
+        if self.target == "llvm":
+            fn = self.module.get(k.name)
+            ptrs = [t.data_ptr() for t in args]
+            hi = k.grid[0] if k.grid else 1
+            return functools.partial(fn, *ptrs, 0, hi)
+        return functools.partial(self.runners[k.name], *args)
+
+    def new_outputs(self):
+        return [torch.empty(tuple(self.prog.buffers[b].type.shape),
+                            dtype=self.prog.buffers[b].type.dtype.torch, device=self.device)
+                for b in self.prog.outputs]
+
+    def __call__(self, *inputs):
+        """Run once on torch tensors (allocating outputs); returns the output tensors."""
+        ins = []
+        for bid, x in zip(self.prog.inputs, inputs):
+            spec = self.prog.buffers[bid]
+            t = torch.as_tensor(x, device=self.device)
+            t = t.to(spec.type.dtype.torch).contiguous()
+            ins.append(t)
+        outs = self.new_outputs()
+        self.bind(ins, outs).run()
+        return outs
+
+
+_ = math

@@ -1,0 +1,464 @@
+"""Kernel IR: one kernel per fused group, read by both renderers (LLVM and Triton).
+
+A :class:`Kernel` has buffers (its arguments), an iteration space and a flat SSA body:
+
+- ``grid``: outer loop extents; every grid point is independent (parallel on CPU cores / GPU
+  programs);
+- ``rdims``: reduction loop extents (empty for a pointwise kernel); values that depend on the
+  reduction loop variables live in the *inner* scope, everything else in the *outer* scope;
+- ``body``: :class:`Instr` in order: ``const``, ``index`` (an index expression as a value),
+  ``load``, ``alu`` (op in :data:`ALU_OPS`), ``cast``, ``where``, ``reduce`` (inner -> outer),
+  ``store``.
+
+Buffer indices are symbolic :class:`Ix` expressions over loop variables, simplified with the
+variables' ranges (``(8*i + j) // 8 -> i`` when ``0 <= j < 8``), so views (reshape, transpose,
+broadcast, slice) fold into the addresses of loads and stores and contiguous accesses stay
+affine, which is what vectorizers need.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..ir.types import DType
+
+__all__ = ["Ix", "Var", "Instr", "Kernel", "Buffer", "KBuilder", "ALU_OPS", "UNARY_OPS",
+           "BINARY_OPS", "CMP_OPS", "REDUCE_KINDS", "linearize", "delinearize"]
+
+
+# ------------------------------------------------------------------------------------------------
+# index expressions
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Var:
+    """A loop variable: ``kind`` is ``g`` (grid) or ``r`` (reduction), ``extent`` its range."""
+
+    kind: str
+    pos: int
+    extent: int
+
+    def __repr__(self):
+        return f"{self.kind}{self.pos}"
+
+
+class Ix:
+    """An integer expression ``const + sum(coeff * atom)``; atoms are loop variables or
+    ``("div", Ix, c)`` / ``("mod", Ix, c)`` with ``c > 0`` (floor semantics, non-negative
+    operands). Immutable; arithmetic simplifies eagerly."""
+
+    __slots__ = ("terms", "const", "_h")
+
+    def __init__(self, terms: dict | None = None, const: int = 0):
+        self.terms = {a: c for a, c in (terms or {}).items() if c != 0}
+        self.const = int(const)
+        self._h = None
+
+    # construction
+    @staticmethod
+    def var(v: Var) -> "Ix":
+        return Ix({v: 1}) if v.extent > 1 else Ix()
+
+    @staticmethod
+    def c(v: int) -> "Ix":
+        return Ix({}, v)
+
+    @staticmethod
+    def wrap(x) -> "Ix":
+        return x if isinstance(x, Ix) else Ix.c(int(x))
+
+    # identity
+    def key(self):
+        return (tuple(sorted(((_akey(a), c) for a, c in self.terms.items()))), self.const)
+
+    def __hash__(self):
+        if self._h is None:
+            self._h = hash(self.key())
+        return self._h
+
+    def __eq__(self, other):
+        return isinstance(other, Ix) and self.key() == other.key()
+
+    @property
+    def is_const(self):
+        return not self.terms
+
+    @property
+    def is_affine(self):
+        return all(isinstance(a, Var) for a in self.terms)
+
+    def vars(self) -> set:
+        out = set()
+        for a in self.terms:
+            if isinstance(a, Var):
+                out.add(a)
+            else:
+                out |= a[1].vars()
+        return out
+
+    # arithmetic
+    def __add__(self, o):
+        o = Ix.wrap(o)
+        t = dict(self.terms)
+        for a, c in o.terms.items():
+            t[a] = t.get(a, 0) + c
+        return _recombine(Ix(t, self.const + o.const))
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Ix({a: -c for a, c in self.terms.items()}, -self.const)
+
+    def __sub__(self, o):
+        return self + (-Ix.wrap(o))
+
+    def __mul__(self, k):
+        if isinstance(k, Ix):
+            if k.is_const:
+                k = k.const
+            elif self.is_const:
+                return k * self.const
+            else:
+                raise ValueError("index expressions must stay linear (Ix * Ix)")
+        k = int(k)
+        return Ix({a: c * k for a, c in self.terms.items()}, self.const * k)
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, c):
+        c = int(c)
+        if c == 1:
+            return self
+        lo, hi = self.bounds()
+        if 0 <= lo and hi < c:
+            return Ix.c(0)
+        if lo >= 0 and lo // c == hi // c:
+            return Ix.c(lo // c)
+        # split off the terms divisible by c
+        q_terms, r_terms = {}, {}
+        for a, k in self.terms.items():
+            if k % c == 0:
+                q_terms[a] = k // c
+            else:
+                r_terms[a] = k
+        q_const, r_const = divmod(self.const, c)
+        rest = Ix(r_terms, r_const)
+        rlo, rhi = rest.bounds()
+        if rlo >= 0 and rhi < c:
+            return Ix(q_terms, q_const)
+        if len(rest.terms) == 1 and rest.const == 0:
+            (a, k), = rest.terms.items()
+            if not isinstance(a, Var) and a[0] == "div" and k == 1:
+                return Ix(q_terms, q_const) + Ix({("div", a[1], a[2] * c): 1})
+        if rlo < 0:
+            # keep floor semantics simple: only non-negative operands are split
+            return Ix({("div", self, c): 1})
+        return Ix(q_terms, q_const) + Ix({("div", rest, c): 1})
+
+    def __mod__(self, c):
+        c = int(c)
+        if c == 1:
+            return Ix.c(0)
+        lo, hi = self.bounds()
+        if 0 <= lo and hi < c:
+            return self
+        r_terms = {a: k for a, k in self.terms.items() if k % c != 0}
+        rest = Ix(r_terms, self.const % c)
+        rlo, rhi = rest.bounds()
+        if 0 <= rlo and rhi < c:
+            return rest
+        if len(rest.terms) == 1 and rest.const == 0:
+            (a, k), = rest.terms.items()
+            if not isinstance(a, Var) and a[0] == "mod" and k == 1 and a[2] % c == 0:
+                return a[1] % c
+        if rlo < 0:
+            return Ix({("mod", self, c): 1})
+        return Ix({("mod", rest, c): 1})
+
+    def bounds(self) -> tuple[int, int]:
+        lo = hi = self.const
+        for a, k in self.terms.items():
+            alo, ahi = _abounds(a)
+            if k >= 0:
+                lo += k * alo
+                hi += k * ahi
+            else:
+                lo += k * ahi
+                hi += k * alo
+        return lo, hi
+
+    def subs(self, m: dict) -> "Ix":
+        """Substitute variables by index expressions."""
+        out = Ix.c(self.const)
+        for a, k in self.terms.items():
+            if isinstance(a, Var):
+                out = out + Ix.wrap(m.get(a, Ix({a: 1}))) * k
+            elif a[0] == "div":
+                out = out + (a[1].subs(m) // a[2]) * k
+            else:
+                out = out + (a[1].subs(m) % a[2]) * k
+        return out
+
+    def coeff(self, v: Var) -> int:
+        return self.terms.get(v, 0)
+
+    def __repr__(self):
+        parts = []
+        for a, c in sorted(self.terms.items(), key=lambda t: repr(_akey(t[0]))):
+            s = repr(a) if isinstance(a, Var) else f"({a[1]!r} {'//' if a[0] == 'div' else '%'} {a[2]})"
+            parts.append(s if c == 1 else f"{c}*{s}")
+        if self.const or not parts:
+            parts.append(str(self.const))
+        return " + ".join(parts)
+
+
+def _akey(a):
+    if isinstance(a, Var):
+        return ("v", a.kind, a.pos, a.extent)
+    return (a[0], a[1].key(), a[2])
+
+
+def _abounds(a):
+    if isinstance(a, Var):
+        return 0, a.extent - 1
+    lo, hi = a[1].bounds()
+    if a[0] == "div":
+        return lo // a[2], hi // a[2]
+    if 0 <= lo and hi < a[2]:
+        return lo, hi
+    return 0, a[2] - 1
+
+
+def _recombine(ix: Ix) -> Ix:
+    """``k*c*(x // c) + k*(x % c) -> k*x``: undo a delinearize followed by a linearize."""
+    changed = True
+    while changed:
+        changed = False
+        for a, k in list(ix.terms.items()):
+            if isinstance(a, Var) or a[0] != "mod":
+                continue
+            x, c = a[1], a[2]
+            d = ("div", x, c)
+            dk = next((kk for aa, kk in ix.terms.items()
+                       if not isinstance(aa, Var) and _akey(aa) == _akey(d)), None)
+            if dk is not None and dk == k * c:
+                t = {aa: kk for aa, kk in ix.terms.items()
+                     if _akey(aa) not in (_akey(a), _akey(d))}
+                ix = Ix(t, ix.const) + x * k
+                changed = True
+                break
+    return ix
+
+
+def linearize(idx, shape) -> Ix:
+    """Row-major offset of a multi-index."""
+    off = Ix.c(0)
+    stride = 1
+    for i, d in zip(reversed(list(idx)), reversed(list(shape))):
+        if d != 1:
+            off = off + Ix.wrap(i) * stride
+        stride *= d
+    return off
+
+
+def delinearize(off: Ix, shape) -> list:
+    """Multi-index of a row-major offset."""
+    out = []
+    stride = 1
+    strides = []
+    for d in reversed(list(shape)):
+        strides.append(stride)
+        stride *= d
+    strides.reverse()
+    for d, s in zip(shape, strides):
+        out.append(Ix.c(0) if d == 1 else (off // s) % d)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# instructions and kernels
+# ------------------------------------------------------------------------------------------------
+UNARY_OPS = ("neg", "abs", "sign", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt",
+             "rsqrt", "cbrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
+             "asinh", "acosh", "atanh", "floor", "ceil", "round", "trunc", "rint", "erf",
+             "erfinv", "lgamma", "tgamma", "digamma", "sigmoid", "not_")
+BINARY_OPS = ("add", "sub", "mul", "div", "floordiv", "mod", "pow", "max", "min", "hypot",
+              "atan2", "and_", "or_", "xor")
+CMP_OPS = ("lt", "le", "gt", "ge", "eq", "ne")
+ALU_OPS = UNARY_OPS + BINARY_OPS + CMP_OPS
+REDUCE_KINDS = ("sum", "prod", "max", "min")
+
+
+@dataclass(frozen=True)
+class Buffer:
+    name: str
+    dtype: DType
+    numel: int
+    role: str           # "in" | "out"
+    pos: int            # argument position
+
+
+@dataclass(eq=False)
+class Instr:
+    """``op`` in const/index/load/alu/cast/where/reduce/store; ``args`` are Instr operands;
+    ``attr`` holds the constant, the Ix, the Buffer, the ALU op name or the reduce kind."""
+
+    op: str
+    args: tuple
+    dtype: DType | None
+    attr: Any = None
+    inner: bool = False
+    id: int = -1
+
+    def __repr__(self):
+        return f"%{self.id}"
+
+
+@dataclass
+class Kernel:
+    name: str
+    buffers: list
+    grid: tuple
+    rdims: tuple
+    body: list = field(default_factory=list)
+    sources: list = field(default_factory=list)   # MXNet op names it came from
+
+    @property
+    def gvars(self) -> list[Var]:
+        return [Var("g", i, e) for i, e in enumerate(self.grid)]
+
+    @property
+    def rvars(self) -> list[Var]:
+        return [Var("r", i, e) for i, e in enumerate(self.rdims)]
+
+    @property
+    def is_reduction(self) -> bool:
+        return bool(self.rdims)
+
+    def stores(self):
+        return [i for i in self.body if i.op == "store"]
+
+    def __str__(self):
+        lines = [f"kernel {self.name} grid={self.grid} rdims={self.rdims}"]
+        for b in self.buffers:
+            lines.append(f"  {b.role} {b.name}: {b.dtype.short}[{b.numel}]")
+        for ins in self.body:
+            scope = "  inner" if ins.inner else "  outer"
+            args = ", ".join(repr(a) for a in ins.args)
+            at = ins.attr.name if isinstance(ins.attr, Buffer) else ins.attr
+            dt = ins.dtype.short if ins.dtype else ""
+            lhs = f"%{ins.id} = " if ins.op != "store" else ""
+            lines.append(f"{scope} {lhs}{ins.op}[{at}]({args}) {dt}")
+        return "\n".join(lines)
+
+
+class KBuilder:
+    """Appends instructions to a kernel body, hash-consing identical ones; it is the scalar
+    handler ``k`` that OpDef formulas call (``k.add(x, y)``, ``k.exp(x)``, ``k.const(1, f32)``).
+    """
+
+    def __init__(self, kernel: Kernel):
+        self.kernel = kernel
+        self._memo: dict = {}
+        self.index_env: list | None = None   # set by the lowering for ``k.index(d)``
+
+    def _emit(self, op, args, dtype, attr=None) -> Instr:
+        key = (op, tuple(id(a) for a in args), dtype, _hkey(attr))
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        inner = any(a.inner for a in args) and op != "reduce"
+        if op in ("index", "load") and attr is not None:
+            ix = attr if op == "index" else attr[1]
+            inner = inner or any(v.kind == "r" for v in ix.vars())
+        ins = Instr(op, tuple(args), dtype, attr, inner, len(self.kernel.body))
+        self.kernel.body.append(ins)
+        self._memo[key] = ins
+        return ins
+
+    # values
+    def const(self, value, dtype: DType) -> Instr:
+        if dtype is None:
+            dtype = DType.f32
+        if dtype == DType.bool:
+            value = bool(value)
+        elif dtype.is_int:
+            value = int(value)
+        else:
+            value = float(value)
+        return self._emit("const", (), dtype, value)
+
+    def index(self, d: int) -> Instr:
+        return self.ix(self.index_env[d])
+
+    def ix(self, ix: Ix) -> Instr:
+        return self._emit("index", (), DType.i64, ix)
+
+    def load(self, buf: Buffer, ix: Ix) -> Instr:
+        return self._emit("load", (), buf.dtype, (buf, ix))
+
+    def store(self, buf: Buffer, ix: Ix, value: Instr) -> Instr:
+        if value.dtype != buf.dtype:
+            value = self.cast(value, buf.dtype)
+        ins = Instr("store", (value,), None, (buf, ix),
+                    value.inner or any(v.kind == "r" for v in ix.vars()), len(self.kernel.body))
+        self.kernel.body.append(ins)
+        return ins
+
+    def reduce(self, kind: str, x: Instr) -> Instr:
+        return self._emit("reduce", (x,), x.dtype, kind)
+
+    def cast(self, x: Instr, dtype: DType) -> Instr:
+        if x.dtype == dtype:
+            return x
+        return self._emit("cast", (x,), dtype)
+
+    def where(self, c: Instr, a: Instr, b: Instr) -> Instr:
+        a, b = self._promote(a, b)
+        if c.dtype != DType.bool:
+            c = self.ne(c, self.const(0, c.dtype))
+        return self._emit("where", (c, a, b), a.dtype)
+
+    def _promote(self, a, b):
+        if a.dtype == b.dtype:
+            return a, b
+        if a.op == "const":
+            return self.const(a.attr, b.dtype), b
+        if b.op == "const":
+            return a, self.const(b.attr, a.dtype)
+        raise TypeError(f"kernel {self.kernel.name}: operands of different dtypes "
+                        f"{a.dtype} and {b.dtype}")
+
+    def alu(self, op: str, *args) -> Instr:
+        if op in CMP_OPS:
+            a, b = self._promote(*args)
+            return self._emit("alu", (a, b), DType.bool, op)
+        if op in ("and_", "or_", "xor") and args[0].dtype == DType.bool:
+            a, b = args
+            return self._emit("alu", (a, b), DType.bool, op)
+        if len(args) == 2:
+            a, b = self._promote(*args)
+            return self._emit("alu", (a, b), a.dtype, op)
+        return self._emit("alu", args, args[0].dtype, op)
+
+
+def _hkey(attr):
+    if isinstance(attr, tuple):
+        return tuple(_hkey(a) for a in attr)
+    if isinstance(attr, Buffer):
+        return ("buf", attr.name, attr.pos)
+    if isinstance(attr, Ix):
+        return ("ix", attr.key())
+    if isinstance(attr, float) and attr != attr:
+        return ("nan",)
+    return attr
+
+
+def _alu_method(name):
+    def m(self, *args):
+        return self.alu(name, *args)
+    m.__name__ = name
+    return m
+
+
+for _op in ALU_OPS:
+    setattr(KBuilder, _op, _alu_method(_op))

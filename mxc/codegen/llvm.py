@@ -1,0 +1,611 @@
+"""LLVM renderer: kernels -> LLVM IR (llvmlite IRBuilder) -> machine code for the host CPU.
+
+Each kernel becomes ``void @name(ptr noalias %buf0, ..., i64 %lo, i64 %hi)``: the outermost grid
+loop runs over ``[lo, hi)`` so a caller can split a kernel across cores. Inside a grid point,
+outer-scope instructions are emitted once, each reduction gets its own inner loop with an
+accumulator, and inner-scope stores share one final inner loop. The module is optimized at O3
+with the host's features (loop and SLP vectorization) and JIT-compiled with MCJIT.
+
+ALU ops map through :data:`FLOAT_OPS` / :data:`INT_OPS`; the ones LLVM has no instruction or
+intrinsic for call libm, or are expanded into basic ops by :mod:`mxc.codegen.mathlib`.
+"""
+from __future__ import annotations
+
+import ctypes
+import threading
+
+import llvmlite.binding as llvm
+import llvmlite.ir as ir
+
+from ..ir.types import DType
+from . import mathlib
+from .kir import ALU_OPS, Instr, Ix, Kernel, Var
+
+__all__ = ["LLVMModule", "render_module", "FLOAT_OPS", "INT_OPS", "host_target_machine"]
+
+_init_lock = threading.Lock()
+_initialized = False
+_TM = None
+
+
+def _init():
+    global _initialized, _TM
+    with _init_lock:
+        if not _initialized:
+            llvm.initialize_native_target()
+            llvm.initialize_native_asmprinter()
+            _initialized = True
+            target = llvm.Target.from_default_triple()
+            _TM = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                               features=llvm.get_host_cpu_features().flatten(),
+                                               opt=3, reloc="default", codemodel="jitdefault")
+
+
+def host_target_machine():
+    _init()
+    return _TM
+
+
+I1 = ir.IntType(1)
+I8 = ir.IntType(8)
+I16 = ir.IntType(16)
+I32 = ir.IntType(32)
+I64 = ir.IntType(64)
+PTR = ir.PointerType()
+
+_MEM_TYPES = {
+    DType.f32: ir.FloatType(), DType.f64: ir.DoubleType(), DType.f16: ir.HalfType(),
+    DType.bf16: ir.BFloatType() if hasattr(ir, "BFloatType") else ir.HalfType(),
+    DType.i8: I8, DType.u8: I8, DType.bool: I8, DType.i16: I16, DType.u16: I16,
+    DType.i32: I32, DType.u32: I32, DType.i64: I64, DType.u64: I64,
+}
+
+
+def mem_type(dt: DType):
+    return _MEM_TYPES[dt]
+
+
+def reg_type(dt: DType):
+    return I1 if dt == DType.bool else _MEM_TYPES[dt]
+
+
+# float ops: intrinsic name, libm base name, or a method of _Emitter
+FLOAT_OPS = {
+    "add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv", "neg": "fneg",
+    "abs": "llvm.fabs", "exp": "llvm.exp", "log": "llvm.log", "log2": "llvm.log2",
+    "log10": "llvm.log10", "sqrt": "llvm.sqrt", "sin": "llvm.sin", "cos": "llvm.cos",
+    "floor": "llvm.floor", "ceil": "llvm.ceil", "round": "llvm.round", "trunc": "llvm.trunc",
+    "rint": "llvm.rint", "pow": "llvm.pow",
+    "tan": "libm:tan", "asin": "libm:asin", "acos": "libm:acos", "atan": "libm:atan",
+    "sinh": "libm:sinh", "cosh": "libm:cosh", "tanh": "libm:tanh", "asinh": "libm:asinh",
+    "acosh": "libm:acosh", "atanh": "libm:atanh", "erf": "libm:erf", "lgamma": "libm:lgamma",
+    "tgamma": "libm:tgamma", "expm1": "libm:expm1", "log1p": "libm:log1p", "cbrt": "libm:cbrt",
+    "hypot": "libm:hypot", "atan2": "libm:atan2", "mod": "frem",
+    "rsqrt": "m:rsqrt", "sign": "m:fsign", "max": "m:fmax", "min": "m:fmin",
+    "floordiv": "m:ffloordiv",
+    "lt": "fcmp:<", "le": "fcmp:<=", "gt": "fcmp:>", "ge": "fcmp:>=", "eq": "fcmp:==",
+    "ne": "fcmp:!=", "and_": "m:logic", "or_": "m:logic", "xor": "m:logic", "not_": "m:not",
+}
+# expanded into basic ops by mathlib before rendering
+EXPAND = {"sigmoid", "erfinv", "digamma", "tanh"}
+INT_OPS = {
+    "add": "add", "sub": "sub", "mul": "mul", "div": "m:idiv", "floordiv": "m:ifloordiv",
+    "mod": "m:imod", "neg": "m:ineg", "abs": "m:iabs", "sign": "m:isign", "max": "m:imax",
+    "min": "m:imin", "and_": "and_", "or_": "or_", "xor": "xor", "not_": "m:not",
+    "lt": "icmp:<", "le": "icmp:<=", "gt": "icmp:>", "ge": "icmp:>=", "eq": "icmp:==",
+    "ne": "icmp:!=", "pow": "m:ipow",
+    # anything else on integers goes through f64
+}
+
+
+class _Emitter:
+    def __init__(self, module: ir.Module, kern: Kernel, reassoc: bool = True):
+        self.m = module
+        self.k = kern
+        self.reassoc = reassoc
+        args = [PTR] * len(kern.buffers) + [I64, I64]
+        self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), args), kern.name)
+        for i, a in enumerate(self.fn.args[:len(kern.buffers)]):
+            a.add_attribute("noalias")
+            a.name = f"b{i}_{_safe(kern.buffers[i].name)}"
+        self.lo, self.hi = self.fn.args[-2], self.fn.args[-1]
+        self.lo.name, self.hi.name = "lo", "hi"
+        self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
+        self.vars: dict[Var, ir.Value] = {}
+        self.vals: dict[int, ir.Value] = {}
+        self.bufptr = {buf.pos: self.fn.args[buf.pos] for buf in kern.buffers}
+
+    def intrinsic(self, name: str, ty, nargs: int = 1):
+        """Declare (once) an overloaded float intrinsic ``name.<type>`` taking ``nargs`` args."""
+        suffix = {"float": "f32", "double": "f64", "half": "f16", "bfloat": "bf16"}[str(ty)]
+        full = f"{name}.{suffix}"
+        fn = self.m.globals.get(full)
+        if fn is None:
+            fn = ir.Function(self.m, ir.FunctionType(ty, [ty] * nargs), full)
+        return fn
+
+    # -- loops --------------------------------------------------------------------------------
+    def loop(self, lo, hi, name, body, carried=()):
+        """Counted loop [lo, hi); ``body(i, *carried) -> new carried``. Returns final carried."""
+        b = self.b
+        pre = b.block
+        header = self.fn.append_basic_block(name + ".head")
+        bodyb = self.fn.append_basic_block(name + ".body")
+        exit_ = self.fn.append_basic_block(name + ".exit")
+        b.branch(header)
+        b.position_at_end(header)
+        i = b.phi(I64, name=name)
+        i.add_incoming(lo, pre)
+        phis = []
+        for c in carried:
+            p = b.phi(c.type)
+            p.add_incoming(c, pre)
+            phis.append(p)
+        b.cbranch(b.icmp_signed("<", i, hi), bodyb, exit_)
+        b.position_at_end(bodyb)
+        new = body(i, *phis) or ()
+        i.add_incoming(b.add(i, ir.Constant(I64, 1), flags=["nsw", "nuw"]), b.block)
+        for p, n in zip(phis, new):
+            p.add_incoming(n, b.block)
+        b.branch(header)
+        b.position_at_end(exit_)
+        return phis
+
+    # -- index expressions ------------------------------------------------------------------------
+    def ix(self, e: Ix) -> ir.Value:
+        b = self.b
+        acc = None
+        for a, c in e.terms.items():
+            if isinstance(a, Var):
+                t = self.vars[a]
+            elif a[0] == "div":
+                t = b.sdiv(self.ix(a[1]), ir.Constant(I64, a[2]))
+            else:
+                t = b.srem(self.ix(a[1]), ir.Constant(I64, a[2]))
+            if c != 1:
+                t = b.mul(t, ir.Constant(I64, c), flags=["nsw"])
+            acc = t if acc is None else b.add(acc, t, flags=["nsw"])
+        if acc is None:
+            return ir.Constant(I64, e.const)
+        if e.const:
+            acc = b.add(acc, ir.Constant(I64, e.const), flags=["nsw"])
+        return acc
+
+    # -- kernel structure ---------------------------------------------------------------------
+    def emit(self):
+        k = self.k
+        gvars = k.gvars
+
+        def nest(d):
+            if d == len(gvars):
+                self.emit_point()
+                return
+            lo = self.lo if d == 0 else ir.Constant(I64, 0)
+            hi = self.hi if d == 0 else ir.Constant(I64, gvars[d].extent)
+
+            def body(i):
+                self.vars[gvars[d]] = i
+                nest(d + 1)
+            self.loop(lo, hi, f"g{d}", body)
+
+        nest(0)
+        self.b.ret_void()
+
+    def emit_point(self):
+        self.vals = {}
+        inner_stores = []
+        for ins in self.k.body:
+            if ins.op == "store" and ins.inner:
+                inner_stores.append(ins)
+            elif ins.op == "reduce":
+                self.vals[ins.id] = self.emit_reduce(ins)
+            elif not ins.inner:
+                self.value(ins)
+        if inner_stores:
+            self.rloops(lambda: [self.value(s) for s in inner_stores] and None)
+
+    def rloops(self, body, carried=()):
+        rvars = self.k.rvars
+        outer_vals = dict(self.vals)
+
+        def nest(d, *acc):
+            if d == len(rvars):
+                self.vals = dict(outer_vals)
+                return body(*acc)
+
+            def inner(i, *acc2):
+                self.vars[rvars[d]] = i
+                return nest(d + 1, *acc2)
+            return self.loop(ir.Constant(I64, 0), ir.Constant(I64, rvars[d].extent), f"r{d}",
+                             inner, acc)
+
+        out = nest(0, *carried)
+        self.vals = outer_vals
+        return out
+
+    def emit_reduce(self, ins: Instr):
+        kind = ins.attr
+        x = ins.args[0]
+        ty = reg_type(ins.dtype)
+        init = _reduce_init(kind, ins.dtype, ty)
+
+        def body(acc):
+            v = self.value(x)
+            return [self.combine(kind, ins.dtype, acc, v)]
+        (res,) = self.rloops(body, [init])
+        return res
+
+    def combine(self, kind, dt, a, v):
+        b = self.b
+        fl = ["reassoc", "nsz", "contract"] if self.reassoc else []
+        if dt.is_float:
+            if kind == "sum":
+                return b.fadd(a, v, flags=fl)
+            if kind == "prod":
+                return b.fmul(a, v, flags=fl)
+            name = "llvm.maxnum" if kind == "max" else "llvm.minnum"
+            return b.call(self.intrinsic(name, a.type, 2), [a, v])
+        if kind == "sum":
+            return b.add(a, v)
+        if kind == "prod":
+            return b.mul(a, v)
+        signed = dt.is_signed
+        op = (">" if kind == "max" else "<")
+        c = b.icmp_signed(op, a, v) if signed else b.icmp_unsigned(op, a, v)
+        return b.select(c, a, v)
+
+    # -- values ----------------------------------------------------------------------------------
+    def value(self, ins: Instr):
+        hit = self.vals.get(ins.id)
+        if hit is not None:
+            return hit
+        v = self._value(ins)
+        self.vals[ins.id] = v
+        return v
+
+    def _value(self, ins: Instr):
+        b = self.b
+        op = ins.op
+        if op == "const":
+            return _const(ins.dtype, ins.attr)
+        if op == "index":
+            return self.ix(ins.attr)
+        if op == "load":
+            buf, e = ins.attr
+            p = b.gep(self.bufptr[buf.pos], [self.ix(e)], source_etype=mem_type(buf.dtype),
+                      inbounds=True)
+            v = b.load(p, typ=mem_type(buf.dtype))
+            if buf.dtype == DType.bool:
+                v = b.icmp_unsigned("!=", v, ir.Constant(I8, 0))
+            return v
+        if op == "store":
+            buf, e = ins.attr
+            v = self.value(ins.args[0])
+            if buf.dtype == DType.bool:
+                v = b.zext(v, I8)
+            p = b.gep(self.bufptr[buf.pos], [self.ix(e)], source_etype=mem_type(buf.dtype),
+                      inbounds=True)
+            b.store(v, p)
+            return v
+        if op == "cast":
+            return self.cast(self.value(ins.args[0]), ins.args[0].dtype, ins.dtype)
+        if op == "where":
+            c, x, y = (self.value(a) for a in ins.args)
+            return b.select(c, x, y)
+        if op == "alu":
+            return self.alu(ins)
+        if op == "reduce":
+            raise RuntimeError("reduce values are emitted by emit_point")
+        raise RuntimeError(f"unknown kernel instruction {op}")
+
+    def cast(self, v, src: DType, dst: DType):
+        b = self.b
+        if src == dst:
+            return v
+        st, dt_ = reg_type(src), reg_type(dst)
+        if dst == DType.bool:
+            if src.is_float:
+                return b.fcmp_unordered("!=", v, ir.Constant(st, 0.0))
+            return b.icmp_unsigned("!=", v, ir.Constant(st, 0))
+        if src == DType.bool:
+            return b.uitofp(v, dt_) if dst.is_float else b.zext(v, dt_)
+        if src.is_float and dst.is_float:
+            if src == DType.bf16 or dst == DType.bf16:
+                v = b.fpext(v, ir.FloatType()) if src != DType.f32 and src.itemsize < 4 else v
+                return b.fptrunc(v, dt_) if dst.itemsize < 4 else b.fpext(v, dt_) \
+                    if dst.itemsize > 4 else v
+            return b.fpext(v, dt_) if dst.itemsize > src.itemsize else b.fptrunc(v, dt_)
+        if src.is_float:
+            return b.fptosi(v, dt_) if dst.is_signed else b.fptoui(v, dt_)
+        if dst.is_float:
+            return b.sitofp(v, dt_) if src.is_signed else b.uitofp(v, dt_)
+        if dst.itemsize > src.itemsize:
+            return b.sext(v, dt_) if src.is_signed else b.zext(v, dt_)
+        if dst.itemsize < src.itemsize:
+            return b.trunc(v, dt_)
+        return v
+
+    def alu(self, ins: Instr):
+        name = ins.attr
+        adt = ins.args[0].dtype
+        if adt.is_float:
+            spec = FLOAT_OPS[name]
+        elif adt == DType.bool and name in ("and_", "or_", "xor", "not_", "eq", "ne"):
+            spec = INT_OPS[name]
+        else:
+            spec = INT_OPS.get(name)
+            if spec is None:        # integer transcendental: compute in f64
+                return self._via_f64(ins)
+        args = [self.value(a) for a in ins.args]
+        b = self.b
+        if spec.startswith("llvm."):
+            if adt == DType.f32 and name in ("exp", "log"):
+                return getattr(self, "_f" + name + "32")(args[0])
+            return b.call(self.intrinsic(spec, args[0].type, len(args)), args)
+        if spec.startswith("libm:"):
+            return self._libm(spec[5:], adt, args)
+        if spec.startswith("fcmp:"):
+            op = spec[5:]
+            return b.fcmp_unordered(op, *args) if op == "!=" else b.fcmp_ordered(op, *args)
+        if spec.startswith("icmp:"):
+            op = spec[5:]
+            return b.icmp_signed(op, *args) if adt.is_signed or adt == DType.bool \
+                else b.icmp_unsigned(op, *args)
+        if spec.startswith("m:"):
+            return getattr(self, "_" + spec[2:])(adt, args, name)
+        if spec == "fneg":
+            return b.fneg(args[0])
+        if spec == "frem":
+            return b.frem(*args)
+        return getattr(b, spec)(*args)
+
+    def _via_f64(self, ins):
+        b = self.b
+        f64 = ir.DoubleType()
+        args = [self.cast(self.value(a), a.dtype, DType.f64) for a in ins.args]
+        spec = FLOAT_OPS[ins.attr]
+        if spec.startswith("llvm."):
+            r = b.call(self.intrinsic(spec, f64, len(args)), args)
+        elif spec.startswith("libm:"):
+            r = self._libm(spec[5:], DType.f64, args)
+        else:
+            raise RuntimeError(f"no integer lowering for {ins.attr}")
+        return self.cast(r, DType.f64, ins.dtype)
+
+    def _libm(self, base, dt, args):
+        b = self.b
+        if dt == DType.f64:
+            ty, fname = ir.DoubleType(), base
+        else:
+            ty, fname = ir.FloatType(), base + "f"
+        orig = args[0].type
+        if orig != ty:
+            args = [b.fpext(a, ty) for a in args]
+        fn = self.m.globals.get(fname)
+        if fn is None:
+            fn = ir.Function(self.m, ir.FunctionType(ty, [ty] * len(args)), fname)
+        r = b.call(fn, args)
+        return b.fptrunc(r, orig) if orig != ty else r
+
+    # float32 exp/log inline (Cephes expf/logf), so loops with them vectorize
+    def _fexp32(self, x):
+        b = self.b
+        f = ir.FloatType()
+        c = lambda v: ir.Constant(f, v)  # noqa: E731
+        xc = b.select(b.fcmp_ordered(">", x, c(88.72283905206835)), c(88.72283905206835), x)
+        xc = b.select(b.fcmp_ordered("<", xc, c(-103.97208)), c(-103.97208), xc)
+        fx = b.call(self.intrinsic("llvm.floor", f),
+                    [b.fadd(b.fmul(xc, c(1.44269504088896341)), c(0.5))])
+        r = b.fsub(b.fsub(xc, b.fmul(fx, c(0.693359375))), b.fmul(fx, c(-2.12194440e-4)))
+        z = b.fmul(r, r)
+        y = c(1.9875691500e-4)
+        for a in (1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
+                  5.0000001201e-1):
+            y = b.fadd(b.fmul(y, r), c(a))
+        y = b.fadd(b.fadd(b.fmul(y, z), r), c(1.0))
+        # y * 2^n as two scalings, so n in [-150, 128] needs no special cases
+        n = b.fptosi(fx, I32)
+        n1 = b.ashr(n, ir.Constant(I32, 1))
+        n2 = b.sub(n, n1)
+
+        def pow2(k):
+            return b.bitcast(b.shl(b.add(k, ir.Constant(I32, 127)), ir.Constant(I32, 23)), f)
+        out = b.fmul(b.fmul(y, pow2(n1)), pow2(n2))
+        out = b.select(b.fcmp_ordered(">", x, c(88.72283905206835)), c(float("inf")), out)
+        out = b.select(b.fcmp_ordered("<", x, c(-103.97208)), c(0.0), out)
+        return b.select(b.fcmp_unordered("uno", x, x), x, out)
+
+    def _flog32(self, x):
+        b = self.b
+        f = ir.FloatType()
+        c = lambda v: ir.Constant(f, v)  # noqa: E731
+        sub = b.fcmp_ordered("<", x, c(1.17549435e-38))       # subnormal: scale by 2^23
+        xs = b.select(sub, b.fmul(x, c(8388608.0)), x)
+        bits = b.bitcast(xs, I32)
+        e = b.sub(b.lshr(bits, ir.Constant(I32, 23)), ir.Constant(I32, 126))
+        e = b.sub(e, b.select(sub, ir.Constant(I32, 23), ir.Constant(I32, 0)))
+        m = b.bitcast(b.or_(b.and_(bits, ir.Constant(I32, 0x807FFFFF)),
+                            ir.Constant(I32, 0x3F000000)), f)      # mantissa in [0.5, 1)
+        small = b.fcmp_ordered("<", m, c(0.707106781186547524))
+        e = b.sub(e, b.zext(small, I32))
+        m = b.fsub(b.select(small, b.fadd(m, m), m), c(1.0))
+        fe = b.sitofp(e, f)
+        z = b.fmul(m, m)
+        y = c(7.0376836292e-2)
+        for a in (-1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+                  -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1):
+            y = b.fadd(b.fmul(y, m), c(a))
+        y = b.fmul(b.fmul(y, m), z)
+        y = b.fadd(y, b.fmul(fe, c(-2.12194440e-4)))
+        y = b.fsub(y, b.fmul(z, c(0.5)))
+        out = b.fadd(b.fadd(m, y), b.fmul(fe, c(0.693359375)))
+        out = b.select(b.fcmp_ordered("==", x, c(float("inf"))), x, out)
+        out = b.select(b.fcmp_ordered("==", x, c(0.0)), c(float("-inf")), out)
+        out = b.select(b.fcmp_ordered("<", x, c(0.0)), c(float("nan")), out)
+        # subnormals and NaN: fall back to the exact formula's edge values
+        return b.select(b.fcmp_unordered("uno", x, x), x, out)
+
+    # helpers for "m:" specs
+    def _rsqrt(self, dt, a, _):
+        s = self.b.call(self.intrinsic("llvm.sqrt", a[0].type), a)
+        return self.b.fdiv(ir.Constant(a[0].type, 1.0), s)
+
+    def _fsign(self, dt, a, _):
+        b, x = self.b, a[0]
+        one, zero = ir.Constant(x.type, 1.0), ir.Constant(x.type, 0.0)
+        pos = b.select(b.fcmp_ordered(">", x, zero), one, zero)
+        return b.select(b.fcmp_ordered("<", x, zero), ir.Constant(x.type, -1.0), pos)
+
+    def _fmax(self, dt, a, _):
+        return self.b.select(self.b.fcmp_ordered(">", a[0], a[1]), a[0], a[1])
+
+    def _fmin(self, dt, a, _):
+        return self.b.select(self.b.fcmp_ordered("<", a[0], a[1]), a[0], a[1])
+
+    def _ffloordiv(self, dt, a, _):
+        q = self.b.fdiv(a[0], a[1])
+        return self.b.call(self.intrinsic("llvm.floor", q.type), [q])
+
+    def _logic(self, dt, a, name):
+        b = self.b
+        x, y = (b.fcmp_unordered("!=", v, ir.Constant(v.type, 0.0)) for v in a)
+        r = {"and_": b.and_, "or_": b.or_, "xor": b.xor}[name](x, y)
+        return r
+
+    def _not(self, dt, a, _):
+        b, x = self.b, a[0]
+        if x.type == I1:
+            return b.xor(x, ir.Constant(I1, 1))
+        if dt.is_float:
+            return b.fcmp_ordered("==", x, ir.Constant(x.type, 0.0))
+        return b.icmp_unsigned("==", x, ir.Constant(x.type, 0))
+
+    def _idiv(self, dt, a, _):
+        return self.b.sdiv(*a) if dt.is_signed else self.b.udiv(*a)
+
+    def _ifloordiv(self, dt, a, _):
+        b = self.b
+        if not dt.is_signed:
+            return b.udiv(*a)
+        q = b.sdiv(*a)
+        r = b.srem(*a)
+        zero = ir.Constant(a[0].type, 0)
+        adjust = b.and_(b.icmp_signed("!=", r, zero),
+                        b.icmp_signed("!=", b.icmp_signed("<", r, zero),
+                                      b.icmp_signed("<", a[1], zero)))
+        return b.sub(q, b.zext(adjust, a[0].type))
+
+    def _imod(self, dt, a, _):
+        return self.b.srem(*a) if dt.is_signed else self.b.urem(*a)
+
+    def _ineg(self, dt, a, _):
+        return self.b.sub(ir.Constant(a[0].type, 0), a[0])
+
+    def _iabs(self, dt, a, _):
+        b, x = self.b, a[0]
+        if not dt.is_signed:
+            return x
+        return b.select(b.icmp_signed("<", x, ir.Constant(x.type, 0)), self._ineg(dt, a, _), x)
+
+    def _isign(self, dt, a, _):
+        b, x = self.b, a[0]
+        zero, one = ir.Constant(x.type, 0), ir.Constant(x.type, 1)
+        pos = b.select(b.icmp_signed(">", x, zero), one, zero)
+        if not dt.is_signed:
+            return pos
+        return b.select(b.icmp_signed("<", x, zero), ir.Constant(x.type, -1), pos)
+
+    def _imax(self, dt, a, _):
+        c = self.b.icmp_signed(">", *a) if dt.is_signed else self.b.icmp_unsigned(">", *a)
+        return self.b.select(c, *a)
+
+    def _imin(self, dt, a, _):
+        c = self.b.icmp_signed("<", *a) if dt.is_signed else self.b.icmp_unsigned("<", *a)
+        return self.b.select(c, *a)
+
+    def _ipow(self, dt, a, _):
+        b = self.b
+        f64 = ir.DoubleType()
+        x, y = (self.cast(v, dt, DType.f64) for v in a)
+        r = b.call(self.intrinsic("llvm.pow", f64, 2), [x, y])
+        return self.cast(r, DType.f64, dt)
+
+
+def _safe(n: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in n)[:40]
+
+
+def _const(dt: DType, v):
+    t = reg_type(dt)
+    if dt == DType.bool:
+        return ir.Constant(I1, int(bool(v)))
+    if dt.is_float:
+        return ir.Constant(t, float(v))
+    return ir.Constant(t, int(v))
+
+
+def _reduce_init(kind, dt, ty):
+    if dt.is_float:
+        v = {"sum": 0.0, "prod": 1.0, "max": float("-inf"), "min": float("inf")}[kind]
+        return ir.Constant(ty, v)
+    bits = dt.itemsize * 8
+    if kind == "sum":
+        return ir.Constant(ty, 0)
+    if kind == "prod":
+        return ir.Constant(ty, 1)
+    if dt.is_signed:
+        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    else:
+        lo, hi = 0, (1 << bits) - 1
+    return ir.Constant(ty, lo if kind == "max" else hi)
+
+
+def render_module(kernels, name: str = "mxc") -> str:
+    """LLVM IR text (before optimization) of a module holding ``kernels``."""
+    _init()
+    m = ir.Module(name)
+    m.triple = llvm.get_process_triple()
+    m.data_layout = str(_TM.target_data)
+    for k in kernels:
+        _Emitter(m, mathlib.expand_kernel(k, EXPAND)).emit()
+    return str(m)
+
+
+class LLVMModule:
+    """An optimized, JIT-compiled module; ``get(name)`` returns a ctypes function."""
+
+    def __init__(self, kernels, name: str = "mxc", ir_text: str | None = None):
+        _init()
+        self.kernels = list(kernels)
+        self.ir = ir_text if ir_text is not None else render_module(self.kernels, name)
+        mod = llvm.parse_assembly(self.ir)
+        mod.verify()
+        pto = llvm.create_pipeline_tuning_options(speed_level=3)
+        pto.loop_vectorization = True
+        pto.slp_vectorization = True
+        pb = llvm.create_pass_builder(_TM, pto)
+        pb.getModulePassManager().run(mod, pb)
+        self.optimized_ir = str(mod)
+        self._mod = mod
+        self._ee = llvm.create_mcjit_compiler(mod, _TM)
+        self._ee.finalize_object()
+        self._funcs = {}
+
+    def address(self, name: str) -> int:
+        return self._ee.get_function_address(name)
+
+    def get(self, name: str):
+        f = self._funcs.get(name)
+        if f is None:
+            k = next(k for k in self.kernels if k.name == name)
+            proto = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(k.buffers)),
+                                     ctypes.c_int64, ctypes.c_int64)
+            f = proto(self.address(name))
+            self._funcs[name] = f
+        return f
+
+    def assembly(self) -> str:
+        return _TM.emit_assembly(self._mod)
+
+
+_ = ALU_OPS

@@ -1,0 +1,277 @@
+"""Lower a group of primitives (the body of a ``fused`` op) to one :class:`Kernel`.
+
+Index-driven, as Inductor does: each group output is stored at the index of the kernel's
+iteration space, and a value is computed at an index by recursing into its producer:
+elementwise ops compute their inputs at the (broadcast) same index, views remap the index,
+reductions fold the inner loop, group inputs load from their buffer. Values are memoized per
+(value, index), so a value used twice at one index is computed once.
+
+The kernel's iteration space comes from the group: a pointwise group iterates over its output
+shape; a group with reductions (all over the same input shape and axes) iterates its grid over
+the kept dims and its inner loop over the reduced ones. Outputs must be indexable in that space
+(full input shape or reduced shape); otherwise :class:`LoweringError` says why, and the fusion
+pass does not form such groups.
+"""
+from __future__ import annotations
+
+from ..base import MXNetError
+from ..ir.core import Graph, Value
+from ..ir.registry import Elementwise, Reduce, View
+from ..ir.types import numel
+from .kir import Buffer, Ix, Kernel, KBuilder, Var, delinearize, linearize
+
+__all__ = ["lower_group", "LoweringError", "group_structure", "coalesce"]
+
+
+class LoweringError(MXNetError):
+    """A group of ops that cannot become one kernel (the fusion pass avoids these)."""
+
+
+def group_structure(body: Graph):
+    """(grid shape, rdims, reduce input shape, reduce axes) of a group, or LoweringError."""
+    reduces = [op for op in body.ops if isinstance(op.opdef.lower, Reduce)]
+    if not reduces:
+        shape = tuple(body.outputs[0].shape)
+        for v in body.outputs:
+            if tuple(v.shape) != shape:
+                raise LoweringError(f"pointwise group outputs differ in shape: {shape} and "
+                                    f"{tuple(v.shape)}")
+        return shape, (), None, None
+    r0 = reduces[0]
+    x = tuple(r0.inputs[0].shape)
+    axes = tuple(r0.opdef.lower.axes(r0.attrs, x))
+    for r in reduces[1:]:
+        xr = tuple(r.inputs[0].shape)
+        ar = tuple(r.opdef.lower.axes(r.attrs, xr))
+        if xr != x or ar != axes:
+            raise LoweringError(f"reductions over different spaces in one group: {r0.opname} "
+                                f"'{r0.name}' reduces {x} over {axes}, {r.opname} '{r.name}' "
+                                f"reduces {xr} over {ar}")
+    grid = tuple(d for i, d in enumerate(x) if i not in axes)
+    rdims = tuple(x[i] for i in axes)
+    return grid, rdims, x, axes
+
+
+class _Lowerer:
+    def __init__(self, body: Graph, name: str):
+        grid, rdims, x, axes = group_structure(body)
+        self.body = body
+        self.kernel = Kernel(name, [], grid, rdims)
+        self.k = KBuilder(self.kernel)
+        self.x, self.axes = x, axes
+        self.gvars = [Ix.var(v) for v in self.kernel.gvars]
+        self.rvars = [Ix.var(v) for v in self.kernel.rvars]
+        self.memo: dict = {}
+        self.reduce_memo: dict = {}
+        self.in_buf: dict[Value, Buffer] = {}
+        pos = 0
+        for v in body.inputs:
+            self.in_buf[v] = Buffer(v.name or f"in{pos}", v.dtype, numel(v.shape), "in", pos)
+            pos += 1
+        self.out_bufs = []
+        for v in body.outputs:
+            self.out_bufs.append(Buffer(v.name or f"out{pos}", v.dtype, numel(v.shape), "out",
+                                        pos))
+            pos += 1
+        self.kernel.buffers = list(self.in_buf.values()) + self.out_bufs
+
+    # index spaces ------------------------------------------------------------------------------
+    def full_index(self) -> list:
+        """Index of the reduction input shape from (grid vars, reduction vars)."""
+        g = iter(self.gvars)
+        r = iter(self.rvars)
+        return [next(r) if i in self.axes else next(g) for i in range(len(self.x))]
+
+    def output_index(self, v: Value) -> list:
+        shape = tuple(v.shape)
+        if self.x is None:
+            return list(self.gvars)
+        if shape == self.x:
+            return self.full_index()
+        keep = tuple(1 if i in self.axes else d for i, d in enumerate(self.x))
+        if shape == keep:
+            g = iter(self.gvars)
+            return [Ix.c(0) if i in self.axes else next(g) for i in range(len(self.x))]
+        grid = tuple(self.kernel.grid)
+        if shape == grid:
+            return list(self.gvars)
+        if not grid and shape == (1,):
+            return [Ix.c(0)]
+        raise LoweringError(f"group output %{v.name} of shape {shape} fits neither the reduced "
+                            f"input {self.x} nor its reduction {grid}")
+
+    # evaluation ---------------------------------------------------------------------------------
+    def eval(self, v: Value, idx: list):
+        key = (v, tuple(idx))
+        hit = self.memo.get(key)
+        if hit is not None:
+            return hit
+        r = self._eval(v, idx)
+        self.memo[key] = r
+        return r
+
+    def _eval(self, v: Value, idx):
+        if v in self.in_buf:
+            return self.k.load(self.in_buf[v], linearize(idx, v.shape))
+        op = v.op
+        low = op.opdef.lower
+        if isinstance(low, Elementwise):
+            args = [self.eval(u, _bcast_index(idx, v.shape, u.shape)) for u in op.inputs]
+            saved = self.k.index_env
+            self.k.index_env = idx
+            try:
+                out = low.fn(self.k, op.attrs, *args)
+            finally:
+                self.k.index_env = saved
+            if isinstance(out, (tuple, list)):
+                out = out[v.index]
+            if out.dtype != v.dtype:
+                out = self.k.cast(out, v.dtype)
+            return out
+        if isinstance(low, View):
+            u = op.inputs[0]
+            return self.eval(u, view_index(low, op.attrs, u.shape, v.shape, idx))
+        if isinstance(low, Reduce):
+            return self._reduce(op, v, idx)
+        raise LoweringError(f"{op.opname} '{op.name}' cannot be part of a generated kernel "
+                            "(it is a library call)")
+
+    def _reduce(self, op, v, idx):
+        axes = self.axes
+        shape = tuple(v.shape)
+        if op.attrs.get("keepdims"):
+            outer = [i for d, i in enumerate(idx) if d not in axes]
+        elif not self.kernel.grid:
+            outer = []
+        else:
+            outer = list(idx)
+        if outer != self.gvars:
+            raise LoweringError(f"{op.opname} '{op.name}' result is read at index {outer}, not "
+                                f"at its own grid point {self.gvars} (shape {shape})")
+        hit = self.reduce_memo.get(op)
+        if hit is not None:
+            return hit
+        low = op.opdef.lower
+        x = self.eval(op.inputs[0], self.full_index())
+        if low.pre is not None:
+            x = low.pre(self.k, x)
+        acc = self.k.reduce(low.kind, x)
+        if low.post is not None:
+            acc = low.post(self.k, op.attrs, acc, numel(self.kernel.rdims))
+        if acc.dtype != v.dtype:
+            acc = self.k.cast(acc, v.dtype)
+        self.reduce_memo[op] = acc
+        return acc
+
+    def run(self) -> Kernel:
+        for v, buf in zip(self.body.outputs, self.out_bufs):
+            idx = self.output_index(v)
+            self.k.store(buf, linearize(idx, v.shape), self.eval(v, idx))
+        return self.kernel
+
+
+def _bcast_index(idx, out_shape, in_shape):
+    """numpy broadcasting: right-align, size-1 input dims read index 0."""
+    if tuple(in_shape) == tuple(out_shape):
+        return idx
+    lead = len(out_shape) - len(in_shape)
+    return [Ix.c(0) if d == 1 else idx[lead + i] for i, d in enumerate(in_shape)]
+
+
+def view_index(low: View, attrs, in_shape, out_shape, idx):
+    if low.kind == "reshape":
+        return delinearize(linearize(idx, out_shape), in_shape)
+    if low.kind == "broadcast":
+        lead = len(out_shape) - len(in_shape)
+        return [Ix.c(0) if d == 1 else idx[lead + i] for i, d in enumerate(in_shape)]
+    return [Ix.wrap(i) for i in low.index(attrs, tuple(in_shape), tuple(out_shape), list(idx))]
+
+
+def lower_group(body: Graph, name: str, sources=()) -> Kernel:
+    """The kernel computing ``body``'s outputs from its inputs (buffers in that order)."""
+    kern = _Lowerer(body, name).run()
+    kern.sources = list(sources)
+    return coalesce(kern)
+
+
+# --------------------------------------------------------------------------------------------------
+# loop coalescing
+# --------------------------------------------------------------------------------------------------
+def _kernel_ixs(kern: Kernel):
+    for ins in kern.body:
+        if ins.op == "index":
+            yield ins.attr
+        elif ins.op in ("load", "store"):
+            yield ins.attr[1]
+
+
+def _subst_kernel(kern: Kernel, m: dict, grid, rdims) -> Kernel:
+    out = Kernel(kern.name, kern.buffers, tuple(grid), tuple(rdims), [], kern.sources)
+    for ins in kern.body:
+        attr = ins.attr
+        if ins.op == "index":
+            attr = attr.subs(m)
+        elif ins.op in ("load", "store"):
+            attr = (attr[0], attr[1].subs(m))
+        ins2 = type(ins)(ins.op, tuple(out.body[a.id] for a in ins.args), ins.dtype, attr,
+                         ins.inner, ins.id)
+        out.body.append(ins2)
+    return out
+
+
+def coalesce(kern: Kernel) -> Kernel:
+    """Merge adjacent loop dims while every index stays free of div/mod on the merged var
+    (a contiguous (N, C) elementwise kernel becomes one loop of N*C)."""
+    for kind in ("g", "r"):
+        while True:
+            dims = list(kern.grid if kind == "g" else kern.rdims)
+            merged = False
+            for d in range(len(dims) - 1):
+                cand = _try_merge(kern, kind, d)
+                if cand is not None:
+                    kern = cand
+                    merged = True
+                    break
+            if not merged:
+                break
+        # drop size-1 dims
+        dims = list(kern.grid if kind == "g" else kern.rdims)
+        if any(e == 1 for e in dims) and len(dims) > 0:
+            keep = [i for i, e in enumerate(dims) if e != 1]
+            old = [Var(kind, i, e) for i, e in enumerate(dims)]
+            m = {}
+            for new_pos, i in enumerate(keep):
+                m[old[i]] = Ix.var(Var(kind, new_pos, dims[i]))
+            for i, e in enumerate(dims):
+                if e == 1:
+                    m[old[i]] = Ix.c(0)
+            nd = [dims[i] for i in keep]
+            kern = _subst_kernel(kern, m, nd if kind == "g" else kern.grid,
+                                 nd if kind == "r" else kern.rdims)
+    return kern
+
+
+def _try_merge(kern: Kernel, kind: str, d: int):
+    dims = list(kern.grid if kind == "g" else kern.rdims)
+    e0, e1 = dims[d], dims[d + 1]
+    new_dims = dims[:d] + [e0 * e1] + dims[d + 2:]
+    old = [Var(kind, i, e) for i, e in enumerate(dims)]
+    merged = Var(kind, d, e0 * e1)
+    m = {}
+    for i, v in enumerate(old):
+        if i < d:
+            m[v] = Ix.var(Var(kind, i, dims[i]))
+        elif i > d + 1:
+            m[v] = Ix.var(Var(kind, i - 1, dims[i]))
+    mv = Ix.var(merged)
+    m[old[d]] = mv // e1
+    m[old[d + 1]] = mv % e1
+    for ix in _kernel_ixs(kern):
+        if not (ix.vars() & {old[d], old[d + 1]}):
+            continue
+        new = ix.subs(m)
+        for a in new.terms:
+            if not isinstance(a, Var) and merged in a[1].vars():
+                return None
+    return _subst_kernel(kern, m, new_dims if kind == "g" else kern.grid,
+                         new_dims if kind == "r" else kern.rdims)

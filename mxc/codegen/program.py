@@ -1,0 +1,153 @@
+"""The lowered program: buffers and steps, after fusion.
+
+``build_program(graph)`` turns a fused graph into a :class:`Program`: every Value becomes a
+buffer (graph inputs and outputs are the caller's; the rest are temporaries the memory planner
+places in one arena), each ``fused`` op becomes a kernel step (its body lowered to kernel IR)
+and each library op an extern step. A graph output that is a graph input, or listed twice, gets
+a copy kernel so every output has its own storage, as MXNet's executors give.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..base import MXNetError
+from ..ir.core import Builder, Graph, Value
+from ..ir.registry import Extern
+from ..ir.types import TensorType
+from .kir import Kernel
+from .lower import lower_group
+
+__all__ = ["Program", "BufferSpec", "Step", "build_program"]
+
+
+@dataclass
+class BufferSpec:
+    id: int
+    name: str
+    type: TensorType
+    kind: str                 # "input" | "output" | "temp"
+    offset: int | None = None  # arena offset for temps (set by memory planning)
+
+    @property
+    def nbytes(self) -> int:
+        return self.type.nbytes
+
+
+@dataclass
+class Step:
+    kind: str                 # "kernel" | "extern"
+    name: str
+    args: list                # buffer ids: inputs then outputs
+    n_in: int
+    kernel: Kernel | None = None
+    fn: object = None         # extern: fn(attrs, ins, outs)
+    attrs: dict = field(default_factory=dict)
+    op_name: str | None = None
+
+    @property
+    def ins(self):
+        return self.args[:self.n_in]
+
+    @property
+    def outs(self):
+        return self.args[self.n_in:]
+
+
+@dataclass
+class Program:
+    name: str
+    buffers: list
+    steps: list
+    inputs: list              # buffer ids, in graph input order
+    outputs: list             # buffer ids, in graph output order
+    arena_bytes: int = 0
+    remarks: list = field(default_factory=list)
+
+    @property
+    def kernels(self) -> list[Kernel]:
+        return [s.kernel for s in self.steps if s.kind == "kernel"]
+
+    def temps(self):
+        return [b for b in self.buffers if b.kind == "temp"]
+
+    def describe_memory(self) -> str:
+        lines = [f"memory plan @{self.name}: arena {self.arena_bytes} bytes, "
+                 f"{len(self.temps())} temporaries "
+                 f"({sum(b.nbytes for b in self.temps())} bytes unplanned)"]
+        for b in self.buffers:
+            where = f"arena+{b.offset}" if b.kind == "temp" else b.kind
+            lines.append(f"  %{b.name}: {b.type} {b.nbytes} B @ {where}")
+        return "\n".join(lines)
+
+    def __str__(self):
+        lines = [f"program @{self.name}"]
+        for s in self.steps:
+            ins = ", ".join(f"%{self.buffers[i].name}" for i in s.ins)
+            outs = ", ".join(f"%{self.buffers[i].name}" for i in s.outs)
+            lines.append(f"  {outs} = {s.kind} {s.name}({ins})")
+        lines.append("  return " + ", ".join(f"%{self.buffers[i].name}" for i in self.outputs))
+        return "\n".join(lines)
+
+
+def _copy_kernel(v: Value, name: str) -> Kernel:
+    b = Builder(name)
+    x = b.input("src", v.type)
+    y = b.op("_copy", [x])
+    return lower_group(b.build([y]), name, ["copy"])
+
+
+def build_program(g: Graph) -> Program:
+    bufs: list[BufferSpec] = []
+    ids: dict[Value, int] = {}
+
+    def buf(v: Value, kind: str) -> int:
+        if v in ids:
+            return ids[v]
+        if not v.type.known:
+            raise MXNetError(f"cannot compile: %{v.name} has incomplete type {v.type}; give the "
+                             "input shapes it depends on")
+        i = len(bufs)
+        bufs.append(BufferSpec(i, v.name or f"t{i}", v.type, kind))
+        ids[v] = i
+        return i
+
+    inputs = [buf(v, "input") for v in g.inputs]
+    out_set = set()
+    out_vals = []
+    for v in g.outputs:
+        if v in ids or v in out_set:      # graph input or repeated output: copy it
+            out_vals.append(None)
+        else:
+            out_vals.append(v)
+            out_set.add(v)
+    for v in out_vals:
+        if v is not None:
+            buf(v, "output")
+    steps: list[Step] = []
+    for op in g.ops:
+        od = op.opdef
+        ins = [buf(v, "temp") for v in op.inputs]
+        outs = [buf(v, "temp") for v in op.outputs]
+        if op.opname == "fused":
+            kern = lower_group(op.body, op.attrs["kernel"],
+                               sorted({o.name for o in op.body.ops if o.name},
+                                      key=[o.name for o in op.body.ops].index))
+            steps.append(Step("kernel", kern.name, ins + outs, len(ins), kernel=kern,
+                              op_name=op.name))
+        elif isinstance(od.lower, Extern):
+            steps.append(Step("extern", od.lower.name or od.name, ins + outs, len(ins),
+                              fn=od.lower.fn, attrs=dict(op.attrs), op_name=op.name))
+        else:
+            raise MXNetError(f"{op.opname} '{op.name}': not lowered; run the fuse pass before "
+                             "building a program")
+    outputs = []
+    for i, (v, orig) in enumerate(zip(out_vals, g.outputs)):
+        if v is not None:
+            outputs.append(ids[v])
+            continue
+        o = len(bufs)
+        bufs.append(BufferSpec(o, f"{orig.name or 'out'}_out{i}", orig.type, "output"))
+        k = _copy_kernel(orig, f"copy_out{i}")
+        steps.append(Step("kernel", k.name, [ids[orig], o], 1, kernel=k))
+        outputs.append(o)
+    return Program(g.name, bufs, steps, inputs, outputs)

@@ -1,0 +1,176 @@
+"""``mxc.compile``: a symbol (or IR graph) down the one path, with every stage kept.
+
+The default pipeline, one pass a line::
+
+    infer       complete every shape and dtype (MXNet's rules, bidirectional)
+    decompose   composites (FullyConnected, softmax, SoftmaxOutput ...) -> primitives
+    simplify    local rewrites: x*1 -> x, reshape(reshape(x)) -> reshape(x) ...
+    cse         one op for each distinct computation
+    dce         drop what no output needs
+    fuse        group primitives into kernels (materialize only what must be)
+    -- then, on the lowered program --
+    lower       each kernel group -> kernel IR; library calls -> extern steps
+    plan_memory liveness + best-fit placement of temporaries in one arena
+
+``Compiled`` keeps the imported graph, each pass's graph, the program, the kernels, their
+sources (LLVM IR before and after optimization, or Triton source) and a callable.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import MXNetError
+from .codegen.backend import Executable, normalize_target
+from .codegen.program import Program, build_program
+from .ir.core import Graph
+from .passes.base import PassContext, Pipeline
+from .passes.cse import CSE
+from .passes.dce import DCE
+from .passes.decompose import Decompose
+from .passes.fuse import Fuse
+from .passes.infer import InferTypes
+from .passes.memory import plan_memory
+from .passes.simplify import Simplify
+
+__all__ = ["compile", "compile_graph", "Compiled", "default_passes"]
+
+
+def default_passes(fuse: bool = True):
+    passes = [
+        InferTypes(require_complete=True),   # complete every shape and dtype
+        Decompose(),                         # composites -> primitives
+        Simplify(),                          # local rewrites
+        CSE(),                               # one op per distinct computation
+        DCE(),                               # drop what no output needs
+    ]
+    if fuse:
+        passes.append(Fuse())                # primitives -> kernel groups
+    else:
+        passes.append(Fuse(recompute_limit=0, merge=False))
+    return passes
+
+
+class Compiled:
+    """Every stage of one compilation; call it with inputs to run the compiled code."""
+
+    def __init__(self, graph: Graph, pipeline: Pipeline, program: Program, exe: Executable,
+                 ctx: PassContext, symbol_graph=None):
+        self.graph = graph
+        self.pipeline = pipeline
+        self.program = program
+        self.executable = exe
+        self.ctx = ctx
+        self.symbol_graph = symbol_graph
+
+    # stages
+    @property
+    def imported(self) -> Graph:
+        return self.pipeline.stages[0].graph
+
+    @property
+    def stages(self) -> list:
+        return [(s.name, s.graph) for s in self.pipeline.stages]
+
+    def stage(self, name: str) -> Graph:
+        return self.pipeline.stage(name)
+
+    @property
+    def kernels(self):
+        return self.program.kernels
+
+    @property
+    def sources(self) -> dict:
+        return self.executable.sources
+
+    @property
+    def target(self) -> str:
+        return self.executable.target
+
+    @property
+    def remarks(self):
+        return self.ctx.remarks
+
+    @property
+    def peak_bytes(self) -> int:
+        """Planned bytes of temporaries (the arena); inputs and outputs are the caller's."""
+        return self.program.arena_bytes
+
+    def input_names(self) -> list[str]:
+        return [v.name for v in self.graph.inputs]
+
+    def __call__(self, *args, **kwargs):
+        """Run on numpy arrays (positional in input order, or by name); returns numpy arrays."""
+        names = self.input_names()
+        if args and kwargs:
+            raise MXNetError("pass inputs positionally or by name, not both")
+        if kwargs:
+            missing = [n for n in names if n not in kwargs]
+            if missing:
+                raise MXNetError(f"missing inputs {missing}; inputs are {names}")
+            args = [kwargs[n] for n in names]
+        if len(args) != len(names):
+            raise MXNetError(f"{len(args)} inputs for {len(names)} parameters {names}")
+        outs = self.executable(*[np.asarray(a) for a in args])
+        return [o.cpu().numpy() for o in outs]
+
+    def dump(self, after: str | None = None, kernels: bool = False, memory: bool = False,
+             why_no_fuse: bool = False) -> str:
+        parts = []
+        if after is None:
+            for name, g in self.stages:
+                parts.append(f"// ---- {name} ----\n{g}")
+        else:
+            parts.append(f"// ---- {after} ----\n{self.stage(after)}")
+        if kernels:
+            parts.append(f"// ---- program ----\n{self.program}")
+            for k in self.kernels:
+                parts.append(f"// ---- kernel IR {k.name} ----\n{k}")
+            for name, src in self.sources.items():
+                parts.append(f"// ---- {name} source ----\n{src}")
+        if memory:
+            parts.append(f"// ---- memory ----\n{self.program.describe_memory()}")
+        if why_no_fuse:
+            rs = [str(r) for r in self.remarks] or ["(no remarks)"]
+            parts.append("// ---- fusion remarks ----\n" + "\n".join(rs))
+        return "\n".join(parts)
+
+
+def compile_graph(g: Graph, target: str = "llvm", ctx: PassContext | None = None,
+                  passes=None, symbol_graph=None) -> Compiled:
+    """Compile an IR graph whose input types are complete."""
+    ctx = ctx or PassContext(target=normalize_target(target))
+    pipe = Pipeline(passes if passes is not None else default_passes(), name=g.name)
+    out = pipe.run(g, ctx)
+    prog = plan_memory(build_program(out))
+    exe = Executable(prog, target)
+    return Compiled(out, pipe, prog, exe, ctx, symbol_graph)
+
+
+def compile(symbol, shapes: dict | None = None, dtypes: dict | None = None,
+            target: str = "llvm", is_train: bool = False, **shape_kwargs) -> Compiled:
+    """Compile an ``mx.sym`` Symbol (or an IR Graph) for ``target`` (``llvm``/``cpu`` or
+    ``triton``/``gpu``). ``shapes`` gives input shapes by name (also as keyword arguments);
+    dtypes default to float32 where nothing decides them."""
+    if isinstance(symbol, Graph):
+        return compile_graph(symbol, target)
+    from .symbol.convert import to_graph
+    shapes = dict(shapes or {})
+    shapes.update(shape_kwargs)
+    dtypes = dict(dtypes or {})
+    sg = to_graph(symbol, shapes=shapes, dtypes=dtypes, is_train=is_train,
+                  name=symbol.name or "main")
+    g = _default_float32(sg.graph)
+    return compile_graph(g, target, PassContext(target=normalize_target(target),
+                                                is_train=is_train), symbol_graph=sg)
+
+
+def _default_float32(g: Graph) -> Graph:
+    """Inputs whose dtype nothing decided are float32 (MXNet's default)."""
+    from .ir.types import DType
+    from .passes.infer import InferTypes
+    if all(v.type.dtype is not None for v in g.inputs):
+        return g
+    for v in g.inputs:
+        if v.type.dtype is None:
+            v.type = v.type.with_dtype(DType.f32)
+    return InferTypes().run(g, PassContext())

@@ -1,0 +1,2 @@
+"""Operator definitions, one module per family. Importing this package registers them all."""
+from . import elemwise, fused, nn, reduce, shape  # noqa: F401

@@ -1,0 +1,108 @@
+"""Passes: ``Graph -> Graph`` callables with a name and options as dataclass fields.
+
+A :class:`Pipeline` runs passes in order, keeps each stage's graph (``mxc.compile`` exposes
+them), verifies between passes when asked (tests always do; ``MXC_VERIFY=1`` does in normal
+runs), and with ``MXC_DUMP_DIR`` set writes each stage's IR to ``NN-<pass>.mxir`` there.
+Decisions that are not errors (a fusion refused, a buffer not reused) go to ``ctx.remarks``
+with their reason; ``mxc dump --why-no-fuse`` prints them.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from ..ir.core import Graph
+from ..ir.verify import verify
+
+__all__ = ["Pass", "PassContext", "Pipeline", "Stage", "Remark"]
+
+
+@dataclass
+class Remark:
+    pass_name: str
+    what: str          # e.g. "no-fuse"
+    message: str
+
+    def __str__(self):
+        return f"[{self.pass_name}] {self.what}: {self.message}"
+
+
+@dataclass
+class PassContext:
+    """Options shared by a pipeline's passes and the remarks they leave."""
+
+    target: str = "cpu"
+    is_train: bool = False
+    verify: bool = field(default_factory=lambda: os.environ.get("MXC_VERIFY", "") not in ("", "0"))
+    dump_dir: str | None = field(default_factory=lambda: os.environ.get("MXC_DUMP_DIR") or None)
+    remarks: list = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+
+    def remark(self, pass_name: str, what: str, message: str):
+        self.remarks.append(Remark(pass_name, what, message))
+
+
+class Pass:
+    """Base class: subclasses set ``name`` and implement ``run(graph, ctx) -> graph``."""
+
+    name = "pass"
+
+    def run(self, g: Graph, ctx: PassContext) -> Graph:
+        raise TypeError(f"{type(self).__name__} must implement run()")
+
+    def __call__(self, g: Graph, ctx: PassContext | None = None) -> Graph:
+        return self.run(g, ctx or PassContext())
+
+    def __repr__(self):
+        return f"<pass {self.name}>"
+
+
+@dataclass
+class Stage:
+    name: str
+    graph: Graph
+    seconds: float
+
+    @property
+    def text(self) -> str:
+        return str(self.graph)
+
+
+class Pipeline:
+    """Passes in order; ``run`` returns the last graph and keeps every stage in ``stages``."""
+
+    def __init__(self, passes, name: str = "pipeline"):
+        self.passes = list(passes)
+        self.name = name
+        self.stages: list[Stage] = []
+
+    def run(self, g: Graph, ctx: PassContext | None = None) -> Graph:
+        ctx = ctx or PassContext()
+        self.stages = [Stage("input", g, 0.0)]
+        self._dump(ctx, 0, "input", g)
+        if ctx.verify:
+            verify(g)
+        for i, p in enumerate(self.passes, start=1):
+            t0 = time.perf_counter()
+            g = p(g, ctx)
+            self.stages.append(Stage(p.name, g, time.perf_counter() - t0))
+            self._dump(ctx, i, p.name, g)
+            if ctx.verify:
+                verify(g)
+        return g
+
+    def stage(self, name: str) -> Graph:
+        for s in self.stages:
+            if s.name == name:
+                return s.graph
+        raise KeyError(f"no stage named {name!r}; stages: {[s.name for s in self.stages]}")
+
+    @staticmethod
+    def _dump(ctx, i, name, g):
+        if not ctx.dump_dir:
+            return
+        os.makedirs(ctx.dump_dir, exist_ok=True)
+        from ..base import atomic_write
+        with atomic_write(os.path.join(ctx.dump_dir, f"{g.name}.{i:02d}-{name}.mxir"), "w") as f:
+            f.write(str(g))

@@ -1,0 +1,409 @@
+"""Fusion: group primitives into ``fused`` ops, each of which codegen turns into one kernel.
+
+The decision is which values are *materialized* (written to memory); everything else is
+computed inside the kernels that need it (and recomputed if two kernels need it, when cheap).
+A value is materialized when it is
+
+- a graph output, or an operand or result of a library call (GEMM, convolution);
+- needed by two or more kernels and too expensive to recompute (``recompute_limit``), or a
+  reduction needed by two or more kernels;
+- a reduction whose iteration space does not fit the kernel that would inline it.
+
+Each materialized value produced by a primitive anchors a kernel whose *cone* is the primitives
+reachable upstream without crossing another materialized value. Kernels with the same iteration
+space whose cones overlap, or where one reads the other, then merge into one multi-output kernel
+when that creates no cycle and still lowers. Every decision that keeps work apart is a remark
+(``mxc dump --why-no-fuse``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..codegen.lower import LoweringError, group_structure, lower_group
+from ..ir.core import Builder, Graph, Op, Value
+from ..ir.registry import Elementwise, Reduce, View
+from .base import Pass, PassContext
+
+__all__ = ["Fuse", "op_cost"]
+
+_TRANSCENDENTAL = {"exp", "log", "tanh", "sigmoid", "Activation", "erf", "erfinv", "gamma",
+                   "gammaln", "sin", "cos", "tan", "power", "_power", "_power_scalar",
+                   "_rpower_scalar", "broadcast_power", "log1p", "expm1", "sqrt", "rsqrt"}
+
+
+def op_cost(op: Op) -> int:
+    low = op.opdef.lower
+    if isinstance(low, View):
+        return 0
+    if isinstance(low, Reduce):
+        return 1000
+    if op.opname in _TRANSCENDENTAL:
+        return 4
+    return 1
+
+
+def _fusible(op: Op) -> bool:
+    return isinstance(op.opdef.lower, (Elementwise, View, Reduce))
+
+
+@dataclass
+class _Kernel:
+    anchors: list           # materialized values it writes, in order
+    cone: set               # primitive ops it computes
+    structure: tuple | None = None
+
+
+@dataclass
+class Fuse(Pass):
+    """Group primitives into ``fused`` ops (see module doc)."""
+
+    name = "fuse"
+    recompute_limit: int = 8
+    merge: bool = True
+
+    def run(self, g: Graph, ctx: PassContext) -> Graph:
+        prod = {v: op for op in g.ops for v in op.outputs}
+        users = g.users()
+        order = {op: i for i, op in enumerate(g.ops)}
+        mat: set[Value] = set(g.outputs)
+        why: dict[Value, str] = {v: "graph output" for v in g.outputs}
+        for op in g.ops:
+            if not _fusible(op):
+                lib = f"library call {op.opname} '{op.name}'"
+                for v in op.inputs:
+                    if v in prod and v not in mat:
+                        mat.add(v)
+                        why[v] = f"operand of {lib}"
+                for v in op.outputs:
+                    mat.add(v)
+                    why.setdefault(v, f"result of {lib}")
+
+        for _ in range(len(g.ops) + 1):
+            kernels = self._cones(g, mat, prod)
+            changed = self._refine(kernels, mat, why, prod, users, ctx)
+            if not changed:
+                break
+        kernels = self._cones(g, mat, prod)
+        for kern in kernels:
+            kern.structure = group_structure(_body_for(kern, mat, prod, order)[0])[:2]
+        if self.merge:
+            kernels = self._merge(g, kernels, mat, prod, order, ctx)
+        for v, reason in why.items():
+            if v in prod and _fusible(prod[v]) and reason not in ("graph output",):
+                ctx.remark(self.name, "materialize", f"%{v.name} ({prod[v].opname} "
+                                                     f"'{prod[v].name}'): {reason}")
+        return self._emit(g, kernels, mat, prod, order)
+
+    # -- cones ------------------------------------------------------------------------------------
+    @staticmethod
+    def _cones(g, mat, prod) -> list[_Kernel]:
+        kernels = []
+        for op in g.ops:
+            if not _fusible(op):
+                continue
+            for v in op.outputs:
+                if v not in mat:
+                    continue
+                cone = set()
+                stack = [op]
+                while stack:
+                    o = stack.pop()
+                    if o in cone:
+                        continue
+                    cone.add(o)
+                    for u in o.inputs:
+                        p = prod.get(u)
+                        if p is not None and u not in mat and _fusible(p):
+                            stack.append(p)
+                kernels.append(_Kernel([v], cone))
+        return kernels
+
+    def _refine(self, kernels, mat, why, prod, users, ctx) -> bool:
+        """Materialize shared expensive values and misfitting reductions; True if any."""
+        membership: dict[Op, list] = {}
+        for i, k in enumerate(kernels):
+            for op in k.cone:
+                membership.setdefault(op, []).append(i)
+        changed = False
+        for op, ks in membership.items():
+            if len(ks) < 2:
+                continue
+            cost = _subcone_cost(op, mat, prod)
+            if isinstance(op.opdef.lower, Reduce) or cost > self.recompute_limit:
+                for v in op.outputs:
+                    if v not in mat:
+                        mat.add(v)
+                        why[v] = (f"needed by {len(ks)} kernels; recomputing costs {cost}"
+                                  if cost < 1000 else f"reduction needed by {len(ks)} kernels")
+                        changed = True
+        if changed:
+            return True
+        for k in kernels:
+            body, _ = _body_for(k, mat, prod, None)
+            try:
+                grid, rdims, x, axes = group_structure(body)
+                from ..codegen.lower import _Lowerer
+                lw = _Lowerer(body, "probe")
+                for v in body.outputs:
+                    lw.output_index(v)
+            except LoweringError as e:
+                reduces = [op for op in k.cone if isinstance(op.opdef.lower, Reduce)
+                           and op.outputs[0] not in k.anchors]
+                if not reduces:
+                    raise
+                for op in reduces:
+                    v = op.outputs[0]
+                    mat.add(v)
+                    why[v] = f"iteration space does not fit its consumer: {e}"
+                return True
+        return False
+
+    # -- horizontal merging ------------------------------------------------------------------------
+    def _merge(self, g, kernels, mat, prod, order, ctx):
+        while True:
+            ug = _UnitGraph(g, kernels, mat, prod, order)
+            done = False
+            for i, j in ug.merge_candidates():
+                a, b = kernels[i], kernels[j]
+                if a.structure != b.structure:
+                    continue
+                if ug.path_through_other(i, j):
+                    ctx.remark(self.name, "no-merge", f"{_kname(a, order)} and {_kname(b, order)}"
+                                                      ": another step lies between them")
+                    continue
+                cand = _Kernel(a.anchors + b.anchors, a.cone | b.cone, a.structure)
+                try:
+                    body, _ = _body_for(cand, mat, prod, order)
+                    lower_group(body, "probe")
+                except LoweringError as e:
+                    ctx.remark(self.name, "no-merge", f"{_kname(a, order)} and "
+                                                      f"{_kname(b, order)}: {e}")
+                    continue
+                kernels = [k for t, k in enumerate(kernels) if t not in (i, j)] + [cand]
+                done = True
+                break
+            if not done:
+                return kernels
+
+    # -- emit ----------------------------------------------------------------------------------------
+    def _emit(self, g, kernels, mat, prod, order):
+        ug = _UnitGraph(g, kernels, mat, prod, order)
+        b = Builder(g.name)
+        m: dict[Value, Value] = {}
+        for v in g.inputs:
+            m[v] = b.input(v.name, v.type)
+        n_kern = 0
+        for u in ug.topo_order():
+            payload = ug.units[u]
+            if isinstance(payload, Op):
+                outs = b.op(payload.opname, [m[v] for v in payload.inputs], payload.attrs,
+                            payload.name, parsed=True,
+                            out_types=[v.type for v in payload.outputs],
+                            out_names=[v.name for v in payload.outputs])
+                outs = outs if isinstance(outs, tuple) else (outs,)
+                for o, n in zip(payload.outputs, outs):
+                    m[o] = n
+                continue
+            body, ext = _body_for(payload, mat, prod, order)
+            kname = f"k{n_kern}_{_kname(payload, order)}"
+            n_kern += 1
+            body.name = kname
+            outs = b.op("fused", [m[v] for v in ext],
+                        {"kernel": kname, "num_outputs": len(payload.anchors)},
+                        _first_name(payload, order), body=body,
+                        out_types=[v.type for v in payload.anchors],
+                        out_names=[v.name for v in payload.anchors])
+            outs = outs if isinstance(outs, tuple) else (outs,)
+            for o, n in zip(payload.anchors, outs):
+                m[o] = n
+        return b.build([m[v] for v in g.outputs])
+
+
+class _UnitGraph:
+    """Kernels and library calls as a DAG over materialized values, with ancestor bitsets."""
+
+    def __init__(self, g, kernels, mat, prod, order):
+        self.units: list = list(kernels) + [op for op in g.ops if not _fusible(op)]
+        self.nk = len(kernels)
+        owner: dict[Value, int] = {}
+        for i, u in enumerate(self.units):
+            for v in (u.anchors if i < self.nk else u.outputs):
+                owner[v] = i
+        self.owner = owner
+        self.reads: list[set] = []
+        self.pos = []
+        for i, u in enumerate(self.units):
+            if i < self.nk:
+                ext = _external_inputs(u)
+                self.pos.append(max(order[prod[v]] for v in u.anchors))
+            else:
+                ext = u.inputs
+                self.pos.append(order[u])
+            self.reads.append({owner[v] for v in ext if v in owner and owner[v] != i})
+        self.order = self._topo()
+        self.anc = [0] * len(self.units)
+        for u in self.order:
+            a = 0
+            for d in self.reads[u]:
+                a |= self.anc[d] | (1 << d)
+            self.anc[u] = a
+
+    def _topo(self):
+        import heapq
+        n = len(self.units)
+        indeg = [len(r) for r in self.reads]
+        users = [[] for _ in range(n)]
+        for u, r in enumerate(self.reads):
+            for d in r:
+                users[d].append(u)
+        heap = [(self.pos[u], u) for u in range(n) if indeg[u] == 0]
+        heapq.heapify(heap)
+        out = []
+        while heap:
+            _, u = heapq.heappop(heap)
+            out.append(u)
+            for w in users[u]:
+                indeg[w] -= 1
+                if indeg[w] == 0:
+                    heapq.heappush(heap, (self.pos[w], w))
+        if len(out) != n:
+            raise LoweringError("fusion produced a cycle between kernels")
+        return out
+
+    def topo_order(self):
+        return self.order
+
+    def merge_candidates(self):
+        """Kernel pairs whose cones overlap or where one reads the other."""
+        by_op: dict = {}
+        pairs = []
+        seen = set()
+        for i in range(self.nk):
+            for op in self.units[i].cone:
+                by_op.setdefault(op, []).append(i)
+        for ks in by_op.values():
+            for x in range(len(ks)):
+                for y in range(x + 1, len(ks)):
+                    p = (min(ks[x], ks[y]), max(ks[x], ks[y]))
+                    if p not in seen:
+                        seen.add(p)
+                        pairs.append(p)
+        for j in range(self.nk):
+            for i in self.reads[j]:
+                if i < self.nk:
+                    p = (min(i, j), max(i, j))
+                    if p not in seen:
+                        seen.add(p)
+                        pairs.append(p)
+        return pairs
+
+    def path_through_other(self, i, j) -> bool:
+        """Would merging i and j create a cycle (a path i -> X -> j with X another unit)?"""
+        for a, b in ((i, j), (j, i)):
+            if not (self.anc[b] >> a) & 1:
+                continue
+            # units X with a in anc[X] and X in anc[b]
+            mid = self.anc[b] & ~(1 << a)
+            x = mid
+            while x:
+                low = x & -x
+                t = low.bit_length() - 1
+                if (self.anc[t] >> a) & 1:
+                    return True
+                x ^= low
+        return False
+
+
+def _external_inputs(kern):
+    inside = set()
+    for op in kern.cone:
+        inside.update(op.outputs)
+    out, seen = [], set()
+    for op in kern.cone:
+        for u in op.inputs:
+            if u not in inside and u not in seen:
+                seen.add(u)
+                out.append(u)
+    return out
+
+
+def _subcone_cost(op, mat, prod) -> int:
+    cost = 0
+    seen = set()
+    stack = [op]
+    while stack:
+        o = stack.pop()
+        if o in seen:
+            continue
+        seen.add(o)
+        cost += op_cost(o)
+        for u in o.inputs:
+            p = prod.get(u)
+            if p is not None and u not in mat and _fusible(p):
+                stack.append(p)
+    return cost
+
+
+def _body_for(kern: _Kernel, mat, prod, order):
+    """The body graph of a kernel and the outside values it reads (its inputs, in order)."""
+    ops = sorted(kern.cone, key=(lambda o: order[o]) if order else (lambda o: 0))
+    if order is None:
+        ops = _topo(kern.cone)
+    inside = set()
+    for op in ops:
+        inside.update(op.outputs)
+    ext = []
+    seen = set()
+    for op in ops:
+        for u in op.inputs:
+            if u not in inside and u not in seen:
+                seen.add(u)
+                ext.append(u)
+    b = Builder("body")
+    m = {}
+    for u in ext:
+        m[u] = b.input(u.name, u.type)
+    for op in ops:
+        outs = [Value(v.type, v.name) for v in op.outputs]
+        new = Op(op.opname, [m[u] for u in op.inputs], op.attrs, outs, op.name)
+        b.ops.append(new)
+        for o, n in zip(op.outputs, outs):
+            m[o] = n
+    return b.build([m[v] for v in kern.anchors]), ext
+
+
+def _topo(cone):
+    done, out = set(), []
+
+    def visit(op):
+        if op in done:
+            return
+        done.add(op)
+        for u in op.inputs:
+            p = u.op
+            if p is not None and p in cone:
+                visit(p)
+        out.append(op)
+    for op in sorted(cone, key=id):
+        visit(op)
+    return out
+
+
+def _first_name(kern, order):
+    for op in sorted(kern.cone, key=lambda o: order[o]):
+        if op.name:
+            return op.name
+    return None
+
+
+def _kname(kern, order) -> str:
+    names = []
+    for op in sorted(kern.cone, key=lambda o: order[o]):
+        n = op.name
+        if n and n not in names:
+            names.append(n)
+    if not names:
+        names = [kern.anchors[0].op.opname if kern.anchors[0].op else "k"]
+    s = "_".join(names[:3]) + ("_etc" if len(names) > 3 else "")
+    return re.sub(r"[^A-Za-z0-9_]", "_", s)[:60]

@@ -1,0 +1,104 @@
+"""Shape and dtype inference: every op's rules to a fixed point, partial types allowed.
+
+Rules are bidirectional where MXNet's are (FullyConnected fills its weight's shape from the
+data's), so a pass over the ops can refine graph inputs; the pass repeats until nothing changes.
+Conflicts raise ShapeError / DTypeError naming the operator, the symbol and both shapes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..base import DTypeError, MXNetError, ShapeError
+from ..ir.core import Graph, Op, Value, infer_op_types
+from ..ir.types import TensorType, shape_str
+from .base import Pass, PassContext
+
+__all__ = ["InferTypes", "merge_types"]
+
+
+def merge_types(a: TensorType, b: TensorType, where: str) -> TensorType:
+    """The most specific type compatible with both, or an error naming both."""
+    if a == b:
+        return a
+    if a.dtype is not None and b.dtype is not None and a.dtype != b.dtype:
+        raise DTypeError(f"{where}: dtype {a.dtype.np_name} conflicts with {b.dtype.np_name}")
+    dt = a.dtype if a.dtype is not None else b.dtype
+    if a.shape is None:
+        shape = b.shape
+    elif b.shape is None:
+        shape = a.shape
+    else:
+        if len(a.shape) != len(b.shape):
+            raise ShapeError(f"{where}: shape ({shape_str(a.shape)}) conflicts with "
+                             f"({shape_str(b.shape)})")
+        dims = []
+        for x, y in zip(a.shape, b.shape):
+            if x is not None and y is not None and x != y:
+                raise ShapeError(f"{where}: shape ({shape_str(a.shape)}) conflicts with "
+                                 f"({shape_str(b.shape)})")
+            dims.append(x if x is not None else y)
+        shape = tuple(dims)
+    return TensorType(shape, dt)
+
+
+@dataclass
+class InferTypes(Pass):
+    """Complete every type the rules can decide; ``require_complete`` fails on what is left."""
+
+    name = "infer"
+    require_complete: bool = False
+    max_rounds: int = 20
+
+    def run(self, g: Graph, ctx: PassContext) -> Graph:
+        return self.run_with_map(g, {})
+
+    def run_with_map(self, g: Graph, mapping: dict) -> Graph:
+        types: dict[Value, TensorType] = {v: v.type for v in g.values()}
+        for _ in range(self.max_rounds):
+            changed = False
+            for op in g.ops:
+                changed |= self._step(op, types)
+            if not changed:
+                break
+        if self.require_complete:
+            for v, t in types.items():
+                if not t.known:
+                    who = f"{v.op.opname} '{v.op.name}'" if v.op else f"input '{v.name}'"
+                    raise ShapeError(f"{who}: type {t} could not be inferred; give the shapes "
+                                     "of the inputs it depends on")
+        return _retype(g, types, mapping)
+
+    @staticmethod
+    def _step(op: Op, types) -> bool:
+        ins = [types[v] for v in op.inputs]
+        try:
+            new_in, new_out = infer_op_types(op.opdef, op.attrs, op.name, ins, op.body)
+        except MXNetError:
+            raise
+        changed = False
+        where = f"{op.opname} '{op.name}'"
+        for v, t in zip(op.inputs, new_in):
+            m = merge_types(types[v], t, f"{where}: input %{v.name}")
+            if m != types[v]:
+                types[v] = m
+                changed = True
+        for v, t in zip(op.outputs, new_out):
+            m = merge_types(types[v], t, f"{where}: output %{v.name}")
+            if m != types[v]:
+                types[v] = m
+                changed = True
+        return changed
+
+
+def _retype(g: Graph, types, mapping: dict) -> Graph:
+    """A copy of ``g`` whose Values carry ``types``; ``mapping`` receives old -> new."""
+    for v in g.inputs:
+        mapping[v] = Value(types[v], v.name)
+    ops = []
+    for op in g.ops:
+        outs = [Value(types[v], v.name) for v in op.outputs]
+        for o, n in zip(op.outputs, outs):
+            mapping[o] = n
+        ops.append(Op(op.opname, [mapping[v] for v in op.inputs], op.attrs, outs, op.name,
+                      op.body))
+    return Graph(g.name, [mapping[v] for v in g.inputs], ops, [mapping[v] for v in g.outputs])

@@ -1,0 +1,153 @@
+"""Symbol -> IR: the entrance to the compiler's one path.
+
+:func:`to_graph` turns a Symbol into a Graph whose inputs are the symbol's variables (in
+``list_inputs`` order) and whose ops are its operator nodes in MXNet's order, with typed attrs.
+Types start as what the caller and the variables' ``__shape__``/``__dtype__`` attributes say and
+are completed by the ``infer`` pass. ``Symbol.infer_shape`` is that pass, read back in MXNet's
+return conventions.
+"""
+from __future__ import annotations
+
+import ast
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..base import MXNetError
+from ..ir.core import Builder, Graph, Value, infer_op_types
+from ..ir.types import DType, TensorType
+from .symbol import Symbol
+
+__all__ = ["to_graph", "SymbolGraph", "infer_symbol"]
+
+
+@dataclass
+class SymbolGraph:
+    """A Graph plus what the MXNet API needs to talk about it by name."""
+
+    graph: Graph
+    arg_names: list[str]
+    aux_names: list[str]
+    output_names: list[str]
+    inputs: dict = field(default_factory=dict)   # variable name -> graph input Value
+
+    def input_index(self, name: str) -> int:
+        return self.graph.inputs.index(self.inputs[name])
+
+
+def _var_shape(node, given):
+    if given is not None:
+        return tuple(None if d == 0 else int(d) for d in given)
+    s = node.attrs.get("__shape__")
+    if s:
+        try:
+            t = ast.literal_eval(s)
+            t = (t,) if isinstance(t, int) else tuple(t)
+            return tuple(None if d == 0 else int(d) for d in t)
+        except (ValueError, SyntaxError):
+            raise MXNetError(f"variable '{node.name}': __shape__={s!r} is not a shape") from None
+    return None
+
+
+def _var_dtype(node, given):
+    if given is not None:
+        return DType.parse(given)
+    s = node.attrs.get("__dtype__")
+    if s:
+        try:
+            return DType.from_flag(int(s))
+        except ValueError:
+            return DType.parse(s)
+    return None
+
+
+def to_graph(sym: Symbol, shapes: dict | None = None, dtypes: dict | None = None,
+             is_train: bool = False, name: str = "main", infer: bool = True) -> SymbolGraph:
+    """Convert ``sym`` to the IR; ``shapes``/``dtypes`` give input types by variable name.
+
+    With ``is_train`` the mode-dependent ops (Dropout, BatchNorm) get ``is_train=true``.
+    ``infer`` runs the shape/dtype inference pass (partial results allowed).
+    """
+    shapes = shapes or {}
+    dtypes = dtypes or {}
+    nodes = sym._nodes()
+    aux_ids = sym._aux_var_ids(nodes)
+    b = Builder(name)
+    env: dict[int, list[Value]] = {}
+    sg = SymbolGraph(None, [], [], sym.list_outputs())
+    for node in nodes:
+        if node.is_var:
+            t = TensorType(_var_shape(node, shapes.get(node.name)),
+                           _var_dtype(node, dtypes.get(node.name)))
+            v = b.input(node.name, t)
+            env[id(node)] = [v]
+            (sg.aux_names if id(node) in aux_ids else sg.arg_names).append(node.name)
+            sg.inputs.setdefault(node.name, v)
+            continue
+        od = node.opdef
+        attrs = dict(node.params())
+        if od.mode_dependent:
+            attrs["is_train"] = bool(is_train)
+        ins = [env[id(src)][i] for src, i in node.inputs]
+        _, out_t = infer_op_types(od, attrs, node.name, [v.type for v in ins])
+        outs = b.op(od.name, ins, attrs, node.name, parsed=True, out_types=out_t)
+        env[id(node)] = list(outs) if isinstance(outs, tuple) else [outs]
+    g = b.build([env[id(n)][i] for n, i in sym._outputs])
+    if infer:
+        from ..passes.infer import InferTypes
+        m = {}
+        g = InferTypes().run_with_map(g, m)
+        sg.inputs = {k: m[v] for k, v in sg.inputs.items()}
+    sg.graph = g
+    return sg
+
+
+def infer_symbol(sym: Symbol, what: str, args, kwargs, partial: bool):
+    arg_names = sym.list_arguments()
+    given: dict = {}
+    if args:
+        if len(args) > len(arg_names):
+            raise MXNetError(f"infer_{what}: {len(args)} positional inputs for "
+                             f"{len(arg_names)} arguments {arg_names}")
+        for n, v in zip(arg_names, args):
+            if v is not None:
+                given[n] = v
+    inputs = set(sym.list_inputs())
+    for k, v in kwargs.items():
+        if k not in inputs:
+            raise MXNetError(f"infer_{what}: {k!r} is not an input of this symbol; inputs are "
+                             f"{sorted(inputs)}")
+        if v is not None:
+            given[k] = v
+    if what == "shape":
+        sg = to_graph(sym, shapes={k: tuple(v) if not isinstance(v, int) else (v,)
+                                   for k, v in given.items()})
+    else:
+        sg = to_graph(sym, dtypes=given)
+    g = sg.graph
+
+    def get(v):
+        t = v.type
+        if what == "shape":
+            if t.shape is None:
+                return ()
+            return tuple(0 if d is None else d for d in t.shape)
+        return None if t.dtype is None else np.dtype(t.dtype.np_name).type
+
+    arg_v = [sg.inputs[n] for n in sg.arg_names]
+    aux_v = [sg.inputs[n] for n in sg.aux_names]
+    outs = list(g.outputs)
+    if not partial:
+        unknown = [(sg_name, v) for sg_name, v in zip(sg.arg_names + sg.aux_names, arg_v + aux_v)
+                   if not (v.type.shape_known if what == "shape" else v.type.dtype is not None)]
+        out_unknown = [v for v in outs
+                       if not (v.type.shape_known if what == "shape" else v.type.dtype is not None)]
+        if unknown or out_unknown:
+            if what == "shape":
+                detail = "\n".join(f"\t{n}: {get(v)}" for n, v in unknown)
+                warnings.warn("Cannot decide shape for the following arguments (0s in shape "
+                              "means unknown dimensions). Consider providing them as input:\n"
+                              + detail, stacklevel=3)
+            return None, None, None
+    return [get(v) for v in arg_v], [get(v) for v in outs], [get(v) for v in aux_v]

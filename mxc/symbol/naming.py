@@ -1,0 +1,110 @@
+"""MXNet's automatic naming and attribute scopes: NameManager, Prefix, AttrScope.
+
+``mx.sym.FullyConnected(x, num_hidden=4)`` is named ``fullyconnected0``; ``a + b`` is ``_plus0``;
+inside ``with mx.name.Prefix('net_'):`` every name gets the prefix. ``with mx.AttrScope(
+ctx_group='dev1'):`` attaches attributes to every symbol created inside.
+"""
+from __future__ import annotations
+
+import threading
+
+__all__ = ["NameManager", "Prefix", "AttrScope", "HIDDEN_KEYS", "store_key"]
+
+# attribute keys MXNet stores as ``__key__`` (and also lists without the underscores)
+HIDDEN_KEYS = ("ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_stage",
+               "profiler_scope")
+
+
+def store_key(k: str) -> str:
+    """The key MXNet stores an attribute under (``lr_mult`` -> ``__lr_mult__``)."""
+    return f"__{k}__" if k in HIDDEN_KEYS else k
+
+
+class _Scoped:
+    _local = threading.local()
+
+    @classmethod
+    def _stack(cls):
+        st = getattr(cls._local, cls.__name__, None)
+        if st is None:
+            st = [cls._default()]
+            setattr(cls._local, cls.__name__, st)
+        return st
+
+    @classmethod
+    def _default(cls):
+        return cls()
+
+    def __enter__(self):
+        self._stack().append(self)
+        return self
+
+    def __exit__(self, *exc):
+        st = self._stack()
+        if st[-1] is self:
+            st.pop()
+
+
+class NameManager(_Scoped):
+    """Gives each unnamed symbol ``hint + counter`` (``fullyconnected0``, ``_plus1``)."""
+
+    def __init__(self):
+        self._counter: dict[str, int] = {}
+
+    def get(self, name: str | None, hint: str) -> str:
+        if name:
+            return name
+        n = self._counter.get(hint, 0)
+        self._counter[hint] = n + 1
+        return f"{hint}{n}"
+
+    @classmethod
+    def current(cls) -> "NameManager":
+        return cls._stack()[-1]
+
+    def __enter__(self):
+        return super().__enter__()
+
+
+class Prefix(NameManager):
+    """A NameManager that prefixes every name, explicit or automatic."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self._prefix = prefix
+
+    def get(self, name, hint):
+        return self._prefix + super().get(name, hint)
+
+
+class AttrScope(_Scoped):
+    """Attributes attached to every symbol created inside ``with AttrScope(**attrs):``."""
+
+    def __init__(self, **kwargs):
+        for k, v in kwargs.items():
+            if not isinstance(v, str):
+                raise ValueError(f"AttrScope: attribute {k} must be a string; got {v!r}")
+        self._attr = dict(kwargs)
+
+    def get(self, attr: dict | None) -> dict:
+        out = dict(self._attr)
+        if attr:
+            out.update(attr)
+        return out
+
+    @classmethod
+    def current(cls) -> "AttrScope":
+        return cls._stack()[-1]
+
+    def __enter__(self):
+        # nested scopes accumulate, as in MXNet
+        outer = self.current()
+        merged = dict(outer._attr)
+        merged.update(self._attr)
+        self._saved = self._attr
+        self._attr = merged
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        self._attr = self._saved
+        return super().__exit__(*exc)

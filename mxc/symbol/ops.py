@@ -1,0 +1,228 @@
+"""Operator functions of ``mx.sym`` (``FullyConnected``, ``exp``, ``broadcast_add`` ...), made
+from the registry: MXNet's argument order, attribute names and defaults, automatic names.
+
+Every registered operator and alias gets a function; names starting with ``_`` live in
+``mx.sym._internal``, ``_contrib_*`` in ``mx.sym.contrib``, ``_linalg_*`` in ``mx.sym.linalg``.
+"""
+from __future__ import annotations
+
+import inspect
+import sys
+import types
+
+from ..base import MXNetError
+from ..ir.attrs import REQUIRED, fmt_mx_value
+from ..ir.registry import all_ops, get_op
+from ..ir.types import DType
+from .naming import AttrScope, NameManager, store_key
+from .symbol import Symbol, _Node
+
+__all__ = ["invoke", "make_function", "populate", "fluent"]
+
+
+class _NullType:
+    def __repr__(self):
+        return "_Null"
+
+
+_Null = _NullType()
+
+
+def _attr_str(od, key, v) -> str:
+    """How MXNet turns a Python attribute value into its stored string."""
+    a = next((x for x in od.attrs if x.name == key), None)
+    if a is not None and a.kind == "dtype" and v is not None and not isinstance(v, str):
+        return DType.parse(v).np_name
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (list, tuple)):
+        return str(type(v)(v)) if not isinstance(v, tuple) else fmt_mx_value(tuple(v))
+    return str(v)
+
+
+def invoke(called: str, inputs, params: dict, name: str | None = None,
+           attr: dict | None = None) -> Symbol:
+    """Create an operator symbol the way MXNet's generated functions do.
+
+    ``called`` is the name the user called (it gives the automatic name hint: ``_Plus`` ->
+    ``_plus0``); ``inputs`` a list (positional) or dict (by argument name) of Symbols; missing
+    inputs become variables named ``<name>_<argument>``.
+    """
+    od = get_op(called)
+    name = NameManager.current().get(name, called.lower())
+    attrs: dict[str, str] = {}
+    for k, v in AttrScope.current().get(attr).items():
+        attrs[store_key(k)] = v
+    for k, v in params.items():
+        if v is _Null:
+            continue
+        attrs[k] = _attr_str(od, k, v)
+    positional = list(inputs) if isinstance(inputs, (list, tuple)) else []
+    named = dict(inputs) if isinstance(inputs, dict) else {}
+    if od.variadic and od.variadic not in attrs:
+        attrs[od.variadic] = str(len(positional))
+    node = _Node(od.name, name, attrs)
+    parsed = node.params()              # validates attributes now, as MXNet does at creation
+    arg_names = od.list_inputs(parsed)
+    if len(positional) > len(arg_names):
+        raise MXNetError(f"{od.name} '{name}': {len(positional)} inputs given; the operator "
+                         f"takes {len(arg_names)} ({', '.join(arg_names) or 'none'})")
+    unknown = [k for k in named if k not in arg_names]
+    if unknown:
+        raise MXNetError(f"{od.name} '{name}': unknown input(s) {unknown}; inputs are "
+                         f"{arg_names}")
+    var_attrs = od.extra.get("input_var_attrs", {})
+    entries = []
+    for i, an in enumerate(arg_names):
+        s = positional[i] if i < len(positional) else named.get(an)
+        if s is None:
+            va = {k: v for k, v in attrs.items()}
+            va.update(var_attrs.get(an, {}))
+            entries.append((_Node(None, f"{name}_{an}", va), 0))
+            continue
+        if not isinstance(s, Symbol):
+            raise TypeError(f"{od.name} '{name}': input {an} must be a Symbol; got "
+                            f"{type(s).__name__}")
+        if len(s._outputs) != 1:
+            raise MXNetError(f"{od.name} '{name}': input {an} is a group of "
+                             f"{len(s._outputs)} outputs; pass one output (s[i])")
+        entries.append(s._outputs[0])
+    node.inputs = entries
+    return Symbol([(node, i) for i in range(node.num_visible())])
+
+
+def make_function(called: str):
+    od = get_op(called)
+
+    def fn(*args, **kwargs):
+        name = kwargs.pop("name", None)
+        attr = kwargs.pop("attr", None)
+        kwargs.pop("out", None)
+        syms = [a for a in args if isinstance(a, Symbol)]
+        rest = [a for a in args if not isinstance(a, Symbol)]
+        if od.variadic:
+            if rest:
+                raise TypeError(f"{called}: positional arguments must be Symbols")
+            params = {k: v for k, v in kwargs.items() if not isinstance(v, Symbol)}
+            named = {k: v for k, v in kwargs.items() if isinstance(v, Symbol)}
+            if named:
+                syms = syms + list(named.values())
+            return invoke(called, syms, params, name, attr)
+        if rest:
+            # MXNet's generated signatures put attributes after inputs, positionally too
+            free = [a.name for a in od.attrs if a.name not in kwargs and a.name != "is_train"]
+            if len(rest) > len(free):
+                raise TypeError(f"{called}: too many positional arguments")
+            kwargs.update(zip(free, rest))
+        named = {k: v for k, v in kwargs.items() if isinstance(v, Symbol)}
+        params = {k: v for k, v in kwargs.items() if not isinstance(v, Symbol)}
+        if named:
+            inputs = dict(named)
+            probe = od.parse_attrs({k: _attr_str(od, k, v) for k, v in params.items()
+                                    if v is not _Null}, name)
+            arg_names = od.list_inputs(probe)
+            for i, s in enumerate(syms):
+                if arg_names[i] in inputs:
+                    raise TypeError(f"{called}: input {arg_names[i]} given twice")
+                inputs[arg_names[i]] = s
+            return invoke(called, inputs, params, name, attr)
+        return invoke(called, syms, params, name, attr)
+
+    fn.__name__ = called
+    fn.__qualname__ = called
+    fn.__doc__ = _doc(od, called)
+    try:
+        fn.__signature__ = _signature(od)
+    except (ValueError, TypeError):
+        pass
+    return fn
+
+
+def _signature(od) -> inspect.Signature:
+    P = inspect.Parameter
+    params = []
+    if od.variadic:
+        params.append(P("data", P.VAR_POSITIONAL))
+    else:
+        try:
+            defaults = {a.name: a.default for a in od.attrs}
+            probe = {k: (False if v is REQUIRED else v) for k, v in defaults.items()}
+            names = od.list_inputs(probe)
+        except Exception:
+            names = []
+        params += [P(n, P.POSITIONAL_OR_KEYWORD, default=None) for n in names]
+    for a in od.attrs:
+        if a.name == "is_train":
+            continue
+        kind = P.KEYWORD_ONLY if od.variadic else P.POSITIONAL_OR_KEYWORD
+        params.append(P(a.name, kind, default=_Null if a.required else a.default))
+    kind = P.KEYWORD_ONLY if od.variadic else P.POSITIONAL_OR_KEYWORD
+    params += [P("name", kind, default=None), P("attr", kind, default=None),
+               P("out", kind, default=None), P("kwargs", P.VAR_KEYWORD)]
+    return inspect.Signature(params)
+
+
+def _doc(od, called) -> str:
+    lines = [od.doc or f"{od.name} operator.", "", "Parameters", "----------"]
+    try:
+        probe = {a.name: (False if a.required else a.default) for a in od.attrs}
+        for n in od.list_inputs(probe):
+            lines.append(f"{n} : Symbol")
+    except Exception:
+        pass
+    for a in od.attrs:
+        req = "required" if a.required else f"optional, default={a.default!r}"
+        lines.append(f"{a.name} : {a.describe()}, {req}")
+        if a.doc:
+            lines.append(f"    {a.doc}")
+    lines += ["name : string, optional", "    Name of the resulting symbol.", "",
+              "Returns", "-------", "Symbol"]
+    if called != od.name:
+        lines.insert(1, f"(alias of {od.name})")
+    return "\n".join(lines)
+
+
+_SUBMODULES = {"_contrib_": "contrib", "_linalg_": "linalg", "_random_": "random",
+               "_image_": "image", "_sparse_": "sparse"}
+
+
+def populate(namespace: dict, package: str):
+    """Put every operator function into ``namespace`` and its submodules."""
+    mods = {}
+    for sub in ["_internal", "op"] + list(_SUBMODULES.values()):
+        full = f"{package}.{sub}"
+        m = sys.modules.get(full) or types.ModuleType(full)
+        sys.modules[full] = m
+        namespace[sub] = m
+        mods[sub] = m
+    names = []
+    for od in all_ops().values():
+        if od.name == "fused":
+            continue
+        names.append(od.name)
+        names += list(od.aliases)
+    for n in names:
+        f = make_function(n)
+        setattr(mods["op"], n, f)
+        for pre, sub in _SUBMODULES.items():
+            if n.startswith(pre):
+                setattr(mods[sub], n[len(pre):], f)
+                break
+        if n.startswith("_"):
+            setattr(mods["_internal"], n, f)
+        else:
+            namespace.setdefault(n, f)
+
+
+def fluent(item: str):
+    """``sym.reshape(...)``, ``sym.sum(...)``: the operator function of that name."""
+    if item.startswith("_"):
+        return None
+    if item == "astype":
+        f = make_function("Cast")
+        return lambda s, dtype, **k: f(s, dtype=dtype, **k)
+    try:
+        get_op(item)
+    except MXNetError:
+        return None
+    return make_function(item)
