@@ -23,6 +23,7 @@ from .base import MXNetError
 from .codegen.backend import Executable, normalize_target
 from .codegen.program import Program, build_program
 from .ir.core import Graph
+from .passes.autodiff import Autodiff
 from .passes.base import PassContext, Pipeline
 from .passes.cse import CSE
 from .passes.dce import DCE
@@ -35,9 +36,11 @@ from .passes.simplify import Simplify
 __all__ = ["compile", "compile_graph", "Compiled", "default_passes"]
 
 
-def default_passes(fuse: bool = True):
-    passes = [
-        InferTypes(require_complete=True),   # complete every shape and dtype
+def default_passes(fuse: bool = True, grad_wrt=None):
+    passes = [InferTypes(require_complete=True)]  # complete every shape and dtype
+    if grad_wrt is not None:
+        passes.append(Autodiff(wrt=list(grad_wrt)))  # gradients as IR (joint graph)
+    passes += [
         Decompose(),                         # composites -> primitives
         Simplify(),                          # local rewrites
         CSE(),                               # one op per distinct computation
@@ -98,6 +101,14 @@ class Compiled:
     def input_names(self) -> list[str]:
         return [v.name for v in self.graph.inputs]
 
+    @property
+    def head_inputs(self) -> list[str]:
+        """Names of the head-gradient inputs a differentiated graph takes (after the inputs)."""
+        for p in self.pipeline.passes:
+            if isinstance(p, Autodiff):
+                return list(p.head_inputs)
+        return []
+
     def __call__(self, *args, **kwargs):
         """Run on numpy arrays (positional in input order, or by name); returns numpy arrays."""
         names = self.input_names()
@@ -136,10 +147,15 @@ class Compiled:
 
 
 def compile_graph(g: Graph, target: str = "llvm", ctx: PassContext | None = None,
-                  passes=None, symbol_graph=None) -> Compiled:
-    """Compile an IR graph whose input types are complete."""
+                  passes=None, symbol_graph=None, grad_wrt=None) -> Compiled:
+    """Compile an IR graph whose input types are complete.
+
+    With ``grad_wrt`` (input names) the graph is differentiated first: the compiled function
+    takes the inputs, then a head gradient for each non-loss output (``Compiled.head_inputs``),
+    and returns the outputs, then the gradients in ``grad_wrt`` order."""
     ctx = ctx or PassContext(target=normalize_target(target))
-    pipe = Pipeline(passes if passes is not None else default_passes(), name=g.name)
+    pipe = Pipeline(passes if passes is not None else default_passes(grad_wrt=grad_wrt),
+                    name=g.name)
     out = pipe.run(g, ctx)
     prog = plan_memory(build_program(out))
     exe = Executable(prog, target)
@@ -147,12 +163,14 @@ def compile_graph(g: Graph, target: str = "llvm", ctx: PassContext | None = None
 
 
 def compile(symbol, shapes: dict | None = None, dtypes: dict | None = None,
-            target: str = "llvm", is_train: bool = False, **shape_kwargs) -> Compiled:
+            target: str = "llvm", is_train: bool = False, grad_wrt=None,
+            **shape_kwargs) -> Compiled:
     """Compile an ``mx.sym`` Symbol (or an IR Graph) for ``target`` (``llvm``/``cpu`` or
     ``triton``/``gpu``). ``shapes`` gives input shapes by name (also as keyword arguments);
-    dtypes default to float32 where nothing decides them."""
+    dtypes default to float32 where nothing decides them. ``grad_wrt`` lists the inputs to
+    differentiate (see :func:`compile_graph`)."""
     if isinstance(symbol, Graph):
-        return compile_graph(symbol, target)
+        return compile_graph(symbol, target, grad_wrt=grad_wrt)
     from .symbol.convert import to_graph
     shapes = dict(shapes or {})
     shapes.update(shape_kwargs)
@@ -161,7 +179,8 @@ def compile(symbol, shapes: dict | None = None, dtypes: dict | None = None,
                   name=symbol.name or "main")
     g = _default_float32(sg.graph)
     return compile_graph(g, target, PassContext(target=normalize_target(target),
-                                                is_train=is_train), symbol_graph=sg)
+                                                is_train=is_train), symbol_graph=sg,
+                         grad_wrt=grad_wrt)
 
 
 def _default_float32(g: Graph) -> Graph:

@@ -35,15 +35,18 @@ def _init():
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
             _initialized = True
-            target = llvm.Target.from_default_triple()
-            _TM = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
-                                               features=llvm.get_host_cpu_features().flatten(),
-                                               opt=3, reloc="default", codemodel="jitdefault")
+            _TM = host_target_machine()
 
 
 def host_target_machine():
-    _init()
-    return _TM
+    """A new TargetMachine for the host CPU and its features (an MCJIT engine takes
+    ownership of the one it is given, so each module gets its own)."""
+    if not _initialized:
+        _init()
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                        features=llvm.get_host_cpu_features().flatten(),
+                                        opt=3, reloc="default", codemodel="jitdefault")
 
 
 I1 = ir.IntType(1)
@@ -583,11 +586,13 @@ class LLVMModule:
         pto = llvm.create_pipeline_tuning_options(speed_level=3)
         pto.loop_vectorization = True
         pto.slp_vectorization = True
-        pb = llvm.create_pass_builder(_TM, pto)
+        tm = host_target_machine()
+        pb = llvm.create_pass_builder(tm, pto)
         pb.getModulePassManager().run(mod, pb)
         self.optimized_ir = str(mod)
         self._mod = mod
-        self._ee = llvm.create_mcjit_compiler(mod, _TM)
+        self._tm = tm
+        self._ee = llvm.create_mcjit_compiler(mod, tm)
         self._ee.finalize_object()
         self._funcs = {}
 
@@ -605,7 +610,7 @@ class LLVMModule:
         return f
 
     def assembly(self) -> str:
-        return _TM.emit_assembly(self._mod)
+        return host_target_machine().emit_assembly(llvm.parse_assembly(self.optimized_ir))
 
 
 _ = ALU_OPS

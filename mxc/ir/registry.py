@@ -146,6 +146,9 @@ class OpDef:
     traits: frozenset = frozenset()
     aliases: tuple = ()
     mode_dependent: bool = False      # behaves differently in training (gets ``is_train``)
+    # training-mode updates of auxiliary states (BatchNorm's moving mean/var):
+    # (b, op) -> [(aux input position, new value Value)]; the compiler writes them back
+    aux_update: Callable | None = None
     doc: str = ""
     validate: Callable | None = None  # (rc) -> None; raise rc.attr_error for bad attrs
     extra: dict = field(default_factory=dict)

@@ -35,6 +35,9 @@ class PassContext:
     target: str = "cpu"
     is_train: bool = False
     verify: bool = field(default_factory=lambda: os.environ.get("MXC_VERIFY", "") not in ("", "0"))
+    # re-parse each stage's text and compare (tests set MXC_CHECK_ROUNDTRIP=1)
+    roundtrip: bool = field(default_factory=lambda: os.environ.get("MXC_CHECK_ROUNDTRIP", "")
+                            not in ("", "0"))
     dump_dir: str | None = field(default_factory=lambda: os.environ.get("MXC_DUMP_DIR") or None)
     remarks: list = field(default_factory=list)
     options: dict = field(default_factory=dict)
@@ -81,16 +84,27 @@ class Pipeline:
         ctx = ctx or PassContext()
         self.stages = [Stage("input", g, 0.0)]
         self._dump(ctx, 0, "input", g)
-        if ctx.verify:
-            verify(g)
+        self._check(g, ctx, "input")
         for i, p in enumerate(self.passes, start=1):
             t0 = time.perf_counter()
             g = p(g, ctx)
             self.stages.append(Stage(p.name, g, time.perf_counter() - t0))
             self._dump(ctx, i, p.name, g)
-            if ctx.verify:
-                verify(g)
+            self._check(g, ctx, p.name)
         return g
+
+    @staticmethod
+    def _check(g, ctx, stage):
+        if ctx.verify:
+            verify(g)
+        if ctx.roundtrip:
+            from ..base import VerifyError
+            from ..ir.parser import parse
+            text = str(g)
+            again = str(parse(text))
+            if again != text:
+                raise VerifyError(f"stage {stage}: IR text does not round-trip:\n{text}\n"
+                                  f"--- reparsed ---\n{again}")
 
     def stage(self, name: str) -> Graph:
         for s in self.stages:

@@ -1,0 +1,7 @@
+"""``mx.nd``: NDArray, array creation and ``.params`` files (save / load)."""
+from .ndarray import NDArray  # noqa: I001  (the class first; the modules below build on it)
+from .creation import arange, array, empty, full, ones, zeros
+from .io import load, load_frombuffer, save
+
+__all__ = ["NDArray", "arange", "array", "empty", "full", "load", "load_frombuffer", "ones",
+           "save", "zeros"]

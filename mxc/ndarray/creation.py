@@ -1,0 +1,192 @@
+"""Array creation: ``mx.nd.array``, ``zeros``, ``ones``, ``empty``, ``full``, ``arange``.
+
+Names, argument orders and defaults are MXNet 1.x's: ``dtype`` defaults to float32 (for
+``array``, to the source's dtype when the source is an NDArray), ``ctx`` to the current context
+(``with mx.gpu(0): ...``), and ``shape`` may be an int or a tuple.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..base import AttrError, ShapeError, UnsupportedError
+from ..ir.types import DType
+from .ndarray import NDArray, _as_ctx, _is_int, _parse_dtype, _torch_from_numpy
+
+__all__ = ["arange", "array", "empty", "full", "ones", "zeros"]
+
+
+def _shape_arg(shape, fn: str) -> tuple:
+    """``shape`` (an int or a sequence of ints) as a tuple of non-negative ints."""
+    if _is_int(shape):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list, torch.Size)):
+        raise TypeError(f"{fn}: shape must be an int or a tuple of ints; got "
+                        f"{type(shape).__name__} {shape!r}")
+    if not all(_is_int(d) for d in shape):
+        raise TypeError(f"{fn}: shape must hold integers; got {tuple(shape)!r}")
+    shape = tuple(int(d) for d in shape)
+    if any(d < 0 for d in shape):
+        raise ShapeError(f"{fn}: negative dimension in shape {shape}")
+    return shape
+
+
+def _alloc(shape: tuple, ctx, dt: DType, fill=None) -> NDArray:
+    ctx._require_available()
+    dev = ctx.torch_device
+    if fill is None:
+        t = torch.empty(shape, dtype=dt.torch, device=dev)
+    elif fill == 0:
+        t = torch.zeros(shape, dtype=dt.torch, device=dev)
+    else:
+        t = torch.ones(shape, dtype=dt.torch, device=dev)
+    return NDArray(t, ctx)
+
+
+def _check_extra(fn: str, stype, kwargs) -> None:
+    if stype not in (None, "default"):
+        raise UnsupportedError(f"{fn}: mxc does not support sparse storage (stype={stype!r}) yet; "
+                               "use the default dense storage")
+    if kwargs:
+        raise TypeError(f"{fn}() got unexpected keyword arguments: {', '.join(kwargs)}")
+
+
+def _into_out(fn: str, res: NDArray, out) -> NDArray:
+    if out is None:
+        return res
+    if not isinstance(out, NDArray):
+        raise TypeError(f"{fn}: out must be an NDArray; got {type(out).__name__}")
+    if out.shape != res.shape:
+        raise ShapeError(f"{fn}: out has shape {out.shape}; expected {res.shape}")
+    out._t.copy_(res._t)
+    return out
+
+
+def empty(shape, ctx=None, dtype=None, stype=None) -> NDArray:
+    """A new array of ``shape`` with uninitialised contents.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+    ctx : Context, optional
+        Device (default: the current context).
+    dtype : str or numpy dtype, optional
+        Element type (default ``float32``).
+    """
+    _check_extra("empty", stype, {})
+    return _alloc(_shape_arg(shape, "empty"), _as_ctx(ctx), _parse_dtype(dtype))
+
+
+def zeros(shape, ctx=None, dtype=None, stype=None, out=None, **kwargs) -> NDArray:
+    """A new array of ``shape`` filled with zeros (``dtype`` default ``float32``); with
+    ``out=``, fills ``out`` instead and returns it."""
+    _check_extra("zeros", stype, kwargs)
+    res = _alloc(_shape_arg(shape, "zeros"), _as_ctx(ctx), _parse_dtype(dtype), fill=0)
+    return _into_out("zeros", res, out)
+
+
+def ones(shape, ctx=None, dtype=None, stype=None, out=None, **kwargs) -> NDArray:
+    """A new array of ``shape`` filled with ones (``dtype`` default ``float32``); with
+    ``out=``, fills ``out`` instead and returns it."""
+    _check_extra("ones", stype, kwargs)
+    res = _alloc(_shape_arg(shape, "ones"), _as_ctx(ctx), _parse_dtype(dtype), fill=1)
+    return _into_out("ones", res, out)
+
+
+def full(shape, val, ctx=None, dtype="float32", out=None) -> NDArray:
+    """A new array of ``shape`` filled with ``val``, cast to ``dtype`` (default ``float32``);
+    with ``out=``, fills ``out`` instead and returns it."""
+    if out is None:
+        out = empty(shape, ctx, dtype)
+    elif not isinstance(out, NDArray):
+        raise TypeError(f"full: out must be an NDArray; got {type(out).__name__}")
+    out[:] = val
+    return out
+
+
+def array(source_array, ctx=None, dtype=None) -> NDArray:
+    """A new array holding a copy of ``source_array``.
+
+    Parameters
+    ----------
+    source_array : array_like
+        An NDArray, numpy array, torch tensor, number or (nested) sequence.
+    ctx : Context, optional
+        Device (default: the current context).
+    dtype : str or numpy dtype, optional
+        Element type. Default: the source's dtype if it is an NDArray, else ``float32`` (as in
+        MXNet: ``mx.nd.array(np.arange(3))`` is float32, not int64).
+    """
+    ctx = _as_ctx(ctx)
+    if isinstance(source_array, NDArray):
+        dt = _parse_dtype(dtype, DType.parse(source_array._t.dtype))
+        src = source_array._t
+    elif isinstance(source_array, torch.Tensor):
+        dt = _parse_dtype(dtype)
+        src = source_array.detach()
+    else:
+        dt = _parse_dtype(dtype)
+        try:
+            with np.errstate(invalid="ignore", over="ignore"):
+                a = np.asarray(source_array)
+                if a.dtype == object:
+                    raise TypeError
+                a = a.astype(dt.numpy)      # always a fresh copy: never alias the caller's data
+        except (TypeError, ValueError):
+            raise TypeError(f"source_array must be array like object; got "
+                            f"{type(source_array).__name__} {source_array!r:.80}") from None
+        src = _torch_from_numpy(a)
+        ctx._require_available()
+        return NDArray(src.to(ctx.torch_device), ctx)
+    ctx._require_available()
+    t = src.to(device=ctx.torch_device, dtype=dt.torch, copy=True)
+    return NDArray(t.contiguous(), ctx)
+
+
+def arange(start, stop=None, step=1.0, repeat=1, infer_range=None, ctx=None,
+           dtype="float32") -> NDArray:
+    """Evenly spaced values in ``[start, stop)``, each repeated ``repeat`` times.
+
+    ``arange(5)`` is ``[0, 1, 2, 3, 4]``; ``arange(2, 6, step=1.5, repeat=2)`` is
+    ``[2, 2, 3.5, 3.5, 5, 5]``. The length is ``ceil((stop - start) / step) * repeat``; element
+    ``i`` is ``start + (i // repeat) * step`` computed in ``dtype`` (for integer dtypes ``start``
+    and ``step`` are truncated first, as MXNet does).
+    """
+    if infer_range is not None:
+        import warnings
+        warnings.warn("`infer_range` argument has been deprecated", DeprecationWarning,
+                      stacklevel=2)
+    if stop is None:
+        start, stop = 0, start
+    try:
+        start, stop, step = float(start), float(stop), float(step)
+    except (TypeError, ValueError):
+        raise TypeError(f"arange: start, stop and step must be numbers; got "
+                        f"({start!r}, {stop!r}, {step!r})") from None
+    fmt = f"(start, stop, step) = ({start:g}, {stop:g}, {step:g})"
+    if step == 0:
+        raise AttrError(f"arange: invalid range {fmt}: step must not be 0")
+    if step > 0 and not start < stop:
+        raise AttrError(f"arange: invalid range {fmt}: with step > 0, start must be < stop")
+    if step < 0 and not start > stop:
+        raise AttrError(f"arange: invalid range {fmt}: with step < 0, start must be > stop")
+    if not _is_int(repeat) or repeat < 1:
+        raise AttrError(f"arange: repeat must be a positive integer; got {repeat!r}")
+    ctx = _as_ctx(ctx)
+    dt = _parse_dtype(dtype)
+    n = math.ceil((stop - start) / step) * int(repeat)
+    ctx._require_available()
+    dev = ctx.torch_device
+    k = torch.arange(n, device=dev) // int(repeat)
+    if dt.is_float:
+        # f32/f64: one multiply and one add in dtype (MXNet's kernel); f16: in float32, rounded
+        # once (MXNet 1.9.1 returns zeros for non-integer float16 ranges; we return the values)
+        wt = torch.float32 if dt is DType.f16 else dt.torch
+        s = torch.tensor(start, dtype=dt.torch).to(wt)
+        d = torch.tensor(step, dtype=dt.torch).to(wt)
+        t = (k.to(wt) * d + s).to(dt.torch)
+    else:
+        t = (k * int(step) + int(start)).to(dt.torch)
+    return NDArray(t, ctx)

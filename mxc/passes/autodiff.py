@@ -1,0 +1,150 @@
+"""Reverse-mode autodiff as an IR transformation: gradients are IR built from the vjp rules.
+
+``Autodiff(wrt=[...])`` turns ``graph(inputs) -> outputs`` into the joint graph
+``graph(inputs, head grads) -> (outputs, d inputs)``: the forward ops, then for each op in
+reverse order its OpDef's ``vjp`` (with the Builder, the op and the gradient of its outputs),
+summing the gradients of values used more than once. Because the gradient is IR, backward
+kernels are fused and memory-planned like forward ones.
+
+MXNet's special gradients live in the vjps:
+
+- loss layers (trait ``LOSS``: SoftmaxOutput, *RegressionOutput, MakeLoss) ignore the head
+  gradient, so their outputs get no head-gradient input (``g`` is None);
+- non-differentiable ops (BlockGrad, comparisons, argmax ...) stop the gradient;
+- inputs nothing differentiable reaches get a zero gradient;
+- a differentiable composite without a vjp (``vjp=None`` with ``decompose``) is expanded into
+  its primitives first and differentiated through them.
+
+Ops created for the backward pass carry the forward op's name + ``_backward`` (kernel names
+read ``k5_fc1_backward``) and ``phase`` information for the runtime: the joint graph's first
+``len(outputs)`` outputs are the forward results.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..base import GraphError
+from ..ir.core import Graph, Op, Rewriter, Value
+from ..ir.registry import LOSS
+from .base import Pass, PassContext
+
+__all__ = ["Autodiff", "head_grad_name", "grad_name"]
+
+
+def head_grad_name(out: Value, i: int) -> str:
+    return f"{out.name or f'out{i}'}_head_grad"
+
+
+def grad_name(v: Value) -> str:
+    return f"{v.name}_grad"
+
+
+@dataclass
+class Autodiff(Pass):
+    """Append the gradients of ``wrt`` (graph input names; None = all) to the graph.
+
+    Outputs produced by loss layers need no head gradient; others get an input
+    ``<output>_head_grad`` (listed in ``head_inputs`` after the pass runs).
+    """
+
+    name = "autodiff"
+    wrt: list | None = None
+    head_inputs: list = field(default_factory=list)
+    n_forward_outputs: int = 0
+
+    def run(self, g: Graph, ctx: PassContext) -> Graph:
+        g = _expand_vjp_free(g)
+        rw = Rewriter(g)
+        new_ops = {}
+        for op in g.ops:
+            new_ops[op] = rw.copy(op)
+        b = rw.b
+        grads: dict[Value, Value] = {}
+        self.head_inputs = []
+        for i, out in enumerate(g.outputs):
+            prod = out.op
+            if prod is not None and LOSS in prod.opdef.traits:
+                continue
+            h = b.input(head_grad_name(out, i), out.type)
+            self.head_inputs.append(h.name)
+            _accumulate(b, grads, rw.get(out), h, None)
+        loss_ops = {out.op for out in g.outputs if out.op is not None
+                    and LOSS in out.op.opdef.traits}
+        for op in reversed(g.ops):
+            nop = new_ops[op]
+            gs = [grads.get(v) for v in nop.outputs]
+            is_loss = op in loss_ops
+            if not is_loss and all(x is None for x in gs):
+                continue
+            od = op.opdef
+            if not od.differentiable or od.vjp is None:
+                continue
+            if len(gs) == 1:
+                g_arg = gs[0]
+            else:
+                g_arg = [x if x is not None else b.zeros_like(v) for x, v in zip(gs, nop.outputs)]
+            start = len(b.ops)
+            in_grads = od.vjp(b, nop, g_arg)
+            for new in b.ops[start:]:
+                if new.name is None:
+                    new.name = f"{op.name}_backward" if op.name else None
+            in_grads = list(in_grads) if isinstance(in_grads, (list, tuple)) else [in_grads]
+            if len(in_grads) < len(nop.inputs):
+                in_grads += [None] * (len(nop.inputs) - len(in_grads))
+            for v, gi in zip(nop.inputs, in_grads):
+                if gi is None:
+                    continue
+                if gi.type.shape != v.type.shape:
+                    raise GraphError(f"{op.opname} '{op.name}': vjp gives gradient of shape "
+                                     f"{gi.type.shape} for input %{v.name} of shape "
+                                     f"{v.type.shape}")
+                _accumulate(b, grads, v, gi, op.name)
+        wrt = self.wrt if self.wrt is not None else [v.name for v in g.inputs]
+        by_name = {v.name: rw.get(v) for v in g.inputs}
+        outs = [rw.get(v) for v in g.outputs]
+        self.n_forward_outputs = len(outs)
+        for n in wrt:
+            if n not in by_name:
+                raise GraphError(f"autodiff: {n!r} is not an input of @{g.name}")
+            v = by_name[n]
+            gv = grads.get(v)
+            if gv is None:
+                gv = b.zeros_like(v)
+            elif gv.type.dtype != v.type.dtype:
+                gv = b.cast(gv, v.type.dtype)
+            if gv.op is not None and gv.name is None:
+                gv.name = grad_name(v)
+            outs.append(gv)
+        return b.build(outs)
+
+
+def _expand_vjp_free(g: Graph) -> Graph:
+    """Differentiable composites without a vjp (the fused RNN op) are differentiated through
+    their decomposition: expand them first."""
+    if not any(op.opdef.vjp is None and op.opdef.decompose is not None and op.opdef.differentiable
+               for op in g.ops):
+        return g
+    from .decompose import expand_op
+    rw = Rewriter(g)
+    for op in g.ops:
+        od = op.opdef
+        if od.vjp is None and od.decompose is not None and od.differentiable:
+            tmp = Op(op.opname, [rw.get(v) for v in op.inputs], op.attrs,
+                     [Value(v.type, v.name) for v in op.outputs], op.name, op.body)
+            for old, new in zip(op.outputs, expand_op(rw.b, tmp)):
+                rw.alias(old, new)
+        else:
+            rw.copy(op)
+    return rw.finish()
+
+
+def _accumulate(b, grads, v, gi, opname):
+    prev = grads.get(v)
+    if prev is None:
+        grads[v] = gi
+        return
+    n0 = len(b.ops)
+    s = b.op("elemwise_add", [prev, gi]) if prev.shape == gi.shape else b.add(prev, gi)
+    for new in b.ops[n0:]:
+        new.name = new.name or (f"{opname}_backward" if opname else None)
+    grads[v] = s
