@@ -7,10 +7,18 @@ stage for inspection.
 """
 from . import base  # noqa: F401
 from .base import MXNetError  # noqa: F401
+from . import context  # noqa: F401
+from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus  # noqa: F401
 from . import symbol  # noqa: F401
 from . import symbol as sym  # noqa: F401
 from .symbol import AttrScope  # noqa: F401
 from .symbol import naming as name  # noqa: F401
+from . import ndarray  # noqa: F401
+from . import ndarray as nd  # noqa: F401
+from .ndarray import ops as _nd_ops
 from .compile import compile  # noqa: F401,A001
+
+_nd_ops.populate(vars(ndarray), "mxc.ndarray")
+del _nd_ops
 
 __version__ = "0.1.0"

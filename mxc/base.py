@@ -72,6 +72,14 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb"):
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=d)
     try:
+        # mkstemp creates 0600; give the file the mode a plain open() would (or the old one's)
+        try:
+            perm = os.stat(path).st_mode & 0o7777
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            perm = 0o666 & ~umask
+        os.chmod(tmp, perm)
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()

@@ -78,9 +78,8 @@ def _collect(data):
 def _array_bytes(arr: NDArray) -> np.ndarray:
     """The array's data as a flat little-endian uint8 numpy view (no copy on a little-endian
     CPU)."""
-    t = arr._t.detach()
+    t = arr._t.detach().reshape(-1)     # 1-D: numpy allows at most 64 dims
     a = t.numpy() if t.device.type == "cpu" else t.cpu().numpy()
-    a = a.reshape(-1)                   # C order (a copy only if not contiguous)
     if sys.byteorder == "big" and a.dtype.itemsize > 1:
         a = a.byteswap()
     return a.view(np.uint8)
@@ -178,12 +177,12 @@ class _Reader:
         nbytes = t.numel() * t.element_size()
         self._need(nbytes, what)
         if nbytes:
-            view = t.numpy().reshape(-1).view(np.uint8)
-            got = self.f.readinto(view)
+            flat = t.view(-1).numpy()           # 1-D: numpy allows at most 64 dims
+            got = self.f.readinto(flat.view(np.uint8))
             if got != nbytes:
                 raise self.error(f"file truncated while reading {what}")
             if sys.byteorder == "big" and t.element_size() > 1:
-                t.numpy().byteswap(inplace=True)
+                flat.byteswap(inplace=True)
         self.pos += nbytes
 
 
@@ -246,6 +245,7 @@ def _read_array(r: _Reader, i: int) -> NDArray:
             # nothing more for it (MXNet's LegacyLoad / np-shape Load)
             return _none_array()
     shape = tuple(int(d) for d in dims)
+    shape_at = at
     # context
     at = r.pos
     dev_type, dev_id = r.unpack("ii", f"the context of {label}")
@@ -265,13 +265,17 @@ def _read_array(r: _Reader, i: int) -> NDArray:
         raise UnsupportedError(f"{r.name}: {label} (at byte {start}) is bfloat16, which mxc does "
                                "not support yet; cast it to float32 in MXNet before saving")
     # data
-    numel = 1
+    numel = span = 1
     for d in shape:
         numel *= d
+        span *= max(d, 1)
     nbytes = numel * dt.itemsize
     if nbytes > r.left:
         raise r.error(f"file truncated: {label} of shape {shape} and dtype {dt.np_name} needs "
                       f"{nbytes} bytes of data but only {r.left} remain")
+    if span >= 2 ** 63:         # a zero-size array still needs int64 strides
+        raise r.error(f"{label}: shape {shape} is too large (its strides overflow int64)",
+                      shape_at)
     t = torch.empty(shape, dtype=dt.torch)
     r.read_into(t, f"the data of {label}")
     ctx = _placement(dev_type, dev_id)

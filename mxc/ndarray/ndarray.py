@@ -647,6 +647,125 @@ class NDArray:
             t = t.to(ctx.torch_device)
         self._t, self._ctx = t, ctx
 
+    # -- arithmetic: compiled one-op graphs (mxc.ndarray.ops), as MXNet's operators ------------
+    def _bin(self, other, array_op, scalar_op, out=None):
+        from .ops import invoke
+        if isinstance(other, NDArray):
+            return invoke(array_op, [self, other], {}, out=out)
+        if isinstance(other, (int, float, bool, np.number)):
+            return invoke(scalar_op, [self], {"scalar": float(other)}, out=out)
+        if isinstance(other, np.ndarray):
+            from .creation import array
+            return invoke(array_op, [self, array(other, ctx=self._ctx, dtype=self.dtype)], {},
+                          out=out)
+        return NotImplemented
+
+    def _rbin(self, other, array_op, rscalar_op):
+        """``other <op> self`` for a scalar or numpy ``other``."""
+        from .ops import invoke
+        if isinstance(other, (int, float, bool, np.number)):
+            return invoke(rscalar_op, [self], {"scalar": float(other)})
+        if isinstance(other, np.ndarray):
+            from .creation import array
+            return invoke(array_op, [array(other, ctx=self._ctx, dtype=self.dtype), self], {})
+        return NotImplemented
+
+    def __add__(self, o):
+        return self._bin(o, "broadcast_add", "_plus_scalar")
+
+    __radd__ = __add__
+
+    def __iadd__(self, o):
+        return self._bin(o, "broadcast_add", "_plus_scalar", out=self)
+
+    def __sub__(self, o):
+        return self._bin(o, "broadcast_sub", "_minus_scalar")
+
+    def __rsub__(self, o):
+        return self._rbin(o, "broadcast_sub", "_rminus_scalar")
+
+    def __isub__(self, o):
+        return self._bin(o, "broadcast_sub", "_minus_scalar", out=self)
+
+    def __mul__(self, o):
+        return self._bin(o, "broadcast_mul", "_mul_scalar")
+
+    __rmul__ = __mul__
+
+    def __imul__(self, o):
+        return self._bin(o, "broadcast_mul", "_mul_scalar", out=self)
+
+    def __truediv__(self, o):
+        return self._bin(o, "broadcast_div", "_div_scalar")
+
+    def __rtruediv__(self, o):
+        return self._rbin(o, "broadcast_div", "_rdiv_scalar")
+
+    def __itruediv__(self, o):
+        return self._bin(o, "broadcast_div", "_div_scalar", out=self)
+
+    __div__, __rdiv__, __idiv__ = __truediv__, __rtruediv__, __itruediv__
+
+    def __mod__(self, o):
+        return self._bin(o, "broadcast_mod", "_mod_scalar")
+
+    def __rmod__(self, o):
+        return self._rbin(o, "broadcast_mod", "_rmod_scalar")
+
+    def __imod__(self, o):
+        return self._bin(o, "broadcast_mod", "_mod_scalar", out=self)
+
+    def __pow__(self, o):
+        return self._bin(o, "broadcast_power", "_power_scalar")
+
+    def __rpow__(self, o):
+        return self._rbin(o, "broadcast_power", "_rpower_scalar")
+
+    def __neg__(self):
+        from .ops import invoke
+        return invoke("_mul_scalar", [self], {"scalar": -1.0})
+
+    def __abs__(self):
+        from .ops import invoke
+        return invoke("abs", [self], {})
+
+    def __eq__(self, o):
+        return self._bin(o, "broadcast_equal", "_equal_scalar")
+
+    def __ne__(self, o):
+        return self._bin(o, "broadcast_not_equal", "_not_equal_scalar")
+
+    def __gt__(self, o):
+        return self._bin(o, "broadcast_greater", "_greater_scalar")
+
+    def __ge__(self, o):
+        return self._bin(o, "broadcast_greater_equal", "_greater_equal_scalar")
+
+    def __lt__(self, o):
+        return self._bin(o, "broadcast_lesser", "_lesser_scalar")
+
+    def __le__(self, o):
+        return self._bin(o, "broadcast_lesser_equal", "_lesser_equal_scalar")
+
+    __hash__ = __hash__   # defining __eq__ would otherwise drop it
+
+    @property
+    def T(self):
+        from .ops import invoke
+        return invoke("transpose", [self], {})
+
+    def __getattr__(self, item):
+        """Fluent methods: ``x.exp()``, ``x.sum(axis=1)``, ``x.softmax()`` ... are the operator
+        functions of ``mx.nd`` with ``x`` as the first input."""
+        if item.startswith("_"):
+            raise AttributeError(item)
+        from ..ir.registry import has_op
+        if not has_op(item):
+            raise AttributeError(f"'NDArray' object has no attribute {item!r}")
+        from .ops import make_function
+        fn = make_function(item)
+        return lambda *a, **k: fn(self, *a, **k)
+
     def wait_to_read(self) -> None:
         """Block until pending writes to this array are done (synchronises its GPU)."""
         if self._t.device.type == "cuda":

@@ -498,6 +498,29 @@ def Group(symbols) -> Symbol:
     return Symbol(outs)
 
 
+def _upgrade_legacy(node: _Node):
+    """What MXNet does to symbol files written before 0.9 when it loads them: per-argument
+    ``<arg>_lr_mult``/``<arg>_wd_mult`` move onto that argument's variable, and inputs the
+    operator later gained (BatchNorm's moving mean/var) become new variables."""
+    od = node.opdef
+    params = od.parse_attrs({k: v for k, v in node.attrs.items() if k in
+                             {a.name for a in od.attrs}}, node.name)
+    names = od.list_inputs(params)
+    for k in list(node.attrs):
+        for suffix in ("lr_mult", "wd_mult"):
+            if k.endswith("_" + suffix) and k[: -len(suffix) - 1] in names:
+                pos = names.index(k[: -len(suffix) - 1])
+                if pos < len(node.inputs) and node.inputs[pos][0].is_var:
+                    node.inputs[pos][0].attrs[f"__{suffix}__"] = node.attrs[k]
+                del node.attrs[k]
+    var_attrs = od.extra.get("input_var_attrs", {})
+    for an in names[len(node.inputs):]:
+        va = dict(node.attrs)
+        va.update(var_attrs.get(an, {}))
+        node.inputs.append((_Node(None, f"{node.name}_{an}", va), 0))
+    node._parsed = None
+
+
 def load(fname: str) -> Symbol:
     """Load a symbol from a ``-symbol.json`` file written by MXNet (any 1.x) or mxc."""
     if not isinstance(fname, (str, os.PathLike)):
@@ -525,6 +548,8 @@ def load_json(json_str: str, source: str = "<json>") -> Symbol:
         raise FormatError(f"{source}: not an MXNet symbol file: missing key(s) "
                           f"{', '.join(repr(k) for k in missing)}")
     jnodes = doc["nodes"]
+    legacy = any(isinstance(n, dict) and ("param" in n or "attr" in n) for n in jnodes
+                 if isinstance(jnodes, list)) or "attrs" not in doc
     if not isinstance(jnodes, list):
         raise FormatError(f"{source}: 'nodes' must be a list")
     nodes: list[_Node] = []
@@ -539,7 +564,10 @@ def load_json(json_str: str, source: str = "<json>") -> Symbol:
             a = jn.get(key) or {}
             if not isinstance(a, dict):
                 raise FormatError(f"{where}: '{key}' must be an object")
-            attrs.update({str(k): str(v) for k, v in a.items()})
+            for k, v in a.items():
+                k = str(k)
+                # legacy "attr" held user annotations without underscores
+                attrs[store_key(k) if key == "attr" else k] = str(v)
         inputs = []
         for j, ent in enumerate(jn.get("inputs", [])):
             if not isinstance(ent, list) or len(ent) < 2 or not all(isinstance(x, int)
@@ -565,6 +593,8 @@ def load_json(json_str: str, source: str = "<json>") -> Symbol:
             continue
         od = get_op(op, f"{source}: node {i} {name!r}")
         node = _Node(canonical_name(op), name, attrs, inputs)
+        if legacy:
+            _upgrade_legacy(node)
         try:
             node.params()
         except MXNetError as e:

@@ -86,7 +86,7 @@ def _dot_vjp(b, op, g):
 register_op(OpDef(
     name="dot",
     attrs=(Attr("transpose_a", "bool", False), Attr("transpose_b", "bool", False),
-           Attr("forward_stype", "str", "None", optional=True)),
+           Attr("forward_stype", "str", None, optional=True)),
     arguments=("lhs", "rhs"), infer_shape=forward_shape(_dot_rule), interp=_dot_np,
     vjp=_dot_vjp, lower=Extern(_dot_extern, "gemm"),
     doc="Matrix product; N-d operands are flattened to 2-d as MXNet does.",
@@ -112,11 +112,17 @@ def _fc_rule(rc, shapes):
     if data is not None:
         if a["flatten"]:
             rest = data[1:]
-            k = numel(rest) if all(d is not None for d in rest) else None
+            if any(d is None for d in rest):
+                # MXNet: the flattened feature size must be known (only the batch may be 0)
+                raise rc.shape_error(f"data has shape ({shape_str(data)}); its feature "
+                                     "dimensions must be known")
+            k = numel(rest)
             out = (data[0] if data else None, h)
         else:
             k = data[-1]
             out = tuple(data[:-1]) + (h,)
+    if data is None:                 # MXNet infers nothing until the data's rank is known
+        return list(shapes), [None]
     want_w = (h, k)
     names = rc.input_names()
     new = [data]

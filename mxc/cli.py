@@ -1,0 +1,117 @@
+"""``mxc``: the command line.
+
+    mxc dump net-symbol.json --shape data=64,784 [--after PASS] [--kernels] [--memory]
+             [--why-no-fuse] [--target llvm|triton] [--train]
+    mxc run  net-symbol.json --shape data=64,784 [--params net-0000.params] [--repeat N]
+    mxc bench [bench options]
+
+``dump`` prints the IR after each pass (or one pass), the kernels' IR and sources (LLVM IR or
+Triton), the memory plan and the fusion remarks. ``run`` executes the compiled graph on random
+inputs (parameters from a .params file if given) and prints the outputs' shapes and timing.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+__all__ = ["main"]
+
+
+def _shapes(items):
+    out = {}
+    for it in items or []:
+        if "=" not in it:
+            raise SystemExit(f"--shape expects NAME=D1,D2,...; got {it!r}")
+        name, dims = it.split("=", 1)
+        try:
+            out[name] = tuple(int(d) for d in dims.replace("x", ",").split(",") if d)
+        except ValueError:
+            raise SystemExit(f"--shape {it!r}: dimensions must be integers") from None
+    return out
+
+
+def _compile(args):
+    import mxc as mx
+    sym = mx.sym.load(args.symbol)
+    grad = None
+    if getattr(args, "train", False):
+        grad = [n for n in sym.list_arguments() if n not in _shapes(args.shape)]
+    return sym, mx.compile(sym, shapes=_shapes(args.shape), target=args.target,
+                           is_train=getattr(args, "train", False), grad_wrt=grad)
+
+
+def cmd_dump(args) -> int:
+    _, c = _compile(args)
+    print(c.dump(after=args.after, kernels=args.kernels, memory=args.memory,
+                 why_no_fuse=args.why_no_fuse))
+    return 0
+
+
+def cmd_run(args) -> int:
+    import numpy as np
+
+    import mxc as mx
+    sym, c = _compile(args)
+    rng = np.random.default_rng(0)
+    params = {}
+    if args.params:
+        for k, v in mx.nd.load(args.params).items():
+            params[k.split(":", 1)[-1]] = v.asnumpy()
+    ins = []
+    for v in c.graph.inputs:
+        if v.name in params:
+            ins.append(params[v.name])
+        else:
+            ins.append(rng.standard_normal(v.type.shape).astype(v.type.dtype.numpy))
+    outs = c(*ins)
+    t0 = time.perf_counter()
+    for _ in range(args.repeat):
+        c.executable(*ins)
+    dt = (time.perf_counter() - t0) / max(args.repeat, 1)
+    for name, o in zip(sym.list_outputs(), outs):
+        print(f"{name}: shape {o.shape} dtype {o.dtype} mean {float(np.mean(o)):.6g}")
+    print(f"{len(c.kernels)} kernels, {len(c.program.steps)} steps, arena "
+          f"{c.peak_bytes} bytes, {dt * 1e3:.3f} ms per run ({c.target})")
+    return 0
+
+
+def cmd_bench(rest) -> int:
+    from bench.__main__ import main as bench_main
+    return bench_main(rest)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "bench":
+        return cmd_bench(argv[1:])
+    p = argparse.ArgumentParser(prog="mxc", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("dump", "run"):
+        q = sub.add_parser(name)
+        q.add_argument("symbol", help="an MXNet -symbol.json file")
+        q.add_argument("--shape", action="append", metavar="NAME=D1,D2",
+                       help="an input shape (repeat for several inputs)")
+        q.add_argument("--target", default="llvm", help="llvm (cpu) or triton (gpu)")
+        q.add_argument("--train", action="store_true",
+                       help="compile the training graph (forward + gradients)")
+        if name == "dump":
+            q.add_argument("--after", metavar="PASS", help="only the IR after this pass")
+            q.add_argument("--kernels", action="store_true", help="kernel IR and sources")
+            q.add_argument("--memory", action="store_true", help="the memory plan")
+            q.add_argument("--why-no-fuse", action="store_true", help="fusion remarks")
+        else:
+            q.add_argument("--params", help="a .params file with the parameters")
+            q.add_argument("--repeat", type=int, default=10)
+    sub.add_parser("bench", help="run the benchmarks (see python -m bench --help)")
+    args = p.parse_args(argv)
+    from .base import MXNetError
+    try:
+        return {"dump": cmd_dump, "run": cmd_run}[args.cmd](args)
+    except (MXNetError, OSError) as e:
+        print(f"mxc {args.cmd}: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""``mx.nd.<op>``: every registered operator as an eager NDArray function.
+
+There is no second set of operator implementations: a call builds a one-op graph, compiles it
+down the normal path (decompose, fuse, lower, LLVM or Triton) once per (operator, attributes,
+input shapes and dtypes, device), caches it, and runs it on the arrays' storage. Outputs are new
+arrays, or ``out=`` arrays written in place.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import types
+
+import torch
+
+from ..base import MXNetError
+from ..ir.core import Builder
+from ..ir.registry import all_ops, get_op
+from ..ir.types import DType, TensorType
+from .ndarray import NDArray
+
+__all__ = ["invoke", "make_function", "populate", "cache_info", "clear_cache"]
+
+_CACHE: dict = {}
+_LOCK = threading.Lock()
+_STATS = {"hits": 0, "misses": 0}
+
+
+def _freeze(v):
+    if isinstance(v, (list, tuple)):
+        return tuple(_freeze(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
+    return v
+
+
+def _target_for(device: torch.device) -> str:
+    import os
+    if device.type == "cuda":
+        return "triton"
+    return os.environ.get("MXC_EAGER_TARGET", "llvm")
+
+
+class _OneOp:
+    """A compiled one-op program and the number of visible outputs."""
+
+    def __init__(self, opname, attrs, in_types, device, name):
+        from ..compile import compile_graph
+        od = get_op(opname)
+        b = Builder(od.name)
+        names = od.list_inputs(attrs) if not od.variadic else \
+            [f"arg{i}" for i in range(len(in_types))]
+        ins = [b.input(n, t) for n, t in zip(names, in_types)]
+        outs = b.op(od.name, ins, attrs, name, parsed=True)
+        outs = list(outs) if isinstance(outs, tuple) else [outs]
+        self.n_visible = od.num_visible(attrs)
+        g = b.build(outs[: self.n_visible])
+        self.compiled = compile_graph(g, _target_for(device))
+        self.out_types = [v.type for v in g.outputs]
+        self.device = device
+
+
+def _get(opname, attrs, arrays, name):
+    device = arrays[0]._t.device if arrays else torch.device("cpu")
+    in_types = [TensorType(tuple(a.shape), DType.parse(a._t.dtype)) for a in arrays]
+    key = (opname, _freeze(attrs), tuple((t.shape, t.dtype) for t in in_types), str(device))
+    hit = _CACHE.get(key)
+    if hit is not None:
+        _STATS["hits"] += 1
+        return hit
+    with _LOCK:
+        hit = _CACHE.get(key)
+        if hit is None:
+            _STATS["misses"] += 1
+            hit = _OneOp(opname, attrs, in_types, device, name)
+            _CACHE[key] = hit
+    return hit
+
+
+def cache_info() -> dict:
+    return {"entries": len(_CACHE), **_STATS}
+
+
+def clear_cache():
+    _CACHE.clear()
+
+
+def invoke(opname: str, inputs, attrs: dict | None = None, out=None, name: str | None = None):
+    """Run operator ``opname`` on NDArrays; returns an NDArray, or a list for multi-output ops."""
+    od = get_op(opname)
+    raw = dict(attrs or {})
+    if od.variadic and od.variadic not in raw:
+        raw[od.variadic] = len(inputs)
+    typed = od.parse_attrs({k: v for k, v in raw.items() if v is not None or
+                            _optional(od, k)}, name or od.name)
+    arrays = []
+    for i, x in enumerate(inputs):
+        if not isinstance(x, NDArray):
+            raise TypeError(f"{od.name}: input {i} must be an NDArray; got {type(x).__name__}")
+        arrays.append(x)
+    devices = {a._t.device for a in arrays}
+    if len(devices) > 1:
+        raise MXNetError(f"{od.name}: inputs are on different devices "
+                         f"({', '.join(str(a.context) for a in arrays)})")
+    op = _get(od.name, typed, arrays, name)
+    ctx = arrays[0].context if arrays else None
+    if out is None:
+        outs = [NDArray._from_torch(torch.empty(tuple(t.shape), dtype=t.dtype.torch,
+                                                device=op.device), ctx)
+                for t in op.out_types]
+    else:
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        if len(outs) != len(op.out_types):
+            raise MXNetError(f"{od.name}: out= has {len(outs)} arrays for "
+                             f"{len(op.out_types)} outputs")
+        for o, t in zip(outs, op.out_types):
+            if tuple(o.shape) != tuple(t.shape):
+                raise MXNetError(f"{od.name}: out= array has shape {tuple(o.shape)}; the "
+                                 f"result has shape {tuple(t.shape)}")
+    ins = [a._t for a in arrays]
+    tgt = []
+    for o, t in zip(outs, op.out_types):
+        dt = t.dtype.torch
+        tgt.append(o._t if o._t.dtype == dt and not _aliases(o._t, ins) else
+                   torch.empty(tuple(t.shape), dtype=dt, device=op.device))
+    op.compiled.executable.bind(ins, tgt).run()
+    for o, t in zip(outs, tgt):
+        if t is not o._t:
+            o._t.copy_(t)
+    if out is not None:
+        return out
+    return outs[0] if len(outs) == 1 else outs
+
+
+def _optional(od, key):
+    a = next((x for x in od.attrs if x.name == key), None)
+    return a is not None and a.optional
+
+
+def _aliases(t, ins):
+    p = t.untyped_storage().data_ptr()
+    return any(x.untyped_storage().data_ptr() == p for x in ins)
+
+
+def make_function(called: str):
+    od = get_op(called)
+
+    def fn(*args, out=None, name=None, **kwargs):
+        arrays = [a for a in args if isinstance(a, NDArray)]
+        rest = [a for a in args if not isinstance(a, NDArray)]
+        if rest:
+            free = [a.name for a in od.attrs if a.name not in kwargs and a.name != "is_train"]
+            if len(rest) > len(free):
+                raise TypeError(f"{called}: too many positional arguments")
+            kwargs.update(zip(free, rest))
+        named = {k: v for k, v in kwargs.items() if isinstance(v, NDArray)}
+        params = {k: v for k, v in kwargs.items() if not isinstance(v, NDArray)}
+        if named:
+            probe = od.parse_attrs({k: v for k, v in params.items() if v is not None}, called)
+            order = od.list_inputs(probe)
+            given = dict(zip(order, arrays))
+            given.update(named)
+            missing = [n for n in order if n not in given]
+            if missing:
+                raise MXNetError(f"{od.name}: missing inputs {missing}")
+            arrays = [given[n] for n in order]
+        return invoke(called, arrays, params, out=out, name=name)
+
+    fn.__name__ = called
+    fn.__qualname__ = called
+    fn.__doc__ = od.doc or f"{od.name} operator (eager)."
+    return fn
+
+
+_SUBMODULES = {"_contrib_": "contrib", "_linalg_": "linalg", "_random_": "random",
+               "_image_": "image", "_sparse_": "sparse"}
+
+
+def populate(namespace: dict, package: str):
+    mods = {}
+    for sub in ["_internal", "op"] + list(_SUBMODULES.values()):
+        full = f"{package}.{sub}"
+        m = sys.modules.get(full) or types.ModuleType(full)
+        sys.modules[full] = m
+        namespace.setdefault(sub, m)
+        mods[sub] = m
+    for od in all_ops().values():
+        if od.name == "fused":
+            continue
+        for n in (od.name, *od.aliases):
+            f = make_function(n)
+            setattr(mods["op"], n, f)
+            for pre, sub in _SUBMODULES.items():
+                if n.startswith(pre):
+                    setattr(mods[sub], n[len(pre):], f)
+                    break
+            if n.startswith("_"):
+                setattr(mods["_internal"], n, f)
+            else:
+                namespace.setdefault(n, f)
+
+

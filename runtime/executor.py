@@ -1,0 +1,255 @@
+"""Executors: a Symbol bound to arrays, running compiled plans (MXNet's ``Executor``).
+
+``simple_bind`` infers every shape and dtype and allocates the arrays; ``bind`` uses the
+caller's. An executor compiles its symbol once per mode (inference, training) for its shapes
+(through a process-wide cache keyed by the graph, shapes, dtypes, target and mode), binds the
+plan to its arrays once, and each ``forward`` only copies new inputs in and runs the prepared
+steps. Arrays keep their storage for the executor's life: write inputs in place
+(``exe.arg_dict['data'][:] = x``) or pass them to ``forward(data=x)``.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+
+import numpy as np
+import torch
+
+from mxc.base import MXNetError, ShapeError, StateError
+from mxc.context import Context, current_context
+from mxc.ir.types import DType
+from mxc.ndarray import NDArray
+from mxc.ndarray import zeros as nd_zeros
+
+__all__ = ["Executor", "simple_bind", "bind", "target_for", "compile_cached"]
+
+_COMPILE_CACHE: dict = {}
+
+
+def target_for(ctx: Context) -> str:
+    if ctx.device_type == "gpu":
+        return "triton"
+    return os.environ.get("MXC_TARGET", "llvm")
+
+
+def compile_cached(symbol, shapes: dict, dtypes: dict, target: str, is_train: bool,
+                   grad_wrt=None):
+    """``mxc.compile`` through a process-wide cache (executors of the same graph and shapes,
+    reshapes and bucket switches share compiled code)."""
+    from mxc.compile import compile as mx_compile
+    key = (symbol.tojson(), tuple(sorted((k, tuple(v)) for k, v in shapes.items())),
+           tuple(sorted((k, DType.parse(v).np_name) for k, v in dtypes.items())), target,
+           bool(is_train), tuple(grad_wrt) if grad_wrt is not None else None)
+    hit = _COMPILE_CACHE.get(key)
+    if hit is None:
+        hit = mx_compile(symbol, shapes=shapes, dtypes=dtypes, target=target,
+                         is_train=is_train, grad_wrt=grad_wrt)
+        _COMPILE_CACHE[key] = hit
+    return hit
+
+
+def _suggest(name, names):
+    close = difflib.get_close_matches(name, names, n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; arguments are {names}"
+
+
+class Executor:
+    """A bound symbol: ``arg_dict``, ``aux_dict``, ``grad_dict``, ``outputs``, ``forward``."""
+
+    def __init__(self, symbol, ctx: Context, arg_arrays, grad_arrays, grad_req: dict,
+                 aux_arrays):
+        self._symbol = symbol
+        self._ctx = ctx
+        self._arg_names = symbol.list_arguments()
+        self._aux_names = symbol.list_auxiliary_states()
+        self._out_names = symbol.list_outputs()
+        self.arg_arrays = list(arg_arrays)
+        self.grad_arrays = list(grad_arrays)
+        self.aux_arrays = list(aux_arrays)
+        self._grad_req = dict(grad_req)
+        self.arg_dict = dict(zip(self._arg_names, self.arg_arrays))
+        self.grad_dict = {n: g for n, g in zip(self._arg_names, self.grad_arrays)
+                          if g is not None}
+        self.aux_dict = dict(zip(self._aux_names, self.aux_arrays))
+        self._plans: dict = {}
+        self._monitor = None
+        shapes = {n: a.shape for n, a in self._inputs().items()}
+        dtypes = {n: a.dtype for n, a in self._inputs().items()}
+        self._shapes, self._dtypes = shapes, dtypes
+        _, out_shapes, _ = symbol.infer_shape(**shapes)
+        _, out_types, _ = symbol.infer_type(**dtypes)
+        if out_shapes is None:
+            raise ShapeError("cannot bind: output shapes could not be inferred from "
+                             f"{shapes}")
+        self.outputs = [nd_zeros(s, ctx=ctx, dtype=t) for s, t in zip(out_shapes, out_types)]
+        self.output_dict = dict(zip(self._out_names, self.outputs))
+
+    def _inputs(self) -> dict:
+        d = dict(zip(self._arg_names, self.arg_arrays))
+        d.update(zip(self._aux_names, self.aux_arrays))
+        return d
+
+    # -- plans ---------------------------------------------------------------------------------
+    def _plan(self, mode: str):
+        plan = self._plans.get(mode)
+        if plan is None:
+            c = compile_cached(self._symbol, self._shapes, self._dtypes,
+                               target_for(self._ctx), mode == "train")
+            arrays = self._inputs()
+            ins = [arrays[v.name]._t for v in c.graph.inputs]
+            outs = [o._t for o in self.outputs]
+            plan = (c, c.executable.bind(ins, outs))
+            self._plans[mode] = plan
+        return plan
+
+    # -- execution -----------------------------------------------------------------------------
+    def forward(self, is_train: bool = False, **kwargs):
+        """Copy ``kwargs`` into the argument arrays and run the forward plan."""
+        for k, v in kwargs.items():
+            if k not in self.arg_dict:
+                raise MXNetError(f"forward: {k!r} is not an argument of this executor"
+                                 + _suggest(k, self._arg_names))
+            dst = self.arg_dict[k]
+            if isinstance(v, NDArray):
+                if tuple(v.shape) != tuple(dst.shape):
+                    raise ShapeError(f"forward: {k} has shape {tuple(v.shape)}; the executor "
+                                     f"was bound with {tuple(dst.shape)} (use reshape)")
+                dst._t.copy_(v._t)
+            else:
+                a = np.asarray(v)
+                if a.shape != tuple(dst.shape):
+                    raise ShapeError(f"forward: {k} has shape {a.shape}; the executor was "
+                                     f"bound with {tuple(dst.shape)} (use reshape)")
+                dst._t.copy_(torch.as_tensor(a, dtype=dst._t.dtype))
+        if is_train:
+            raise StateError("forward(is_train=True) needs the training executor, which "
+                             "arrives with mxc's training support; use is_train=False")
+        _, bound = self._plan("infer")
+        bound.run()
+        if self._monitor is not None:
+            for n, o in zip(self._out_names, self.outputs):
+                self._monitor(n, o)
+        return self.outputs
+
+    def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
+        for name, arr in (arg_params or {}).items():
+            if name in self.arg_dict:
+                _copy_into(self.arg_dict[name], arr, name)
+            elif not allow_extra_params:
+                raise MXNetError(f"copy_params_from: found name {name!r} that is not in the "
+                                 "arguments")
+        for name, arr in (aux_params or {}).items():
+            if name in self.aux_dict:
+                _copy_into(self.aux_dict[name], arr, name)
+            elif not allow_extra_params:
+                raise MXNetError(f"copy_params_from: found name {name!r} that is not in the "
+                                 "auxiliary states")
+
+    def set_monitor_callback(self, callback, monitor_all=False):
+        self._monitor = callback
+
+    def debug_str(self) -> str:
+        c, _ = self._plan("infer")
+        return c.dump(after="fuse", memory=True)
+
+    def __repr__(self):
+        return f"<Executor {self._symbol.name} @{self._ctx}>"
+
+
+def _copy_into(dst: NDArray, src, name):
+    if tuple(dst.shape) != tuple(src.shape):
+        raise ShapeError(f"{name}: shape {tuple(src.shape)} does not match the bound "
+                         f"{tuple(dst.shape)}")
+    t = src._t if isinstance(src, NDArray) else torch.as_tensor(np.asarray(src))
+    dst._t.copy_(t.to(dst._t.dtype))
+
+
+def _norm_grad_req(grad_req, names):
+    if isinstance(grad_req, str):
+        return {n: grad_req for n in names}
+    if isinstance(grad_req, (list, tuple)):
+        if len(grad_req) != len(names):
+            raise MXNetError(f"grad_req has {len(grad_req)} entries for {len(names)} arguments")
+        return dict(zip(names, grad_req))
+    req = {n: "null" for n in names}
+    for k, v in dict(grad_req).items():
+        if k not in req:
+            raise MXNetError(f"grad_req names {k!r}, which is not an argument"
+                             + _suggest(k, names))
+        req[k] = v
+    for k, v in req.items():
+        if v not in ("write", "add", "null", "inplace"):
+            raise MXNetError(f"grad_req[{k!r}]={v!r}; expected 'write', 'add' or 'null'")
+    return req
+
+
+def simple_bind(symbol, ctx=None, grad_req="write", type_dict=None, group2ctx=None,
+                shared_exec=None, **shapes) -> Executor:
+    """Infer shapes and dtypes from ``shapes``/``type_dict``, allocate arrays, bind."""
+    ctx = ctx or current_context()
+    args = symbol.list_arguments()
+    aux = symbol.list_auxiliary_states()
+    arg_shapes, _, aux_shapes = symbol.infer_shape_partial(**shapes)
+    unknown = [n for n, s in zip(args + aux, list(arg_shapes) + list(aux_shapes))
+               if not s or 0 in s]
+    if unknown:
+        raise ShapeError(f"simple_bind: cannot infer the shapes of {unknown} from {shapes}; "
+                         "give them as keyword arguments")
+    types = {k: v for k, v in (type_dict or {}).items()}
+    arg_types, _, aux_types = symbol.infer_type(**types)
+    if arg_types is None:
+        arg_types = [np.float32] * len(args)
+        aux_types = [np.float32] * len(aux)
+    arg_types = [t or np.float32 for t in arg_types]
+    aux_types = [t or np.float32 for t in aux_types]
+    req = _norm_grad_req(grad_req, args)
+    shared = {}
+    if shared_exec is not None:
+        shared = {**shared_exec.arg_dict, **shared_exec.aux_dict}
+
+    def alloc(name, shape, dt):
+        s = shared.get(name)
+        if s is not None and tuple(s.shape) == tuple(shape) and s.dtype == np.dtype(dt):
+            return s
+        return nd_zeros(shape, ctx=ctx, dtype=dt)
+
+    arg_arrays = [alloc(n, s, t) for n, s, t in zip(args, arg_shapes, arg_types)]
+    grad_arrays = [nd_zeros(s, ctx=ctx, dtype=t) if req[n] != "null" else None
+                   for n, s, t in zip(args, arg_shapes, arg_types)]
+    aux_arrays = [alloc(n, s, t) for n, s, t in zip(aux, aux_shapes, aux_types)]
+    return Executor(symbol, ctx, arg_arrays, grad_arrays, req, aux_arrays)
+
+
+def bind(symbol, ctx, args, args_grad=None, grad_req="write", aux_states=None,
+         group2ctx=None, shared_exec=None) -> Executor:
+    """Bind ``symbol`` to the caller's arrays (lists in argument order, or dicts by name)."""
+    ctx = ctx or current_context()
+    names = symbol.list_arguments()
+    aux_names = symbol.list_auxiliary_states()
+
+    def listify(x, nm, what, required=True):
+        if x is None:
+            if required and nm:
+                raise MXNetError(f"bind: {what} not given; expected {nm}")
+            return [None] * len(nm)
+        if isinstance(x, dict):
+            missing = [n for n in nm if n not in x]
+            if missing and required:
+                raise MXNetError(f"bind: {what} is missing {missing}")
+            return [x.get(n) for n in nm]
+        x = list(x)
+        if len(x) != len(nm):
+            raise MXNetError(f"bind: {len(x)} {what} for {len(nm)} names {nm}")
+        return x
+
+    arg_arrays = listify(args, names, "args")
+    aux_arrays = listify(aux_states, aux_names, "aux_states")
+    grad_arrays = listify(args_grad, names, "args_grad", required=False)
+    req = _norm_grad_req(grad_req, names)
+    for n, g in zip(names, grad_arrays):
+        if g is None:
+            req[n] = "null"
+    for n, a in zip(names + aux_names, arg_arrays + aux_arrays):
+        if not isinstance(a, NDArray):
+            raise TypeError(f"bind: {n} must be an NDArray; got {type(a).__name__}")
+    return Executor(symbol, ctx, arg_arrays, grad_arrays, req, aux_arrays)
