@@ -166,17 +166,18 @@ def _copy_into(dst: NDArray, src, name):
 
 def _norm_grad_req(grad_req, names):
     if isinstance(grad_req, str):
-        return {n: grad_req for n in names}
-    if isinstance(grad_req, (list, tuple)):
+        req = {n: grad_req for n in names}
+    elif isinstance(grad_req, (list, tuple)):
         if len(grad_req) != len(names):
             raise MXNetError(f"grad_req has {len(grad_req)} entries for {len(names)} arguments")
-        return dict(zip(names, grad_req))
-    req = {n: "null" for n in names}
-    for k, v in dict(grad_req).items():
-        if k not in req:
-            raise MXNetError(f"grad_req names {k!r}, which is not an argument"
-                             + _suggest(k, names))
-        req[k] = v
+        req = dict(zip(names, grad_req))
+    else:
+        req = {n: "null" for n in names}
+        for k, v in dict(grad_req).items():
+            if k not in req:
+                raise MXNetError(f"grad_req names {k!r}, which is not an argument"
+                                 + _suggest(k, names))
+            req[k] = v
     for k, v in req.items():
         if v not in ("write", "add", "null", "inplace"):
             raise MXNetError(f"grad_req[{k!r}]={v!r}; expected 'write', 'add' or 'null'")

@@ -124,6 +124,24 @@ class Ix:
 
     __rmul__ = __mul__
 
+    def _split(self, c: int):
+        """Find the largest ``d | c`` (d > 1) such that ``self = d*Q + R`` where Q collects
+        the terms whose coefficients ``d`` divides and ``0 <= R < d``: then
+        ``self // c = Q // (c/d)`` and ``self % c = d*(Q % (c/d)) + R``. Returns (d, Q, R)."""
+        for d in _divisors_desc(c):
+            q_terms, r_terms = {}, {}
+            for a, k in self.terms.items():
+                if k % d == 0:
+                    q_terms[a] = k // d
+                else:
+                    r_terms[a] = k
+            qc, rc = divmod(self.const, d)
+            rest = Ix(r_terms, rc)
+            rlo, rhi = rest.bounds()
+            if 0 <= rlo and rhi < d:
+                return d, Ix(q_terms, qc), rest
+        return None
+
     def __floordiv__(self, c):
         c = int(c)
         if c == 1:
@@ -133,26 +151,15 @@ class Ix:
             return Ix.c(0)
         if lo >= 0 and lo // c == hi // c:
             return Ix.c(lo // c)
-        # split off the terms divisible by c
-        q_terms, r_terms = {}, {}
-        for a, k in self.terms.items():
-            if k % c == 0:
-                q_terms[a] = k // c
-            else:
-                r_terms[a] = k
-        q_const, r_const = divmod(self.const, c)
-        rest = Ix(r_terms, r_const)
-        rlo, rhi = rest.bounds()
-        if rlo >= 0 and rhi < c:
-            return Ix(q_terms, q_const)
-        if len(rest.terms) == 1 and rest.const == 0:
-            (a, k), = rest.terms.items()
+        sp = self._split(c)
+        if sp is not None:
+            d, q, _ = sp
+            return q if d == c else q // (c // d)
+        if len(self.terms) == 1 and self.const == 0:
+            (a, k), = self.terms.items()
             if not isinstance(a, Var) and a[0] == "div" and k == 1:
-                return Ix(q_terms, q_const) + Ix({("div", a[1], a[2] * c): 1})
-        if rlo < 0:
-            # keep floor semantics simple: only non-negative operands are split
-            return Ix({("div", self, c): 1})
-        return Ix(q_terms, q_const) + Ix({("div", rest, c): 1})
+                return Ix({("div", a[1], a[2] * c): 1})
+        return Ix({("div", self, c): 1})
 
     def __mod__(self, c):
         c = int(c)
@@ -161,18 +168,15 @@ class Ix:
         lo, hi = self.bounds()
         if 0 <= lo and hi < c:
             return self
-        r_terms = {a: k for a, k in self.terms.items() if k % c != 0}
-        rest = Ix(r_terms, self.const % c)
-        rlo, rhi = rest.bounds()
-        if 0 <= rlo and rhi < c:
-            return rest
-        if len(rest.terms) == 1 and rest.const == 0:
-            (a, k), = rest.terms.items()
+        sp = self._split(c)
+        if sp is not None:
+            d, q, r = sp
+            return r if d == c else (q % (c // d)) * d + r
+        if len(self.terms) == 1 and self.const == 0:
+            (a, k), = self.terms.items()
             if not isinstance(a, Var) and a[0] == "mod" and k == 1 and a[2] % c == 0:
                 return a[1] % c
-        if rlo < 0:
-            return Ix({("mod", self, c): 1})
-        return Ix({("mod", rest, c): 1})
+        return Ix({("mod", self, c): 1})
 
     def bounds(self) -> tuple[int, int]:
         lo = hi = self.const
@@ -209,6 +213,18 @@ class Ix:
         if self.const or not parts:
             parts.append(str(self.const))
         return " + ".join(parts)
+
+
+def _divisors_desc(c: int) -> list[int]:
+    small, large = [], []
+    i = 1
+    while i * i <= c:
+        if c % i == 0:
+            small.append(i)
+            if i != c // i:
+                large.append(c // i)
+        i += 1
+    return sorted((d for d in small + large if d > 1), reverse=True)
 
 
 def _akey(a):

@@ -132,6 +132,13 @@ def invoke(opname: str, inputs, attrs: dict | None = None, out=None, name: str |
     return outs[0] if len(outs) == 1 else outs
 
 
+def _is_attr_value(x) -> bool:
+    """Scalars, strings, tuples of numbers: what can only be an attribute."""
+    if isinstance(x, (bool, int, float, str)):
+        return True
+    return isinstance(x, tuple) and all(isinstance(v, (int, float, type(None))) for v in x)
+
+
 def _optional(od, key):
     a = next((x for x in od.attrs if x.name == key), None)
     return a is not None and a.optional
@@ -146,25 +153,39 @@ def make_function(called: str):
     od = get_op(called)
 
     def fn(*args, out=None, name=None, **kwargs):
-        arrays = [a for a in args if isinstance(a, NDArray)]
-        rest = [a for a in args if not isinstance(a, NDArray)]
-        if rest:
-            free = [a.name for a in od.attrs if a.name not in kwargs and a.name != "is_train"]
-            if len(rest) > len(free):
-                raise TypeError(f"{called}: too many positional arguments")
-            kwargs.update(zip(free, rest))
+        # MXNet's generated signatures: inputs first, then attributes, positionally too
         named = {k: v for k, v in kwargs.items() if isinstance(v, NDArray)}
         params = {k: v for k, v in kwargs.items() if not isinstance(v, NDArray)}
-        if named:
-            probe = od.parse_attrs({k: v for k, v in params.items() if v is not None}, called)
-            order = od.list_inputs(probe)
-            given = dict(zip(order, arrays))
-            given.update(named)
-            missing = [n for n in order if n not in given]
-            if missing:
-                raise MXNetError(f"{od.name}: missing inputs {missing}")
-            arrays = [given[n] for n in order]
-        return invoke(called, arrays, params, out=out, name=name)
+        if od.variadic:
+            for i, a in enumerate(args):
+                if not isinstance(a, NDArray):
+                    raise TypeError(f"{called}: input {i} must be an NDArray; got "
+                                    f"{type(a).__name__}")
+            return invoke(called, list(args) + list(named.values()), params, out=out,
+                          name=name)
+        probe = od.parse_attrs({k: v for k, v in params.items() if v is not None}, called)
+        order = od.list_inputs(probe)
+        free_inputs = [n for n in order if n not in named]
+        args = list(args)
+        given = dict(named)
+        while args and free_inputs and (isinstance(args[0], NDArray) or not
+                                        _is_attr_value(args[0])):
+            a = args.pop(0)
+            n = free_inputs.pop(0)
+            if not isinstance(a, NDArray):
+                raise TypeError(f"{called}: input {n} must be an NDArray; got "
+                                f"{type(a).__name__}")
+            given[n] = a
+        if args:
+            free = [a.name for a in od.attrs if a.name not in params and a.name != "is_train"]
+            if len(args) > len(free):
+                raise TypeError(f"{called}: too many positional arguments")
+            params.update(zip(free, args))
+        missing = [n for n in order if n not in given]
+        if missing and given:
+            raise MXNetError(f"{od.name}: missing inputs {missing}")
+        return invoke(called, [given[n] for n in order if n in given], params, out=out,
+                      name=name)
 
     fn.__name__ = called
     fn.__qualname__ = called

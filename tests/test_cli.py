@@ -1,0 +1,41 @@
+"""The mxc command line: dump and run."""
+import os
+
+from mxc.cli import main
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def test_dump_prints_stages_kernels_memory(capsys):
+    path = os.path.join(DATA, "symbols", "mlp-symbol.json")
+    assert main(["dump", path, "--shape", "data=64,784", "--kernels", "--memory",
+                 "--why-no-fuse"]) == 0
+    out = capsys.readouterr().out
+    for stage in ("input", "infer", "decompose", "simplify", "cse", "dce", "fuse"):
+        assert f"// ---- {stage} ----" in out
+    assert "kernel k0_fc1_relu1" in out and "define void @k0_fc1_relu1" in out
+    assert "memory plan @softmax" in out and "materialize" in out
+
+
+def test_dump_one_pass_and_triton(capsys):
+    path = os.path.join(DATA, "symbols", "mlp-symbol.json")
+    assert main(["dump", path, "--shape", "data=2,784", "--after", "fuse", "--kernels",
+                 "--target", "triton"]) == 0
+    out = capsys.readouterr().out
+    assert "// ---- fuse ----" in out and "// ---- infer ----" not in out
+    assert "@triton.jit" in out
+
+
+def test_run_with_params(capsys):
+    g = os.path.join(DATA, "golden")
+    assert main(["run", os.path.join(g, "mlp_digits-symbol.json"), "--shape", "data=32,64",
+                 "--params", os.path.join(g, "mlp_digits-0000.params"), "--repeat", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "softmax_output: shape (32, 10)" in out
+
+
+def test_bad_input_is_a_clear_error(capsys, tmp_path):
+    p = tmp_path / "x-symbol.json"
+    p.write_text("{}")
+    assert main(["dump", str(p), "--shape", "data=1,2"]) == 2
+    assert "missing key(s)" in capsys.readouterr().err

@@ -1,0 +1,86 @@
+"""Executor: mx.sym.load + simple_bind / bind + forward, against MXNet 1.9.1's recorded MLP
+outputs, on the LLVM backend and the Triton interpreter."""
+import os
+
+import numpy as np
+import pytest
+
+import mxc as mx
+from mxc.testing import assert_close
+
+DATA = os.path.join(os.path.dirname(__file__), "data", "golden")
+
+
+@pytest.fixture
+def mlp():
+    z = np.load(os.path.join(DATA, "mlp_digits.npz"))
+    sym = mx.sym.load(os.path.join(DATA, "mlp_digits-symbol.json"))
+    params = mx.nd.load(os.path.join(DATA, "mlp_digits-0000.params"))
+    return sym, z, {k[4:]: v for k, v in params.items() if k.startswith("arg:")}
+
+
+@pytest.mark.parametrize("target", ["llvm", "triton"])
+def test_mlp_inference_equals_mxnet(mlp, target, monkeypatch):
+    monkeypatch.setenv("MXC_TARGET", target)
+    sym, z, params = mlp
+    exe = sym.simple_bind(mx.cpu(), data=z["data"].shape, grad_req="null")
+    exe.copy_params_from(params)
+    out = exe.forward(is_train=False, data=z["data"])
+    assert len(out) == 1 and out[0] is exe.outputs[0]
+    assert_close(out[0].asnumpy(), z["output"], 1e-5, 1e-6, f"mlp ({target})")
+    # a second forward reuses the bound plan and the same output arrays
+    exe.arg_dict["data"][:] = z["data"][::-1].copy()
+    out2 = exe.forward()
+    assert out2[0] is out[0]
+    assert_close(out2[0].asnumpy(), z["output"][::-1], 1e-5, 1e-6, "reversed batch")
+
+
+def test_internals_equal_mxnet(mlp):
+    sym, z, params = mlp
+    internals = sym.get_internals()
+    group = mx.sym.Group([internals["fc1_output"], internals["relu1_output"]])
+    exe = group.simple_bind(mx.cpu(), data=z["data"].shape, grad_req="null")
+    exe.copy_params_from(params, allow_extra_params=True)
+    fc1, relu1 = exe.forward(data=z["data"])
+    assert_close(fc1.asnumpy(), z["internal:fc1_output"], 1e-5, 1e-5, "fc1")
+    assert_close(relu1.asnumpy(), z["internal:relu1_output"], 1e-5, 1e-5, "relu1")
+
+
+def test_bind_uses_callers_arrays(mlp):
+    sym, z, params = mlp
+    args = {n: params[n].copy() for n in params}
+    args["data"] = mx.nd.array(z["data"])
+    args["softmax_label"] = mx.nd.array(z["label"])
+    exe = sym.bind(mx.cpu(), args, grad_req="null")
+    assert exe.arg_dict["data"] is args["data"]
+    out = exe.forward()[0]
+    assert_close(out.asnumpy(), z["output"], 1e-5, 1e-6, "bind")
+    args["data"][:] = 0
+    out = exe.forward()[0]
+    assert np.allclose(out.asnumpy().sum(1), 1.0)
+
+
+def test_errors_name_what_is_wrong(mlp):
+    sym, z, params = mlp
+    exe = sym.simple_bind(mx.cpu(), data=z["data"].shape, grad_req="null")
+    with pytest.raises(mx.MXNetError, match="did you mean 'data'"):
+        exe.forward(dta=z["data"])
+    with pytest.raises(mx.base.ShapeError, match=r"data has shape \(3, 64\).*bound with \(32, 64\)"):
+        exe.forward(data=z["data"][:3])
+    with pytest.raises(mx.MXNetError, match="not in the arguments"):
+        exe.copy_params_from({"nope": mx.nd.zeros((1,))})
+    with pytest.raises(mx.base.ShapeError, match="fc1_weight"):
+        exe.copy_params_from({"fc1_weight": mx.nd.zeros((1, 1))})
+    with pytest.raises(mx.base.ShapeError, match="cannot infer the shapes"):
+        sym.simple_bind(mx.cpu())
+    with pytest.raises(mx.MXNetError, match="grad_req"):
+        sym.simple_bind(mx.cpu(), data=(2, 64), grad_req="sometimes")
+
+
+def test_shapes_that_do_not_fit_name_operator_and_shapes():
+    data = mx.sym.Variable("data")
+    w = mx.sym.Variable("fc1_weight", shape=(1, 100))
+    fc = mx.sym.FullyConnected(data, weight=w, num_hidden=128, name="fc1")
+    with pytest.raises(mx.base.ShapeError) as e:
+        fc.infer_shape(data=(64, 784))
+    assert "FullyConnected 'fc1': weight has shape (1,100); expected (128,784)" in str(e.value)
