@@ -36,10 +36,10 @@ from .passes.simplify import Simplify
 __all__ = ["compile", "compile_graph", "Compiled", "default_passes"]
 
 
-def default_passes(fuse: bool = True, grad_wrt=None):
+def default_passes(fuse: bool = True, grad_wrt=None, n_diff_outputs=None):
     passes = [InferTypes(require_complete=True)]  # complete every shape and dtype
-    if grad_wrt is not None:
-        passes.append(Autodiff(wrt=list(grad_wrt)))  # gradients as IR (joint graph)
+    if grad_wrt is not None:                        # gradients as IR (joint graph)
+        passes.append(Autodiff(wrt=list(grad_wrt), n_diff_outputs=n_diff_outputs))
     passes += [
         Decompose(),                         # composites -> primitives
         Simplify(),                          # local rewrites
@@ -102,12 +102,27 @@ class Compiled:
         return [v.name for v in self.graph.inputs]
 
     @property
+    def aux_updates(self) -> list[str]:
+        """Aux states whose new values follow the symbol's outputs (training graphs)."""
+        return list(self.symbol_graph.aux_updates) if self.symbol_graph is not None else []
+
+    @property
     def head_inputs(self) -> list[str]:
         """Names of the head-gradient inputs a differentiated graph takes (after the inputs)."""
+        ad = self._autodiff()
+        return list(ad.head_inputs) if ad else []
+
+    @property
+    def head_outputs(self) -> list[int]:
+        """For each head-gradient input, the index of the output it is the gradient of."""
+        ad = self._autodiff()
+        return list(ad.head_outputs) if ad else []
+
+    def _autodiff(self):
         for p in self.pipeline.passes:
             if isinstance(p, Autodiff):
-                return list(p.head_inputs)
-        return []
+                return p
+        return None
 
     def __call__(self, *args, **kwargs):
         """Run on numpy arrays (positional in input order, or by name); returns numpy arrays."""
@@ -147,17 +162,19 @@ class Compiled:
 
 
 def compile_graph(g: Graph, target: str = "llvm", ctx: PassContext | None = None,
-                  passes=None, symbol_graph=None, grad_wrt=None) -> Compiled:
+                  passes=None, symbol_graph=None, grad_wrt=None,
+                  n_diff_outputs=None) -> Compiled:
     """Compile an IR graph whose input types are complete.
 
     With ``grad_wrt`` (input names) the graph is differentiated first: the compiled function
     takes the inputs, then a head gradient for each non-loss output (``Compiled.head_inputs``),
     and returns the outputs, then the gradients in ``grad_wrt`` order."""
     ctx = ctx or PassContext(target=normalize_target(target))
-    pipe = Pipeline(passes if passes is not None else default_passes(grad_wrt=grad_wrt),
+    pipe = Pipeline(passes if passes is not None else
+                    default_passes(grad_wrt=grad_wrt, n_diff_outputs=n_diff_outputs),
                     name=g.name)
     out = pipe.run(g, ctx)
-    prog = plan_memory(build_program(out))
+    prog = plan_memory(build_program(out, ctx.options.get("n_forward_outputs")))
     exe = Executable(prog, target)
     return Compiled(out, pipe, prog, exe, ctx, symbol_graph)
 
@@ -180,7 +197,7 @@ def compile(symbol, shapes: dict | None = None, dtypes: dict | None = None,
     g = _default_float32(sg.graph)
     return compile_graph(g, target, PassContext(target=normalize_target(target),
                                                 is_train=is_train), symbol_graph=sg,
-                         grad_wrt=grad_wrt)
+                         grad_wrt=grad_wrt, n_diff_outputs=len(sg.output_names))
 
 
 def _default_float32(g: Graph) -> Graph:

@@ -15,7 +15,7 @@ import os
 import numpy as np
 import torch
 
-from mxc.base import MXNetError, ShapeError, StateError
+from mxc.base import MXNetError, ShapeError
 from mxc.context import Context, current_context
 from mxc.ir.types import DType
 from mxc.ndarray import NDArray
@@ -73,6 +73,7 @@ class Executor:
         self.aux_dict = dict(zip(self._aux_names, self.aux_arrays))
         self._plans: dict = {}
         self._monitor = None
+        self._last_train = False
         shapes = {n: a.shape for n, a in self._inputs().items()}
         dtypes = {n: a.dtype for n, a in self._inputs().items()}
         self._shapes, self._dtypes = shapes, dtypes
@@ -91,14 +92,18 @@ class Executor:
 
     # -- plans ---------------------------------------------------------------------------------
     def _plan(self, mode: str):
+        """``(compiled, bound)`` for "infer", or the training plan for "train"."""
         plan = self._plans.get(mode)
         if plan is None:
-            c = compile_cached(self._symbol, self._shapes, self._dtypes,
-                               target_for(self._ctx), mode == "train")
-            arrays = self._inputs()
-            ins = [arrays[v.name]._t for v in c.graph.inputs]
-            outs = [o._t for o in self.outputs]
-            plan = (c, c.executable.bind(ins, outs))
+            if mode == "train":
+                plan = _TrainPlan(self)
+            else:
+                c = compile_cached(self._symbol, self._shapes, self._dtypes,
+                                   target_for(self._ctx), False)
+                arrays = self._inputs()
+                ins = [arrays[v.name]._t for v in c.graph.inputs]
+                outs = [o._t for o in self.outputs]
+                plan = (c, c.executable.bind(ins, outs))
             self._plans[mode] = plan
         return plan
 
@@ -122,14 +127,54 @@ class Executor:
                                      f"bound with {tuple(dst.shape)} (use reshape)")
                 dst._t.copy_(torch.as_tensor(a, dtype=dst._t.dtype))
         if is_train:
-            raise StateError("forward(is_train=True) needs the training executor, which "
-                             "arrives with mxc's training support; use is_train=False")
-        _, bound = self._plan("infer")
-        bound.run()
+            self._plan("train").forward()
+        else:
+            _, bound = self._plan("infer")
+            bound.run()
+        self._last_train = bool(is_train)
         if self._monitor is not None:
             for n, o in zip(self._out_names, self.outputs):
                 self._monitor(n, o)
         return self.outputs
+
+    def backward(self, out_grads=None, is_train=True):
+        """Gradients of the last training forward into ``grad_arrays`` (``grad_req``: write
+        replaces, add accumulates, null skips). ``out_grads`` are the head gradients of the
+        outputs that are not loss layers. Auxiliary states (BatchNorm's moving statistics) are
+        updated here, as MXNet 1.9.1 does."""
+        plan = self._plan("train")
+        if not self._last_train:
+            plan.forward()       # MXNet differentiates the last forward; recompute it in
+            self._last_train = True  # training mode so the saved activations exist
+        plan.backward(out_grads)
+
+    def reshape(self, partial_shaping=False, allow_up_sizing=False, **kwargs) -> "Executor":
+        """A new executor for new input shapes, sharing the arrays whose shapes do not
+        change (parameters); compiled code comes from the cache."""
+        for k in kwargs:
+            if k not in self.arg_dict:
+                raise MXNetError(f"reshape: {k!r} is not an argument"
+                                 + _suggest(k, self._arg_names))
+        arg_shapes, _, aux_shapes = self._symbol.infer_shape(**kwargs)
+        if arg_shapes is None:
+            raise ShapeError(f"reshape: shapes {kwargs} do not determine every argument")
+        new_args, new_grads = [], []
+        for n, a, g, s in zip(self._arg_names, self.arg_arrays, self.grad_arrays, arg_shapes):
+            if tuple(a.shape) == tuple(s):
+                new_args.append(a)
+                new_grads.append(g)
+                continue
+            if n not in kwargs and not partial_shaping:
+                raise ShapeError(f"reshape: argument {n} would change shape from "
+                                 f"{tuple(a.shape)} to {tuple(s)}; pass partial_shaping=True")
+            if int(np.prod(s)) > a.size and not allow_up_sizing:
+                raise ShapeError(f"reshape: argument {n} grows from {tuple(a.shape)} to "
+                                 f"{tuple(s)}; pass allow_up_sizing=True")
+            new_args.append(nd_zeros(s, ctx=self._ctx, dtype=a.dtype))
+            new_grads.append(None if g is None else nd_zeros(s, ctx=self._ctx, dtype=g.dtype))
+        new_aux = [a if tuple(a.shape) == tuple(s) else nd_zeros(s, ctx=self._ctx, dtype=a.dtype)
+                   for a, s in zip(self.aux_arrays, aux_shapes)]
+        return Executor(self._symbol, self._ctx, new_args, new_grads, self._grad_req, new_aux)
 
     def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
         for name, arr in (arg_params or {}).items():
@@ -154,6 +199,85 @@ class Executor:
 
     def __repr__(self):
         return f"<Executor {self._symbol.name} @{self._ctx}>"
+
+
+class _TrainPlan:
+    """The training program of an executor: forward steps, then backward steps.
+
+    Its inputs are the executor's arrays plus head-gradient buffers; its outputs are the
+    executor's outputs, new aux values (written back at backward) and the gradients (into the
+    grad arrays for grad_req 'write', into temporaries accumulated for 'add')."""
+
+    def __init__(self, exe: "Executor"):
+        self.exe = exe
+        wrt = [n for n in exe._arg_names if exe._grad_req.get(n, "null") != "null"]
+        c = compile_cached(exe._symbol, exe._shapes, exe._dtypes, target_for(exe._ctx), True,
+                           grad_wrt=wrt)
+        self.compiled = c
+        arrays = exe._inputs()
+        self.heads = {}
+        ins = []
+        for v in c.graph.inputs:
+            if v.name in c.head_inputs:
+                t = torch.zeros(tuple(v.type.shape), dtype=v.type.dtype.torch,
+                                device=exe._ctx.torch_device)
+                self.heads[v.name] = t
+                ins.append(t)
+            else:
+                ins.append(arrays[v.name]._t)
+        n_out = len(exe.outputs)
+        outs = [o._t for o in exe.outputs]
+        specs = [c.program.buffers[b] for b in c.program.outputs]
+        self.aux_new = []
+        for name, spec in zip(c.aux_updates, specs[n_out:]):
+            t = torch.empty(tuple(spec.type.shape), dtype=spec.type.dtype.torch,
+                            device=exe._ctx.torch_device)
+            self.aux_new.append((exe.aux_dict[name], t))
+            outs.append(t)
+        self.add = []
+        for name, spec in zip(wrt, specs[n_out + len(c.aux_updates):]):
+            g = exe.grad_dict[name]
+            if exe._grad_req[name] == "add":
+                t = torch.empty(tuple(spec.type.shape), dtype=spec.type.dtype.torch,
+                                device=exe._ctx.torch_device)
+                self.add.append((g, NDArray._from_torch(t, exe._ctx)))
+                outs.append(t)
+            else:
+                outs.append(g._t)
+        self.bound = c.executable.bind(ins, outs)
+        self.n_fwd = c.program.n_forward_steps or 0
+
+    def forward(self):
+        self.bound.run_steps(0, self.n_fwd)
+
+    def backward(self, out_grads):
+        c = self.compiled
+        if c.head_inputs:
+            if out_grads is None:
+                outs = ", ".join(self.exe._out_names[i] for i in c.head_outputs)
+                raise MXNetError(f"backward: output(s) {outs} are not loss layers, so their "
+                                 "gradients must be given: backward(out_grads=[...])")
+            if isinstance(out_grads, NDArray):
+                out_grads = [out_grads]
+            out_grads = list(out_grads)
+            for name, idx in zip(c.head_inputs, c.head_outputs):
+                if idx >= len(out_grads) or out_grads[idx] is None:
+                    raise MXNetError(f"backward: no gradient given for output "
+                                     f"{self.exe._out_names[idx]}")
+                g = out_grads[idx]
+                t = g._t if isinstance(g, NDArray) else torch.as_tensor(np.asarray(g))
+                if tuple(t.shape) != tuple(self.heads[name].shape):
+                    raise ShapeError(f"backward: out_grads[{idx}] has shape {tuple(t.shape)}; "
+                                     f"output {self.exe._out_names[idx]} has shape "
+                                     f"{tuple(self.heads[name].shape)}")
+                self.heads[name].copy_(t)
+        self.bound.run_steps(self.n_fwd)
+        for dst, src in self.aux_new:
+            dst._t.copy_(src)
+        if self.add:
+            from mxc.ndarray.ops import invoke
+            for g, t in self.add:
+                invoke("elemwise_add", [g, t], {}, out=g)
 
 
 def _copy_into(dst: NDArray, src, name):

@@ -84,3 +84,68 @@ def test_shapes_that_do_not_fit_name_operator_and_shapes():
     with pytest.raises(mx.base.ShapeError) as e:
         fc.infer_shape(data=(64, 784))
     assert "FullyConnected 'fc1': weight has shape (1,100); expected (128,784)" in str(e.value)
+
+
+# -- training ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("target", ["llvm", "triton"])
+def test_mlp_gradients_equal_mxnet(mlp, target, monkeypatch):
+    monkeypatch.setenv("MXC_TARGET", target)
+    sym, z, params = mlp
+    req = {n: "write" for n in sym.list_arguments() if n != "softmax_label"}
+    exe = sym.simple_bind(mx.cpu(), data=z["data"].shape, grad_req=req)
+    exe.copy_params_from(params)
+    exe.forward(is_train=True, data=z["data"], softmax_label=z["label"])
+    assert_close(exe.outputs[0].asnumpy(), z["output_train"], 1e-5, 1e-6, "train forward")
+    exe.backward()
+    assert "softmax_label" not in exe.grad_dict
+    for n, g in exe.grad_dict.items():
+        assert_close(g.asnumpy(), z[f"grad:{n}"], 1e-4, 1e-6, f"d{n} ({target})")
+    prog = exe._plan("train").compiled.program
+    assert 0 < prog.n_forward_steps < len(prog.steps)
+
+
+def test_grad_req_add_accumulates_and_null_skips(mlp):
+    sym, z, params = mlp
+    req = {n: "null" for n in sym.list_arguments()}
+    req["fc1_weight"] = "add"
+    req["fc3_bias"] = "write"
+    exe = sym.simple_bind(mx.cpu(), data=z["data"].shape, grad_req=req)
+    exe.copy_params_from(params)
+    assert set(exe.grad_dict) == {"fc1_weight", "fc3_bias"}
+    for _ in range(2):
+        exe.forward(is_train=True, data=z["data"], softmax_label=z["label"])
+        exe.backward()
+    assert_close(exe.grad_dict["fc1_weight"].asnumpy(), 2 * z["grad:fc1_weight"], 1e-4, 1e-6,
+                 "add")
+    assert_close(exe.grad_dict["fc3_bias"].asnumpy(), z["grad:fc3_bias"], 1e-4, 1e-6, "write")
+
+
+def test_non_loss_outputs_need_head_gradients():
+    x = mx.sym.Variable("x")
+    y = mx.sym.exp(x, name="e")
+    exe = y.simple_bind(mx.cpu(), x=(2, 3))
+    exe.arg_dict["x"][:] = 1.0
+    exe.forward(is_train=True)
+    with pytest.raises(mx.MXNetError, match="e_output are not loss layers"):
+        exe.backward()
+    with pytest.raises(mx.base.ShapeError, match=r"out_grads\[0\] has shape \(3,\)"):
+        exe.backward(mx.nd.ones((3,)))
+    exe.backward(mx.nd.ones((2, 3)) * 2)
+    np.testing.assert_allclose(exe.grad_dict["x"].asnumpy(), 2 * np.e, rtol=1e-6)
+    # backward after an inference forward differentiates the same inputs (as MXNet does)
+    exe.forward(is_train=False, x=np.zeros((2, 3), np.float32))
+    exe.backward([mx.nd.ones((2, 3))])
+    np.testing.assert_allclose(exe.grad_dict["x"].asnumpy(), 1.0, rtol=1e-6)
+
+
+def test_reshape_shares_parameters(mlp):
+    sym, z, params = mlp
+    exe = sym.simple_bind(mx.cpu(), data=(32, 64))
+    exe.copy_params_from(params)
+    small = exe.reshape(data=(4, 64), softmax_label=(4,))
+    assert small.arg_dict["fc1_weight"] is exe.arg_dict["fc1_weight"]
+    assert small.arg_dict["data"].shape == (4, 64)
+    out = small.forward(data=z["data"][:4])[0]
+    assert_close(out.asnumpy(), z["output"][:4], 1e-5, 1e-6, "reshaped")
+    with pytest.raises(mx.base.ShapeError, match="allow_up_sizing"):
+        exe.reshape(data=(64, 64), softmax_label=(64,))

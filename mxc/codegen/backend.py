@@ -44,6 +44,11 @@ class Bound:
         for c in self.calls:
             c()
 
+    def run_steps(self, start: int, end: int | None = None):
+        """Run steps[start:end] (a training program's forward or backward half)."""
+        for c in self.calls[start:end]:
+            c()
+
 
 class Executable:
     """Compiled kernels of one Program for one target."""

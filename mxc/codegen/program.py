@@ -62,6 +62,10 @@ class Program:
     outputs: list             # buffer ids, in graph output order
     arena_bytes: int = 0
     remarks: list = field(default_factory=list)
+    # training programs: steps[:n_forward_steps] compute the first n_forward_outputs outputs
+    # (forward results and new aux states); the rest is the backward pass
+    n_forward_steps: int | None = None
+    n_forward_outputs: int | None = None
 
     @property
     def kernels(self) -> list[Kernel]:
@@ -96,7 +100,7 @@ def _copy_kernel(v: Value, name: str) -> Kernel:
     return lower_group(b.build([y]), name, ["copy"])
 
 
-def build_program(g: Graph) -> Program:
+def build_program(g: Graph, n_forward_outputs: int | None = None) -> Program:
     bufs: list[BufferSpec] = []
     ids: dict[Value, int] = {}
 
@@ -140,7 +144,21 @@ def build_program(g: Graph) -> Program:
         else:
             raise MXNetError(f"{op.opname} '{op.name}': not lowered; run the fuse pass before "
                              "building a program")
+    n_fwd_steps = None
+    if n_forward_outputs is not None:
+        need = set(g.outputs[:n_forward_outputs])
+        fwd_ops = set()
+        for op in reversed(g.ops):
+            if any(v in need for v in op.outputs):
+                fwd_ops.add(op)
+                need.update(op.inputs)
+        flags = [op in fwd_ops for op in g.ops]
+        n_fwd_steps = sum(flags)
+        if flags != [True] * n_fwd_steps + [False] * (len(flags) - n_fwd_steps):
+            raise MXNetError(f"program @{g.name}: forward and backward steps interleave; the "
+                             "fuse pass orders forward work first")
     outputs = []
+    copies = []
     for i, (v, orig) in enumerate(zip(out_vals, g.outputs)):
         if v is not None:
             outputs.append(ids[v])
@@ -148,6 +166,15 @@ def build_program(g: Graph) -> Program:
         o = len(bufs)
         bufs.append(BufferSpec(o, f"{orig.name or 'out'}_out{i}", orig.type, "output"))
         k = _copy_kernel(orig, f"copy_out{i}")
-        steps.append(Step("kernel", k.name, [ids[orig], o], 1, kernel=k))
+        copies.append((i, Step("kernel", k.name, [ids[orig], o], 1, kernel=k)))
         outputs.append(o)
-    return Program(g.name, bufs, steps, inputs, outputs)
+    if n_fwd_steps is not None:
+        fwd_copies = [st for i, st in copies if i < n_forward_outputs]
+        steps[n_fwd_steps:n_fwd_steps] = fwd_copies
+        n_fwd_steps += len(fwd_copies)
+        steps += [st for i, st in copies if i >= n_forward_outputs]
+    else:
+        steps += [st for _, st in copies]
+    prog = Program(g.name, bufs, steps, inputs, outputs, n_forward_steps=n_fwd_steps,
+                   n_forward_outputs=n_forward_outputs)
+    return prog

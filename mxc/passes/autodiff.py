@@ -49,7 +49,11 @@ class Autodiff(Pass):
 
     name = "autodiff"
     wrt: list | None = None
+    # only the first n outputs are differentiated (later ones, such as new values of
+    # auxiliary states, pass through); None: all of them
+    n_diff_outputs: int | None = None
     head_inputs: list = field(default_factory=list)
+    head_outputs: list = field(default_factory=list)   # output index of each head input
     n_forward_outputs: int = 0
 
     def run(self, g: Graph, ctx: PassContext) -> Graph:
@@ -61,14 +65,17 @@ class Autodiff(Pass):
         b = rw.b
         grads: dict[Value, Value] = {}
         self.head_inputs = []
-        for i, out in enumerate(g.outputs):
+        self.head_outputs = []
+        n_diff = len(g.outputs) if self.n_diff_outputs is None else self.n_diff_outputs
+        for i, out in enumerate(g.outputs[:n_diff]):
             prod = out.op
             if prod is not None and LOSS in prod.opdef.traits:
                 continue
             h = b.input(head_grad_name(out, i), out.type)
             self.head_inputs.append(h.name)
+            self.head_outputs.append(i)
             _accumulate(b, grads, rw.get(out), h, None)
-        loss_ops = {out.op for out in g.outputs if out.op is not None
+        loss_ops = {out.op for out in g.outputs[:n_diff] if out.op is not None
                     and LOSS in out.op.opdef.traits}
         for op in reversed(g.ops):
             nop = new_ops[op]
@@ -103,6 +110,8 @@ class Autodiff(Pass):
         by_name = {v.name: rw.get(v) for v in g.inputs}
         outs = [rw.get(v) for v in g.outputs]
         self.n_forward_outputs = len(outs)
+        # later passes keep forward and backward work apart (the runtime runs them separately)
+        ctx.options["n_forward_outputs"] = len(outs)
         for n in wrt:
             if n not in by_name:
                 raise GraphError(f"autodiff: {n!r} is not an input of @{g.name}")

@@ -63,6 +63,7 @@ class Fuse(Pass):
     merge: bool = True
 
     def run(self, g: Graph, ctx: PassContext) -> Graph:
+        self._phase = _phases(g, ctx.options.get("n_forward_outputs"))
         prod = {v: op for op in g.ops for v in op.outputs}
         users = g.users()
         order = {op: i for i, op in enumerate(g.ops)}
@@ -168,6 +169,8 @@ class Fuse(Pass):
                 a, b = kernels[i], kernels[j]
                 if a.structure != b.structure:
                     continue
+                if self._kphase(a) != self._kphase(b):
+                    continue        # forward and backward run at different times
                 if ug.path_through_other(i, j):
                     ctx.remark(self.name, "no-merge", f"{_kname(a, order)} and {_kname(b, order)}"
                                                       ": another step lies between them")
@@ -186,9 +189,18 @@ class Fuse(Pass):
             if not done:
                 return kernels
 
+    def _unit_phase(self, u) -> int:
+        if isinstance(u, Op):
+            return self._phase.get(u, 0)
+        return self._kphase(u)
+
+    def _kphase(self, kern) -> int:
+        return max(self._phase.get(prod_op, 0) for prod_op in
+                   (v.op for v in kern.anchors))
+
     # -- emit ----------------------------------------------------------------------------------------
     def _emit(self, g, kernels, mat, prod, order):
-        ug = _UnitGraph(g, kernels, mat, prod, order)
+        ug = _UnitGraph(g, kernels, mat, prod, order, self._unit_phase)
         b = Builder(g.name)
         m: dict[Value, Value] = {}
         for v in g.inputs:
@@ -223,7 +235,7 @@ class Fuse(Pass):
 class _UnitGraph:
     """Kernels and library calls as a DAG over materialized values, with ancestor bitsets."""
 
-    def __init__(self, g, kernels, mat, prod, order):
+    def __init__(self, g, kernels, mat, prod, order, phase_of=None):
         self.units: list = list(kernels) + [op for op in g.ops if not _fusible(op)]
         self.nk = len(kernels)
         owner: dict[Value, int] = {}
@@ -234,12 +246,14 @@ class _UnitGraph:
         self.reads: list[set] = []
         self.pos = []
         for i, u in enumerate(self.units):
+            # forward units first (the runtime splits the program there), then by position
+            ph = phase_of(u) if phase_of else 0
             if i < self.nk:
                 ext = _external_inputs(u)
-                self.pos.append(max(order[prod[v]] for v in u.anchors))
+                self.pos.append((ph, max(order[prod[v]] for v in u.anchors)))
             else:
                 ext = u.inputs
-                self.pos.append(order[u])
+                self.pos.append((ph, order[u]))
             self.reads.append({owner[v] for v in ext if v in owner and owner[v] != i})
         self.order = self._topo()
         self.anc = [0] * len(self.units)
@@ -326,6 +340,19 @@ def _external_inputs(kern):
                 seen.add(u)
                 out.append(u)
     return out
+
+
+def _phases(g: Graph, n_forward) -> dict:
+    """op -> 0 for forward work (needed by the first ``n_forward`` outputs), 1 otherwise."""
+    if n_forward is None:
+        return {}
+    need = set(g.outputs[:n_forward])
+    fwd = set()
+    for op in reversed(g.ops):
+        if any(v in need for v in op.outputs):
+            fwd.add(op)
+            need.update(op.inputs)
+    return {op: 0 if op in fwd else 1 for op in g.ops}
 
 
 def _subcone_cost(op, mat, prod) -> int:

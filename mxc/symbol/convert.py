@@ -31,6 +31,8 @@ class SymbolGraph:
     aux_names: list[str]
     output_names: list[str]
     inputs: dict = field(default_factory=dict)   # variable name -> graph input Value
+    # training: graph outputs after the symbol's own are new values of auxiliary states
+    aux_updates: list = field(default_factory=list)   # [aux variable name], in output order
 
     def input_index(self, name: str) -> int:
         return self.graph.inputs.index(self.inputs[name])
@@ -99,8 +101,35 @@ def to_graph(sym: Symbol, shapes: dict | None = None, dtypes: dict | None = None
         m = {}
         g = InferTypes().run_with_map(g, m)
         sg.inputs = {k: m[v] for k, v in sg.inputs.items()}
+    if is_train:
+        g = _append_aux_updates(g, sg)
     sg.graph = g
     return sg
+
+
+def _append_aux_updates(g: Graph, sg: SymbolGraph) -> Graph:
+    """Training graphs also return the new values of auxiliary states (BatchNorm's moving
+    statistics), built by each op's ``aux_update`` rule; ``sg.aux_updates`` names them."""
+    if not any(op.opdef.aux_update is not None for op in g.ops):
+        return g
+    from ..ir.core import Rewriter
+    rw = Rewriter(g)
+    extra = []
+    for op in g.ops:
+        new = rw.copy(op)
+        if op.opdef.aux_update is None:
+            continue
+        start = len(rw.b.ops)
+        for pos, val in op.opdef.aux_update(rw.b, new):
+            src = new.inputs[pos]
+            if src in rw.b.inputs:      # an aux state computed by another op has no storage
+                extra.append((src.name, val))
+        for o in rw.b.ops[start:]:
+            o.name = o.name or f"{op.name}_aux_update"
+    out = rw.finish()
+    sg.inputs = {k: rw.get(v) for k, v in sg.inputs.items()}
+    sg.aux_updates = [name for name, _ in extra]
+    return Graph(out.name, out.inputs, out.ops, list(out.outputs) + [v for _, v in extra])
 
 
 def infer_symbol(sym: Symbol, what: str, args, kwargs, partial: bool):
