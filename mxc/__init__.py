@@ -22,3 +22,24 @@ _nd_ops.populate(vars(ndarray), "mxc.ndarray")
 del _nd_ops
 
 __version__ = "0.1.0"
+
+# MXNet's runtime modules, imported on first use: mx.mod, mx.io, mx.metric, mx.optimizer ...
+_LAZY = {
+    "mod": "runtime.module", "module": "runtime.module", "io": "runtime.io",
+    "metric": "runtime.metric", "optimizer": "runtime.optimizer",
+    "lr_scheduler": "runtime.lr_scheduler", "init": "runtime.initializer",
+    "initializer": "runtime.initializer", "callback": "runtime.callback",
+    "kv": "runtime.kvstore", "kvstore": "runtime.kvstore", "model": "runtime.model",
+    "rnn": "mxc.rnn", "random": "mxc.random", "viz": "mxc.viz", "visualization": "mxc.viz",
+    "test_utils": "mxc.test_utils",
+}
+
+
+def __getattr__(name):
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'mxc' has no attribute {name!r}")
+    import importlib
+    mod = importlib.import_module(target)
+    globals()[name] = mod
+    return mod

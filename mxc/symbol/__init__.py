@@ -4,4 +4,36 @@ from .symbol import Group, Symbol, Variable, load, load_json, var  # noqa: F401
 from . import ops as _ops
 
 _ops.populate(globals(), __name__)
-del _ops
+
+
+# MXNet's Python-level creation functions (they name nodes _zeros0, _ones0 ... and always
+# store the dtype)
+def zeros(shape, dtype="float32", **kwargs):
+    return _ops.invoke("_zeros", [], {"shape": shape, "dtype": dtype, **kwargs},
+                       kwargs.pop("name", None))
+
+
+def ones(shape, dtype="float32", **kwargs):
+    return _ops.invoke("_ones", [], {"shape": shape, "dtype": dtype, **kwargs},
+                       kwargs.pop("name", None))
+
+
+def full(shape, val, dtype="float32", **kwargs):
+    return _ops.invoke("_full", [], {"shape": shape, "value": val, "dtype": dtype, **kwargs},
+                       kwargs.pop("name", None))
+
+
+def arange(start, stop=None, step=1.0, repeat=1, infer_range=False, name=None,
+           dtype="float32"):
+    return _ops.invoke("_arange", [], {"start": start, "stop": stop, "step": step,
+                                       "repeat": repeat, "infer_range": infer_range,
+                                       "dtype": dtype}, name)
+
+
+
+
+# MXNet's Python-level functions (symbol.py): maximum, minimum, hypot, pow, power
+from ..ir.opdefs.elemwise import symbol_functions as _symbol_functions  # noqa: E402
+
+globals().update(_symbol_functions())
+del _symbol_functions

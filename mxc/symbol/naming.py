@@ -22,18 +22,16 @@ def store_key(k: str) -> str:
 
 class _Scoped:
     _local = threading.local()
+    _scope_base: type | None = None     # subclasses of one scope kind share its stack
 
     @classmethod
     def _stack(cls):
-        st = getattr(cls._local, cls.__name__, None)
+        base = cls._scope_base or cls
+        st = getattr(cls._local, base.__name__, None)
         if st is None:
-            st = [cls._default()]
-            setattr(cls._local, cls.__name__, st)
+            st = [base()]
+            setattr(cls._local, base.__name__, st)
         return st
-
-    @classmethod
-    def _default(cls):
-        return cls()
 
     def __enter__(self):
         self._stack().append(self)
@@ -66,6 +64,9 @@ class NameManager(_Scoped):
         return super().__enter__()
 
 
+NameManager._scope_base = NameManager
+
+
 class Prefix(NameManager):
     """A NameManager that prefixes every name, explicit or automatic."""
 
@@ -93,7 +94,7 @@ class AttrScope(_Scoped):
         return out
 
     @classmethod
-    def current(cls) -> "AttrScope":
+    def current(cls) -> "AttrScope":  # noqa: D102
         return cls._stack()[-1]
 
     def __enter__(self):

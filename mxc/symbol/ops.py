@@ -98,35 +98,31 @@ def make_function(called: str):
         name = kwargs.pop("name", None)
         attr = kwargs.pop("attr", None)
         kwargs.pop("out", None)
-        syms = [a for a in args if isinstance(a, Symbol)]
-        rest = [a for a in args if not isinstance(a, Symbol)]
-        if od.variadic:
-            if rest:
-                raise TypeError(f"{called}: positional arguments must be Symbols")
-            params = {k: v for k, v in kwargs.items() if not isinstance(v, Symbol)}
-            named = {k: v for k, v in kwargs.items() if isinstance(v, Symbol)}
-            if named:
-                syms = syms + list(named.values())
-            return invoke(called, syms, params, name, attr)
-        if rest:
-            # MXNet's generated signatures put attributes after inputs, positionally too
-            free = [a.name for a in od.attrs if a.name not in kwargs and a.name != "is_train"]
-            if len(rest) > len(free):
-                raise TypeError(f"{called}: too many positional arguments")
-            kwargs.update(zip(free, rest))
         named = {k: v for k, v in kwargs.items() if isinstance(v, Symbol)}
         params = {k: v for k, v in kwargs.items() if not isinstance(v, Symbol)}
-        if named:
-            inputs = dict(named)
-            probe = od.parse_attrs({k: _attr_str(od, k, v) for k, v in params.items()
-                                    if v is not _Null}, name)
-            arg_names = od.list_inputs(probe)
-            for i, s in enumerate(syms):
-                if arg_names[i] in inputs:
-                    raise TypeError(f"{called}: input {arg_names[i]} given twice")
-                inputs[arg_names[i]] = s
-            return invoke(called, inputs, params, name, attr)
-        return invoke(called, syms, params, name, attr)
+        if od.variadic:
+            if any(not isinstance(a, Symbol) for a in args):
+                raise TypeError(f"{called}: positional arguments must be Symbols")
+            return invoke(called, list(args) + list(named.values()), params, name, attr)
+        # MXNet's generated signatures: inputs first (Symbol or None), then attributes
+        order = od.list_inputs(_probe_attrs(od, params))
+        args = list(args)
+        inputs = dict(named)
+        free_inputs = [n for n in order if n not in named]
+        while args and free_inputs and (args[0] is None or isinstance(args[0], Symbol)):
+            a = args.pop(0)
+            n = free_inputs.pop(0)
+            if a is not None:
+                inputs[n] = a
+        if args:
+            free = [a.name for a in od.attrs if a.name not in params and a.name != "is_train"]
+            if len(args) > len(free):
+                raise TypeError(f"{called}: too many positional arguments")
+            params.update(zip(free, args))
+        unknown = [k for k in inputs if k not in order]
+        if unknown:
+            raise TypeError(f"{called}: unknown input(s) {unknown}; inputs are {order}")
+        return invoke(called, inputs, params, name, attr)
 
     fn.__name__ = called
     fn.__qualname__ = called
@@ -136,6 +132,20 @@ def make_function(called: str):
     except (ValueError, TypeError):
         pass
     return fn
+
+
+def _probe_attrs(od, params) -> dict:
+    """Attributes good enough to list an op's inputs before all attributes are known."""
+    probe = {a.name: (None if a.required else a.default) for a in od.attrs}
+    for k, v in params.items():
+        a = next((x for x in od.attrs if x.name == k), None)
+        if a is None or v is _Null:
+            continue
+        try:
+            probe[k] = a.coerce(_attr_str(od, k, v), od.name)
+        except MXNetError:
+            pass
+    return probe
 
 
 def _signature(od) -> inspect.Signature:

@@ -122,7 +122,10 @@ class Symbol:
 
     @property
     def name(self) -> str | None:
-        if len(self._outputs) != 1:
+        """The node's name when every output comes from one node (a multi-output op too);
+        None for a group of different nodes."""
+        nodes = {id(n) for n, _ in self._outputs}
+        if len(nodes) != 1:
             return None
         return self._outputs[0][0].name
 
@@ -400,7 +403,7 @@ class Symbol:
         return self._bin(o, "_Power", "_PowerScalar")
 
     def __rpow__(self, o):
-        return self._rbin(o, "_RPowerScalar")
+        return self._rbin(o, "_rpower_scalar")      # MXNet names it _rpower_scalar0
 
     def __neg__(self):
         return self.__mul__(-1.0)
