@@ -121,10 +121,12 @@ class Executable:
         k = step.kernel
         args = [tensors[b] for b in step.args]
         if self.target == "llvm":
+            from .parallel import parallel_call
             fn = self.module.get(k.name)
             ptrs = [t.data_ptr() for t in args]
-            hi = k.grid[0] if k.grid else 1
-            return functools.partial(fn, *ptrs, 0, hi)
+            extent = k.grid[0] if k.grid else 1
+            work = math.prod(k.grid or (1,)) * math.prod(k.rdims or (1,))
+            return parallel_call(fn, ptrs, extent, work)
         return functools.partial(self.runners[k.name], *args)
 
     def new_outputs(self):
@@ -144,5 +146,3 @@ class Executable:
         self.bind(ins, outs).run()
         return outs
 
-
-_ = math
