@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import MXNetError
+from .codegen import cache
 from .codegen.backend import Executable, normalize_target
 from .codegen.program import Program, build_program
 from .ir.core import Graph
@@ -64,6 +65,7 @@ class Compiled:
         self.executable = exe
         self.ctx = ctx
         self.symbol_graph = symbol_graph
+        self.from_cache = False
 
     # stages
     @property
@@ -75,6 +77,15 @@ class Compiled:
         return [(s.name, s.graph) for s in self.pipeline.stages]
 
     def stage(self, name: str) -> Graph:
+        """The graph after pass ``name`` (recompiled without the cache if this compilation came
+        from it, since cached entries keep only the input and the final graph)."""
+        if self.from_cache and name not in [s.name for s in self.pipeline.stages]:
+            ctx = PassContext(target=self.ctx.target, is_train=self.ctx.is_train,
+                              options=dict(self.ctx.options))
+            ctx.options.pop("n_forward_outputs", None)
+            pipe = Pipeline([type(p)(**_fields(p)) for p in self.pipeline.passes])
+            pipe.run(self.imported, ctx)
+            self.pipeline.stages = pipe.stages
         return self.pipeline.stage(name)
 
     @property
@@ -161,6 +172,13 @@ class Compiled:
         return "\n".join(parts)
 
 
+def _fields(p) -> dict:
+    import dataclasses
+    if dataclasses.is_dataclass(p):
+        return {f.name: getattr(p, f.name) for f in dataclasses.fields(p) if f.init}
+    return {}
+
+
 def compile_graph(g: Graph, target: str = "llvm", ctx: PassContext | None = None,
                   passes=None, symbol_graph=None, grad_wrt=None,
                   n_diff_outputs=None) -> Compiled:
@@ -170,13 +188,45 @@ def compile_graph(g: Graph, target: str = "llvm", ctx: PassContext | None = None
     takes the inputs, then a head gradient for each non-loss output (``Compiled.head_inputs``),
     and returns the outputs, then the gradients in ``grad_wrt`` order."""
     ctx = ctx or PassContext(target=normalize_target(target))
+    default = passes is None
     pipe = Pipeline(passes if passes is not None else
                     default_passes(grad_wrt=grad_wrt, n_diff_outputs=n_diff_outputs),
                     name=g.name)
+    key = None
+    if default and cache.enabled() and not ctx.dump_dir:
+        key = cache.cache_key(str(g), normalize_target(target),
+                              repr(pipe.passes) + repr(ctx.is_train))
+        hit = cache.load(key)
+        if hit is not None:
+            return _from_cache(hit, g, pipe, ctx, target, symbol_graph)
     out = pipe.run(g, ctx)
     prog = plan_memory(build_program(out, ctx.options.get("n_forward_outputs")))
     exe = Executable(prog, target)
+    if key is not None:
+        ad = next((p for p in pipe.passes if isinstance(p, Autodiff)), None)
+        extra = {"autodiff": (ad.head_inputs, ad.head_outputs) if ad else None,
+                 "n_forward_outputs": ctx.options.get("n_forward_outputs")}
+        cache.store(key, cache.CacheEntry(str(out), prog, list(ctx.remarks), exe.artefacts(),
+                                          ctx.options.get("n_forward_outputs"), extra))
     return Compiled(out, pipe, prog, exe, ctx, symbol_graph)
+
+
+def _from_cache(hit, g, pipe, ctx, target, symbol_graph) -> "Compiled":
+    """Rebuild a Compiled from a cache entry: no passes, no codegen."""
+    from .ir.parser import parse
+    from .passes.base import Stage
+    out = parse(hit.graph_text)
+    ctx.remarks.extend(hit.remarks)
+    if hit.extra.get("n_forward_outputs") is not None:
+        ctx.options["n_forward_outputs"] = hit.extra["n_forward_outputs"]
+    ad = next((p for p in pipe.passes if isinstance(p, Autodiff)), None)
+    if ad is not None and hit.extra.get("autodiff"):
+        ad.head_inputs, ad.head_outputs = (list(x) for x in hit.extra["autodiff"])
+    pipe.stages = [Stage("input", g, 0.0), Stage("cached", out, 0.0)]
+    exe = Executable(hit.program, target, artefacts=hit.artefacts)
+    c = Compiled(out, pipe, hit.program, exe, ctx, symbol_graph)
+    c.from_cache = True
+    return c
 
 
 def compile(symbol, shapes: dict | None = None, dtypes: dict | None = None,

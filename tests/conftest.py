@@ -5,6 +5,10 @@ import os
 os.environ.setdefault("MXC_VERIFY", "1")
 os.environ.setdefault("MXC_CHECK_ROUNDTRIP", "1")
 os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+# a compile cache of the session's own: every graph goes through the verified pipeline once
+if "MXC_CACHE_DIR" not in os.environ:
+    import tempfile
+    os.environ["MXC_CACHE_DIR"] = tempfile.mkdtemp(prefix="mxc-test-cache-")
 
 try:
     import torch

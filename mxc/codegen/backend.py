@@ -53,7 +53,7 @@ class Bound:
 class Executable:
     """Compiled kernels of one Program for one target."""
 
-    def __init__(self, prog: Program, target: str = "llvm"):
+    def __init__(self, prog: Program, target: str = "llvm", artefacts: dict | None = None):
         self.prog = prog
         self.target = normalize_target(target)
         self.sources: dict[str, str] = {}
@@ -61,7 +61,14 @@ class Executable:
         if self.target == "llvm":
             from .llvm import LLVMModule
             self.device = torch.device("cpu")
-            self.module = LLVMModule(kernels, prog.name) if kernels else None
+            if not kernels:
+                self.module = None
+            elif artefacts and "llvm.obj" in artefacts:
+                self.module = LLVMModule.from_object(kernels, artefacts["llvm.obj"],
+                                                     artefacts.get("llvm", ""),
+                                                     artefacts.get("llvm.opt", ""))
+            else:
+                self.module = LLVMModule(kernels, prog.name)
             if self.module is not None:
                 self.sources["llvm"] = self.module.ir
                 self.sources["llvm.opt"] = self.module.optimized_ir
@@ -76,6 +83,13 @@ class Executable:
                                 for k in kernels}
             else:
                 self.runners = {}
+
+    def artefacts(self) -> dict:
+        """What the persistent cache keeps to rebuild this executable without codegen."""
+        out = dict(self.sources)
+        if self.target == "llvm" and self.module is not None:
+            out["llvm.obj"] = self.module.object_code
+        return out
 
     # -- binding --------------------------------------------------------------------------------
     def _check(self, t: torch.Tensor, spec, what):

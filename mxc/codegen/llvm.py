@@ -575,26 +575,45 @@ def render_module(kernels, name: str = "mxc") -> str:
 
 
 class LLVMModule:
-    """An optimized, JIT-compiled module; ``get(name)`` returns a ctypes function."""
+    """An optimized, JIT-compiled module; ``get(name)`` returns a ctypes function.
 
-    def __init__(self, kernels, name: str = "mxc", ir_text: str | None = None):
+    ``LLVMModule(kernels)`` renders, optimizes (O3, host features) and JIT-compiles;
+    ``LLVMModule.from_object(kernels, obj, ...)`` loads machine code a previous compilation
+    produced (the persistent compile cache), skipping LLVM entirely.
+    """
+
+    def __init__(self, kernels, name: str = "mxc", ir_text: str | None = None, _obj=None,
+                 _opt_ir=None):
         _init()
         self.kernels = list(kernels)
+        self._funcs = {}
+        self._tm = host_target_machine()
+        if _obj is not None:
+            self.ir = ir_text or ""
+            self.optimized_ir = _opt_ir or ""
+            self._mod = llvm.parse_assembly("")
+            self._ee = llvm.create_mcjit_compiler(self._mod, self._tm)
+            self._ee.add_object_file(llvm.ObjectFileRef.from_data(_obj))
+            self._ee.finalize_object()
+            self.object_code = _obj
+            return
         self.ir = ir_text if ir_text is not None else render_module(self.kernels, name)
         mod = llvm.parse_assembly(self.ir)
         mod.verify()
         pto = llvm.create_pipeline_tuning_options(speed_level=3)
         pto.loop_vectorization = True
         pto.slp_vectorization = True
-        tm = host_target_machine()
-        pb = llvm.create_pass_builder(tm, pto)
+        pb = llvm.create_pass_builder(self._tm, pto)
         pb.getModulePassManager().run(mod, pb)
         self.optimized_ir = str(mod)
+        self.object_code = host_target_machine().emit_object(mod)
         self._mod = mod
-        self._tm = tm
-        self._ee = llvm.create_mcjit_compiler(mod, tm)
+        self._ee = llvm.create_mcjit_compiler(mod, self._tm)
         self._ee.finalize_object()
-        self._funcs = {}
+
+    @classmethod
+    def from_object(cls, kernels, obj: bytes, ir_text: str = "", opt_ir: str = ""):
+        return cls(kernels, ir_text=ir_text, _obj=obj, _opt_ir=opt_ir)
 
     def address(self, name: str) -> int:
         return self._ee.get_function_address(name)

@@ -1,0 +1,55 @@
+"""The persistent compile cache: a second process pays no codegen for a graph it has seen."""
+import json
+import os
+import subprocess
+import sys
+
+SCRIPT = r"""
+import json, sys, time
+import mxc as mx
+data = mx.sym.Variable("data")
+net = mx.sym.FullyConnected(data, num_hidden=16, name="fc1")
+net = mx.sym.SoftmaxOutput(mx.sym.Activation(net, act_type="relu", name="r1"), name="sm")
+t = time.perf_counter()
+c = mx.compile(net, data=(8, 12), is_train=True, grad_wrt=["fc1_weight", "fc1_bias"])
+dt = time.perf_counter() - t
+import numpy as np
+rng = np.random.default_rng(0)
+ins = [rng.standard_normal(v.type.shape).astype("float32") for v in c.graph.inputs]
+out = c(*ins)
+print(json.dumps({"from_cache": c.from_cache, "seconds": dt,
+                  "sum": [float(np.sum(o)) for o in out], "kernels": len(c.kernels)}))
+"""
+
+
+def _run(env):
+    r = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_second_process_hits_the_cache(tmp_path):
+    env = dict(os.environ, MXC_CACHE_DIR=str(tmp_path), MXC_VERIFY="0",
+               MXC_CHECK_ROUNDTRIP="0")
+    first = _run(env)
+    second = _run(env)
+    assert not first["from_cache"] and second["from_cache"]
+    assert first["sum"] == second["sum"] and first["kernels"] == second["kernels"]
+    assert len(os.listdir(tmp_path / "compile")) == 1
+
+
+def test_corrupt_entry_is_ignored_and_rewritten(tmp_path):
+    env = dict(os.environ, MXC_CACHE_DIR=str(tmp_path), MXC_VERIFY="0",
+               MXC_CHECK_ROUNDTRIP="0")
+    _run(env)
+    (entry,) = (tmp_path / "compile").iterdir()
+    entry.write_bytes(b"not a pickle")
+    again = _run(env)
+    assert not again["from_cache"]
+    assert _run(env)["from_cache"]
+
+
+def test_cache_can_be_disabled(tmp_path):
+    env = dict(os.environ, MXC_CACHE_DIR=str(tmp_path), MXC_CACHE="0")
+    assert not _run(env)["from_cache"] and not _run(env)["from_cache"]
