@@ -1,0 +1,1 @@
+"""mxc benchmarks: ``python -m bench`` (see bench/__main__.py)."""

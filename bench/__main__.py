@@ -1,0 +1,228 @@
+"""``python -m bench``: mxc against its peers, measured in the same run.
+
+Each system runs in its own long-lived worker process (mxc; torch eager; torch.compile; MXNet
+1.9.1 from the oracle venv when it is present). Rounds are interleaved (every workload on every
+system, then again), so load on this shared machine hits all systems alike; each figure is the
+median of the rounds with its min-max. Output: one JSON line per (workload, system, threads),
+then a table of ratios mxc / peer (speed-ups: above 1 means mxc is faster; for memory, below 1
+means mxc plans less).
+
+    python -m bench                       # everything, 1 and 2 threads
+    python -m bench --quick               # fewer rounds, smaller sizes (CI smoke test)
+    python -m bench --workloads chain_16m,mlp_b64 --threads 2 --rounds 7
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# name -> (worker workload, params, unit, how to turn seconds/step + setup info into the unit,
+#          higher_is_better)
+WORKLOADS = {
+    "triad_16m": ("triad", {"n": 1 << 24}, "GB/s", lambda s, i: i["bytes"] / s / 1e9, True),
+    "chain_1m": ("chain", {"n": 1 << 20}, "GB/s", lambda s, i: i["bytes"] / s / 1e9, True),
+    "chain_16m": ("chain", {"n": 1 << 24}, "GB/s", lambda s, i: i["bytes"] / s / 1e9, True),
+    "tiny50": ("tiny", {"n": 16}, "us/op", lambda s, i: s / 50 * 1e6, False),
+    "mlp_b64": ("mlp", {"batch": 64}, "samples/s", lambda s, i: i["samples"] / s, True),
+    "mlp_b256": ("mlp", {"batch": 256}, "samples/s", lambda s, i: i["samples"] / s, True),
+    "lenet_b64": ("lenet", {"batch": 64}, "samples/s", lambda s, i: i["samples"] / s, True),
+}
+QUICK = {"triad_16m": {"n": 1 << 20}, "chain_16m": {"n": 1 << 22}}
+SYSTEMS = ["mxc", "torch", "torch.compile", "mxnet"]
+
+
+def oracle_python() -> str | None:
+    p = os.environ.get("MXC_ORACLE_PY") or os.path.expanduser("~/.cache/mxc-oracle/bin/python")
+    return p if os.path.exists(p) else None
+
+
+class Worker:
+    def __init__(self, system: str, threads: int, cache_dir: str):
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+                   MXC_NUM_THREADS=str(threads), MXNET_CPU_WORKER_NTHREADS=str(threads),
+                   MXC_CACHE_DIR=cache_dir, MXNET_SUBGRAPH_BACKEND="MKLDNN",
+                   PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        env.pop("MXC_VERIFY", None)
+        env.pop("MXC_CHECK_ROUNDTRIP", None)
+        if system == "mxc":
+            cmd = [sys.executable, os.path.join(HERE, "worker_mxc.py")]
+        elif system == "torch":
+            cmd = [sys.executable, os.path.join(HERE, "worker_torch.py"), "eager"]
+        elif system == "torch.compile":
+            cmd = [sys.executable, os.path.join(HERE, "worker_torch.py"), "compile"]
+        else:
+            cmd = [oracle_python(), os.path.join(HERE, "worker_mxnet.py")]
+        self.system = system
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+
+    def ask(self, **msg) -> dict:
+        self.proc.stdin.write(json.dumps(msg) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            return {"ok": False, "error": f"{self.system} worker exited"}
+        return json.loads(line)
+
+    def close(self):
+        try:
+            self.ask(cmd="quit")
+        except (BrokenPipeError, OSError):
+            pass
+        self.proc.wait(timeout=30)
+
+
+def run(workloads, systems, threads_list, rounds, budget, quick, emit):
+    results = []
+    cache_dir = tempfile.mkdtemp(prefix="mxc-bench-cache-")
+    for threads in threads_list:
+        workers = {s: Worker(s, threads, cache_dir) for s in systems}
+        try:
+            ready = {}
+            for wname in workloads:
+                kind, params, unit, conv, _ = WORKLOADS[wname]
+                params = dict(params, **(QUICK.get(wname, {}) if quick else {}))
+                for s, w in workers.items():
+                    r = w.ask(cmd="setup", workload=f"{kind}", params=params)
+                    if r.get("ok"):
+                        t1 = w.ask(cmd="run", workload=kind, iters=1)
+                        if "seconds" not in t1:
+                            r = t1
+                        else:
+                            iters = max(1, int(budget / max(t1["seconds"], 1e-7)))
+                            ready[(wname, s)] = (kind, iters, r, [])
+                    if not r.get("ok", True) or (wname, s) not in ready:
+                        emit({"workload": wname, "system": s, "threads": threads,
+                              "skipped": r.get("error", "unsupported")})
+            for _ in range(rounds):
+                for wname in workloads:
+                    for s, w in workers.items():
+                        key = (wname, s)
+                        if key not in ready:
+                            continue
+                        kind, iters, info, times = ready[key]
+                        # a fresh setup per workload would be fairer for caches; the same
+                        # warmed-up state for every system is the next best thing
+                        r = w.ask(cmd="run", workload=kind, iters=iters)
+                        if "seconds" in r:
+                            times.append(r["seconds"])
+            for (wname, s), (kind, iters, info, times) in ready.items():
+                if not times:
+                    continue
+                _, _, unit, conv, hib = WORKLOADS[wname]
+                vals = [conv(t, info) for t in times]
+                rec = {"workload": wname, "system": s, "threads": threads, "unit": unit,
+                       "median": statistics.median(vals), "min": min(vals), "max": max(vals),
+                       "rounds": len(vals), "iters": iters}
+                if "planned_bytes" in info:
+                    rec["planned_bytes"] = info["planned_bytes"]
+                results.append(rec)
+                emit(rec)
+        finally:
+            for w in workers.values():
+                w.close()
+    return results
+
+
+def compile_times(emit):
+    """Cold (empty cache, fresh process) and warm (cached, fresh process) LeNet compiles."""
+    out = {}
+    cache = tempfile.mkdtemp(prefix="mxc-bench-compile-")
+    for label in ("cold", "warm"):
+        w = Worker("mxc", 1, cache)
+        try:
+            r = w.ask(cmd="setup", workload="compile_lenet", params={})
+            if not r.get("ok"):
+                emit({"workload": f"compile_lenet_{label}", "system": "mxc",
+                      "skipped": r.get("error")})
+                return out
+            t = w.ask(cmd="run", workload="compile_lenet", iters=1)
+            out[label] = t.get("seconds")
+            emit({"workload": f"compile_lenet_{label}", "system": "mxc", "unit": "s",
+                  "median": t.get("seconds")})
+        finally:
+            w.close()
+    return out
+
+
+def table(results):
+    by = {}
+    for r in results:
+        by[(r["workload"], r["threads"], r["system"])] = r
+    lines = ["", f"{'workload':12s} {'thr':>3s} {'mxc':>12s} {'unit':10s} "
+             + " ".join(f"{'vs ' + p:>17s}" for p in SYSTEMS[1:])]
+    for (wl, thr, sysname), r in sorted(by.items()):
+        if sysname != "mxc":
+            continue
+        hib = WORKLOADS[wl][4]
+        cells = []
+        for p in SYSTEMS[1:]:
+            q = by.get((wl, thr, p))
+            if q is None:
+                cells.append(f"{'-':>17s}")
+                continue
+            ratio = r["median"] / q["median"] if hib else q["median"] / r["median"]
+            cells.append(f"{ratio:>16.2f}x")
+        lines.append(f"{wl:12s} {thr:>3d} {r['median']:>12.4g} {r['unit']:10s} "
+                     + " ".join(cells))
+    mem = [(r["workload"], r["threads"], r) for r in results if "planned_bytes" in r]
+    for wl, thr, r in mem:
+        if r["system"] != "mxc":
+            continue
+        q = by.get((wl, thr, "mxnet"))
+        if q and "planned_bytes" in q:
+            lines.append(f"{wl:12s} {thr:>3d} planned memory mxc {r['planned_bytes']} B, "
+                         f"MXNet {q['planned_bytes']} B: "
+                         f"{r['planned_bytes'] / q['planned_bytes']:.2f}x")
+    lines.append("(ratios: mxc speed / peer speed; for us/op peer time / mxc time)")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--workloads", default=",".join(WORKLOADS))
+    p.add_argument("--systems", default=",".join(SYSTEMS))
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--budget", type=float, default=0.3, help="seconds per timed run")
+    p.add_argument("--quick", action="store_true", help="small sizes, 2 rounds")
+    p.add_argument("--no-compile", action="store_true", help="skip the compile-time runs")
+    p.add_argument("--out", help="also append the JSON lines to this file")
+    a = p.parse_args(argv)
+    systems = [s for s in a.systems.split(",") if s]
+    if "mxnet" in systems and oracle_python() is None:
+        print(json.dumps({"system": "mxnet", "skipped": "MXNet 1.9.1 venv not found "
+                          "(../shared/oracle/setup.sh); set MXC_ORACLE_PY"}))
+        systems.remove("mxnet")
+    rounds = 2 if a.quick else a.rounds
+    budget = 0.05 if a.quick else a.budget
+    sink = open(a.out, "a") if a.out else None
+
+    def emit(rec):
+        line = json.dumps(rec)
+        print(line, flush=True)
+        if sink:
+            sink.write(line + "\n")
+    t0 = time.time()
+    results = run([w for w in a.workloads.split(",") if w], systems,
+                  [int(t) for t in a.threads.split(",")], rounds, budget, a.quick, emit)
+    if not a.no_compile:
+        compile_times(emit)
+    print(table(results))
+    print(f"(bench took {time.time() - t0:.0f} s)")
+    if sink:
+        sink.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

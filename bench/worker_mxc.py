@@ -1,0 +1,47 @@
+"""Benchmark worker: mxc (python -m bench.worker_mxc)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import mxc as mx  # noqa: E402
+
+from bench import workloads_sym as W  # noqa: E402
+from bench.protocol import serve  # noqa: E402
+
+
+class MxcTraining(W.ModuleTraining):
+    def memory(self):
+        try:
+            exe = self.mod._exec_group.execs[0]
+            c = exe._plan("train").compiled
+            return {"planned_bytes": c.peak_bytes}
+        except Exception:  # noqa: BLE001
+            return {}
+
+
+class CompileTime:
+    """Compile a LeNet forward+backward (cold: empty cache dir; warm: cached)."""
+
+    def setup(self, cache_dir=None, **_):
+        self.sym = W.lenet_symbol(mx)
+        if cache_dir:
+            os.environ["MXC_CACHE_DIR"] = cache_dir
+        return {}
+
+    def step(self):
+        wrt = [n for n in self.sym.list_arguments() if n not in ("data", "softmax_label")]
+        mx.compile(self.sym, data=(64, 1, 28, 28), softmax_label=(64,), is_train=True,
+                   grad_wrt=wrt)
+
+
+WORKLOADS = {
+    "chain": lambda: W.SymbolForward(mx, W.chain_symbol),
+    "tiny": lambda: W.SymbolForward(mx, W.tiny_symbol),
+    "mlp": lambda: MxcTraining(mx, W.mlp_symbol, (784,)),
+    "lenet": lambda: MxcTraining(mx, W.lenet_symbol, (1, 28, 28)),
+    "compile_lenet": CompileTime,
+}
+
+if __name__ == "__main__":
+    serve(WORKLOADS)

@@ -1,0 +1,33 @@
+"""Benchmark worker: Apache MXNet 1.9.1 (run with the oracle venv's python)."""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import mxnet as mx  # noqa: E402
+import workloads_sym as W  # noqa: E402
+from protocol import serve  # noqa: E402
+
+
+class MXNetTraining(W.ModuleTraining):
+    def memory(self):
+        try:
+            text = self.mod._exec_group.execs[0].debug_str()
+            for line in text.splitlines():
+                if line.startswith("Total") and "MB allocated" in line:
+                    return {"planned_bytes": int(float(line.split()[1]) * (1 << 20))}
+        except Exception:  # noqa: BLE001
+            pass
+        return {}
+
+
+WORKLOADS = {
+    "chain": lambda: W.SymbolForward(mx, W.chain_symbol),
+    "tiny": lambda: W.SymbolForward(mx, W.tiny_symbol),
+    "mlp": lambda: MXNetTraining(mx, W.mlp_symbol, (784,)),
+    "lenet": lambda: MXNetTraining(mx, W.lenet_symbol, (1, 28, 28)),
+}
+
+if __name__ == "__main__":
+    serve(WORKLOADS)

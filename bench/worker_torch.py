@@ -1,0 +1,121 @@
+"""Benchmark worker: PyTorch eager (``--mode eager``) or torch.compile (``--mode compile``)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import torch  # noqa: E402
+
+from bench.protocol import serve  # noqa: E402
+
+MODE = "compile" if "--mode=compile" in sys.argv or "compile" in sys.argv[1:] else "eager"
+
+
+def maybe_compile(fn):
+    return torch.compile(fn) if MODE == "compile" else fn
+
+
+class Chain:
+    def setup(self, n=1 << 20, **_):
+        self.x = torch.randn(n)
+
+        def f(x):
+            y = torch.sigmoid(x) * 2.0
+            y = torch.tanh(y) + 1.0
+            y = y * x
+            y = torch.exp(y * -0.1)
+            return torch.abs(y - x)
+        self.f = maybe_compile(f)
+        self.step()
+        return {"bytes": 8 * n, "elements": n}
+
+    def step(self):
+        self.out = self.f(self.x)
+
+
+class Tiny:
+    def setup(self, n=1 << 20, n_ops=50, **_):
+        self.x, self.w = torch.randn(n), torch.randn(n)
+
+        def f(x, w):
+            y = x
+            for i in range(n_ops):
+                k = i % 5
+                if k == 0:
+                    y = y + w
+                elif k == 1:
+                    y = y * 0.5
+                elif k == 2:
+                    y = torch.tanh(y)
+                elif k == 3:
+                    y = torch.relu(y)
+                else:
+                    y = y - w
+            return y
+        self.f = maybe_compile(f)
+        self.step()
+        return {"bytes": 12 * n, "elements": n}
+
+    def step(self):
+        self.out = self.f(self.x, self.w)
+
+
+class Triad:
+    """Streaming bandwidth: a = b + 2 c (reads 2, writes 1)."""
+
+    def setup(self, n=1 << 24, **_):
+        self.a, self.b, self.c = torch.empty(n), torch.randn(n), torch.randn(n)
+        return {"bytes": 12 * n, "elements": n}
+
+    def step(self):
+        torch.add(self.b, self.c, alpha=2.0, out=self.a)
+
+
+class Training:
+    def __init__(self, build, shape):
+        self.build, self.shape = build, shape
+
+    def setup(self, batch=64, **_):
+        torch.manual_seed(0)
+        self.model = self.build()
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
+        self.x = torch.randn((batch,) + self.shape)
+        self.y = torch.randint(0, 10, (batch,))
+        loss = torch.nn.CrossEntropyLoss()
+        model = self.model
+
+        def train_step(x, y):
+            out = model(x)
+            return loss(out, y)
+        self.fwd = maybe_compile(train_step)
+        for _ in range(3):
+            self.step()
+        return {"samples": batch}
+
+    def step(self):
+        self.opt.zero_grad(set_to_none=True)
+        self.fwd(self.x, self.y).backward()
+        self.opt.step()
+
+
+def mlp():
+    return torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(),
+                               torch.nn.Linear(128, 64), torch.nn.ReLU(),
+                               torch.nn.Linear(64, 10))
+
+
+def lenet():
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 20, 5), torch.nn.Tanh(), torch.nn.MaxPool2d(2, 2),
+        torch.nn.Conv2d(20, 50, 5), torch.nn.Tanh(), torch.nn.MaxPool2d(2, 2),
+        torch.nn.Flatten(), torch.nn.Linear(800, 500), torch.nn.Tanh(), torch.nn.Linear(500, 10))
+
+
+WORKLOADS = {
+    "chain": Chain, "tiny": Tiny, "triad": Triad,
+    "mlp": lambda: Training(mlp, (784,)),
+    "lenet": lambda: Training(lenet, (1, 28, 28)),
+}
+
+if __name__ == "__main__":
+    serve(WORKLOADS)
