@@ -360,6 +360,9 @@ class _Emitter:
             return b.fneg(args[0])
         if spec == "frem":
             return b.frem(*args)
+        if spec in ("fadd", "fsub", "fmul", "fdiv"):
+            # contract: allow fused multiply-add (one rounding instead of two)
+            return getattr(b, spec)(*args, flags=("contract",))
         return getattr(b, spec)(*args)
 
     def _via_f64(self, ins):
@@ -371,6 +374,8 @@ class _Emitter:
             r = b.call(self.intrinsic(spec, f64, len(args)), args)
         elif spec.startswith("libm:"):
             r = self._libm(spec[5:], DType.f64, args)
+        elif spec.startswith("m:"):
+            r = getattr(self, "_" + spec[2:])(DType.f64, args, ins.attr)
         else:
             raise RuntimeError(f"no integer lowering for {ins.attr}")
         return self.cast(r, DType.f64, ins.dtype)
@@ -402,9 +407,10 @@ class _Emitter:
         r = b.fsub(b.fsub(xc, b.fmul(fx, c(0.693359375))), b.fmul(fx, c(-2.12194440e-4)))
         z = b.fmul(r, r)
         y = c(1.9875691500e-4)
+        fl = ("contract",)
         for a in (1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
                   5.0000001201e-1):
-            y = b.fadd(b.fmul(y, r), c(a))
+            y = b.fadd(b.fmul(y, r, flags=fl), c(a), flags=fl)
         y = b.fadd(b.fadd(b.fmul(y, z), r), c(1.0))
         # y * 2^n as two scalings, so n in [-150, 128] needs no special cases
         n = b.fptosi(fx, I32)
@@ -435,9 +441,10 @@ class _Emitter:
         fe = b.sitofp(e, f)
         z = b.fmul(m, m)
         y = c(7.0376836292e-2)
+        fl = ("contract",)
         for a in (-1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
                   -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1):
-            y = b.fadd(b.fmul(y, m), c(a))
+            y = b.fadd(b.fmul(y, m, flags=fl), c(a), flags=fl)
         y = b.fmul(b.fmul(y, m), z)
         y = b.fadd(y, b.fmul(fe, c(-2.12194440e-4)))
         y = b.fsub(y, b.fmul(z, c(0.5)))
