@@ -181,12 +181,16 @@ def _fields(p) -> dict:
 
 def compile_graph(g: Graph, target: str = "llvm", ctx: PassContext | None = None,
                   passes=None, symbol_graph=None, grad_wrt=None,
-                  n_diff_outputs=None) -> Compiled:
+                  n_diff_outputs=None, inplace: dict | None = None) -> Compiled:
     """Compile an IR graph whose input types are complete.
 
     With ``grad_wrt`` (input names) the graph is differentiated first: the compiled function
     takes the inputs, then a head gradient for each non-loss output (``Compiled.head_inputs``),
-    and returns the outputs, then the gradients in ``grad_wrt`` order."""
+    and returns the outputs, then the gradients in ``grad_wrt`` order.
+
+    ``inplace`` ({output index: input index}) asks for outputs written into their input's
+    storage (an optimizer's new weight into the weight); ``Compiled.program.inplace`` says
+    which were granted: bind the same array to both."""
     ctx = ctx or PassContext(target=normalize_target(target))
     default = passes is None
     pipe = Pipeline(passes if passes is not None else
@@ -195,12 +199,12 @@ def compile_graph(g: Graph, target: str = "llvm", ctx: PassContext | None = None
     key = None
     if default and cache.enabled() and not ctx.dump_dir:
         key = cache.cache_key(str(g), normalize_target(target),
-                              repr(pipe.passes) + repr(ctx.is_train))
+                              repr(pipe.passes) + repr(ctx.is_train) + repr(inplace))
         hit = cache.load(key)
         if hit is not None:
             return _from_cache(hit, g, pipe, ctx, target, symbol_graph)
     out = pipe.run(g, ctx)
-    prog = plan_memory(build_program(out, ctx.options.get("n_forward_outputs")))
+    prog = plan_memory(build_program(out, ctx.options.get("n_forward_outputs"), inplace))
     exe = Executable(prog, target)
     if key is not None:
         ad = next((p for p in pipe.passes if isinstance(p, Autodiff)), None)

@@ -121,3 +121,33 @@ def test_integer_and_float16_kernels():
         out = c(xv, yv)[0]
         assert out.dtype == np.dtype(dt)
         np.testing.assert_array_equal(out, np.maximum(xv * 3, yv))
+
+
+@pytest.mark.parametrize("target", ["llvm", "triton"])
+def test_inplace_outputs_granted_when_safe(target):
+    import torch
+    b = Builder("upd")
+    w = b.input("w", TensorType((6, 8)))
+    g = b.input("g", TensorType((6, 8)))
+    m = b.input("m", TensorType((6, 8)))
+    m2 = b.sub(b.mul(m, 0.9), g)
+    w2 = b.add(w, m2)
+    c = compile_graph(b.build([w2, m2]), target, inplace={0: 0, 1: 2})
+    assert c.program.inplace == {0: 0, 1: 2}
+    W, G, M = (torch.randn(6, 8) for _ in range(3))
+    W0, M0 = W.clone(), M.clone()
+    c.executable.bind([W, G, M], [W, M]).run()
+    assert torch.allclose(M, M0 * 0.9 - G, atol=1e-6)
+    assert torch.allclose(W, W0 + M0 * 0.9 - G, atol=1e-6)
+    with pytest.raises(mx.MXNetError, match="bind the same array"):
+        c.executable.bind([W, G, M], [torch.empty(6, 8), M])
+
+
+def test_inplace_refused_when_the_input_is_read_elsewhere():
+    b = Builder("t")
+    x = b.input("x", TensorType((4, 4)))
+    y = b.add(x, b.op("transpose", [x]))            # reads x at (i, j) and (j, i)
+    c = compile_graph(b.build([y]), inplace={0: 0})
+    assert c.program.inplace == {}
+    xv = np.arange(16, dtype=np.float32).reshape(4, 4)
+    np.testing.assert_array_equal(c(xv)[0], xv + xv.T)

@@ -109,8 +109,12 @@ class Executable:
         for bid, t in zip(prog.inputs, inputs):
             self._check(t, prog.buffers[bid], "input")
             tensors[bid] = t
-        for bid, t in zip(prog.outputs, outputs):
+        for k, (bid, t) in enumerate(zip(prog.outputs, outputs)):
             self._check(t, prog.buffers[bid], "output")
+            if bid in tensors and tensors[bid] is not t:
+                i = prog.inplace.get(k)
+                raise MXNetError(f"output {k} (%{prog.buffers[bid].name}) is computed in place "
+                                 f"of input {i}: bind the same array to both")
             tensors[bid] = t
         arena = torch.empty(max(prog.arena_bytes, 1), dtype=torch.uint8, device=self.device)
         for spec in prog.buffers:
@@ -157,6 +161,9 @@ class Executable:
             t = t.to(spec.type.dtype.torch).contiguous()
             ins.append(t)
         outs = self.new_outputs()
+        for o, i in self.prog.inplace.items():     # written in place: work on a copy
+            ins[i] = ins[i].clone()
+            outs[o] = ins[i]
         self.bind(ins, outs).run()
         return outs
 

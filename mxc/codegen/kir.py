@@ -311,6 +311,7 @@ class Buffer:
     numel: int
     role: str           # "in" | "out"
     pos: int            # argument position
+    alias_of: int | None = None   # an output written in place of this input buffer position
 
 
 @dataclass(eq=False)

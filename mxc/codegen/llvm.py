@@ -286,8 +286,8 @@ class _Emitter:
             v = self.value(ins.args[0])
             if buf.dtype == DType.bool:
                 v = b.zext(v, I8)
-            p = b.gep(self.bufptr[buf.pos], [self.ix(e)], source_etype=mem_type(buf.dtype),
-                      inbounds=True)
+            base = self.bufptr[buf.pos if buf.alias_of is None else buf.alias_of]
+            p = b.gep(base, [self.ix(e)], source_etype=mem_type(buf.dtype), inbounds=True)
             b.store(v, p)
             return v
         if op == "cast":

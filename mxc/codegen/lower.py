@@ -164,9 +164,14 @@ class _Lowerer:
         return acc
 
     def run(self) -> Kernel:
+        # every value first, then every store: an output written in place of an input is
+        # stored only after all reads of that input at the same grid point
+        vals = []
         for v, buf in zip(self.body.outputs, self.out_bufs):
             idx = self.output_index(v)
-            self.k.store(buf, linearize(idx, v.shape), self.eval(v, idx))
+            vals.append((buf, linearize(idx, v.shape), self.eval(v, idx)))
+        for buf, ix, val in vals:
+            self.k.store(buf, ix, val)
         return self.kernel
 
 
@@ -187,11 +192,50 @@ def view_index(low: View, attrs, in_shape, out_shape, idx):
     return [Ix.wrap(i) for i in low.index(attrs, tuple(in_shape), tuple(out_shape), list(idx))]
 
 
-def lower_group(body: Graph, name: str, sources=()) -> Kernel:
-    """The kernel computing ``body``'s outputs from its inputs (buffers in that order)."""
+def lower_group(body: Graph, name: str, sources=(), inplace: dict | None = None) -> Kernel:
+    """The kernel computing ``body``'s outputs from its inputs (buffers in that order).
+
+    ``inplace`` maps body output positions to body input positions whose storage they reuse;
+    it is honoured only when safe (a pointwise kernel that reads that input exactly where it
+    writes the output), else LoweringError says why."""
     kern = _Lowerer(body, name).run()
     kern.sources = list(sources)
-    return coalesce(kern)
+    kern = coalesce(kern)
+    if inplace:
+        kern = _apply_inplace(kern, inplace, len(body.inputs))
+    return kern
+
+
+def _apply_inplace(kern: Kernel, inplace: dict, n_in: int) -> Kernel:
+    import dataclasses
+    if kern.rdims:
+        raise LoweringError(f"{kern.name}: in-place outputs need a pointwise kernel")
+    bufs = list(kern.buffers)
+    for out_pos, in_pos in inplace.items():
+        ob = bufs[n_in + out_pos]
+        ib = bufs[in_pos]
+        if ob.dtype != ib.dtype or ob.numel != ib.numel:
+            raise LoweringError(f"{kern.name}: {ob.name} cannot reuse {ib.name}'s storage "
+                                f"({ob.dtype.short}[{ob.numel}] vs {ib.dtype.short}[{ib.numel}])")
+        stores = [i.attr[1] for i in kern.body if i.op == "store" and i.attr[0] is ob]
+        loads = [i.attr[1] for i in kern.body if i.op == "load" and i.attr[0].pos == ib.pos]
+        if len(stores) != 1 or any(ix != stores[0] for ix in loads):
+            raise LoweringError(f"{kern.name}: {ib.name} is read at other elements than "
+                                f"{ob.name} writes; not done in place")
+        other = [o for o, i in inplace.items() if i == in_pos and o != out_pos]
+        if other:
+            raise LoweringError(f"{kern.name}: two outputs in place of {ib.name}")
+        bufs[n_in + out_pos] = dataclasses.replace(ob, alias_of=ib.pos)
+    m = {b.pos: b for b in bufs}
+    body = []
+    for ins in kern.body:
+        if ins.op in ("load", "store"):
+            b, ix = ins.attr
+            ins = dataclasses.replace(ins, attr=(m[b.pos], ix))
+        body.append(ins)
+    for new, old in zip(body, kern.body):
+        new.args = tuple(body[a.id] for a in old.args)
+    return Kernel(kern.name, bufs, kern.grid, kern.rdims, body, kern.sources)
 
 
 # --------------------------------------------------------------------------------------------------

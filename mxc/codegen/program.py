@@ -15,7 +15,7 @@ from ..ir.core import Builder, Graph, Value
 from ..ir.registry import Extern
 from ..ir.types import TensorType
 from .kir import Kernel
-from .lower import lower_group
+from .lower import LoweringError, lower_group
 
 __all__ = ["Program", "BufferSpec", "Step", "build_program"]
 
@@ -66,6 +66,9 @@ class Program:
     # (forward results and new aux states); the rest is the backward pass
     n_forward_steps: int | None = None
     n_forward_outputs: int | None = None
+    # graph output index -> graph input index whose storage it is written into (bind the
+    # same array to both)
+    inplace: dict = field(default_factory=dict)
 
     @property
     def kernels(self) -> list[Kernel]:
@@ -100,7 +103,8 @@ def _copy_kernel(v: Value, name: str) -> Kernel:
     return lower_group(b.build([y]), name, ["copy"])
 
 
-def build_program(g: Graph, n_forward_outputs: int | None = None) -> Program:
+def build_program(g: Graph, n_forward_outputs: int | None = None,
+                  inplace: dict | None = None) -> Program:
     bufs: list[BufferSpec] = []
     ids: dict[Value, int] = {}
 
@@ -124,21 +128,54 @@ def build_program(g: Graph, n_forward_outputs: int | None = None) -> Program:
         else:
             out_vals.append(v)
             out_set.add(v)
+    users = g.users()
+    # in-place requests that can hold: output o produced by a kernel that is the only reader
+    # of input i (which is not itself a graph output)
+    candidates = {}
+    for o, i in (inplace or {}).items():
+        v, w = g.outputs[o], g.inputs[i]
+        if out_vals[o] is None or v.op is None or v.op.opname != "fused" or w in g.outputs:
+            continue
+        if any(u is not v.op for u in users.get(w, [])):
+            continue
+        candidates[v] = w
     for v in out_vals:
-        if v is not None:
+        if v is not None and v not in candidates:
             buf(v, "output")
     steps: list[Step] = []
+    realized: dict = {}
     for op in g.ops:
         od = op.opdef
         ins = [buf(v, "temp") for v in op.inputs]
-        outs = [buf(v, "temp") for v in op.outputs]
         if op.opname == "fused":
-            kern = lower_group(op.body, op.attrs["kernel"],
-                               sorted({o.name for o in op.body.ops if o.name},
-                                      key=[o.name for o in op.body.ops].index))
+            names = sorted({o.name for o in op.body.ops if o.name},
+                           key=[o.name for o in op.body.ops].index)
+            want = {}
+            for j, v in enumerate(op.outputs):
+                w = candidates.get(v)
+                if w is not None:
+                    # the kernel may not read w at all: then it only borrows the storage
+                    if w in op.inputs:
+                        want[j] = op.inputs.index(w)
+            kern = None
+            if want:
+                try:
+                    kern = lower_group(op.body, op.attrs["kernel"], names, inplace=want)
+                except LoweringError:
+                    kern = None
+            if kern is None:
+                kern = lower_group(op.body, op.attrs["kernel"], names)
+                want = {}
+            for j, v in enumerate(op.outputs):
+                w = candidates.get(v)
+                if w is not None and (j in want or w not in op.inputs):
+                    ids[v] = ids[w]
+                    realized[v] = w
+            outs = [buf(v, "output" if v in candidates else "temp") for v in op.outputs]
             steps.append(Step("kernel", kern.name, ins + outs, len(ins), kernel=kern,
                               op_name=op.name))
         elif isinstance(od.lower, Extern):
+            outs = [buf(v, "temp") for v in op.outputs]
             steps.append(Step("extern", od.lower.name or od.name, ins + outs, len(ins),
                               fn=od.lower.fn, attrs=dict(op.attrs), op_name=op.name))
         else:
@@ -177,4 +214,6 @@ def build_program(g: Graph, n_forward_outputs: int | None = None) -> Program:
         steps += [st for _, st in copies]
     prog = Program(g.name, bufs, steps, inputs, outputs, n_forward_steps=n_fwd_steps,
                    n_forward_outputs=n_forward_outputs)
+    prog.inplace = {o: i for o, i in (inplace or {}).items()
+                    if g.outputs[o] in realized and realized[g.outputs[o]] is g.inputs[i]}
     return prog

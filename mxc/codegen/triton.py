@@ -50,7 +50,10 @@ TRITON_OPS = {
     "eq": "({0} == {1})", "ne": "({0} != {1})", "and_": "({0} & {1})", "or_": "({0} | {1})",
     "xor": "({0} ^ {1})", "not_": "({0} == 0)",
 }
-INT_DIV = {"div": "({0} // {1})", "floordiv": "({0} // {1})"}
+# integer // and % truncate (C semantics, compiled and interpreted); floordiv rounds down
+INT_DIV = {"div": "({0} // {1})",
+           "floordiv": "tl.where((({0} % {1}) != 0) & ((({0} % {1}) < 0) != ({1} < 0)), "
+                       "{0} // {1} - 1, {0} // {1})"}
 # expanded into the ops above before rendering
 EXPAND = set(mathlib.EXPANSIONS) - set(TRITON_OPS)
 
@@ -211,6 +214,14 @@ class _Render:
             self.emit(f"{name} = tl.reduce({acc}, 0, _mul_combine)")
         self.names[ins.id] = name
 
+    def _addr(self, buf, e: Ix, mask) -> str:
+        pos = buf.pos if buf.alias_of is None else buf.alias_of
+        a = f"b{pos} + ({self.ix(e)})"
+        if mask and e.is_const:
+            # one fixed element under a block mask: give the pointer the block's shape
+            a += f" + tl.zeros_like({'offs' if mask == 'mask' else 'rr'})"
+        return a
+
     def instr(self, ins: Instr, indent, mask):
         n = lambda a: self.names[a.id]  # noqa: E731
         name = f"v{ins.id}"
@@ -223,7 +234,7 @@ class _Render:
         elif op == "load":
             buf, e = ins.attr
             m = f", mask={mask}, other=0" if mask else ""
-            expr = f"tl.load(b{buf.pos} + ({self.ix(e)}){m})"
+            expr = f"tl.load({self._addr(buf, e, mask)}{m})"
         elif op == "store":
             buf, e = ins.attr
             val = n(ins.args[0])
@@ -231,7 +242,7 @@ class _Render:
                 val = f"tl.full([{'BLOCK' if mask == 'mask' else 'RBLOCK'}], {val}, " \
                       f"{TL_TYPES[buf.dtype]})" if mask else val
             m = f", mask={mask}" if mask else ""
-            self.emit(f"tl.store(b{buf.pos} + ({self.ix(e)}), {val}{m})", indent)
+            self.emit(f"tl.store({self._addr(buf, e, mask)}, {val}{m})", indent)
             return
         elif op == "cast":
             a = ins.args[0]
