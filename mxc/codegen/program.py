@@ -103,8 +103,27 @@ def _copy_kernel(v: Value, name: str) -> Kernel:
     return lower_group(b.build([y]), name, ["copy"])
 
 
+def _reuse_candidates(op, g, users, graph_outputs, taken) -> dict:
+    """{output position: input position} for temporaries this kernel could write in place."""
+    graph_inputs = set(g.inputs)
+    used = set(taken.values())
+    out = {}
+    for j, v in enumerate(op.outputs):
+        if j in taken or v in graph_outputs:
+            continue
+        for i, u in enumerate(op.inputs):
+            if i in used or u in graph_inputs or u in graph_outputs or u.op is None:
+                continue
+            if u.type != v.type or any(x is not op for x in users.get(u, [])):
+                continue
+            out[j] = i
+            used.add(i)
+            break
+    return out
+
+
 def build_program(g: Graph, n_forward_outputs: int | None = None,
-                  inplace: dict | None = None) -> Program:
+                  inplace: dict | None = None, no_reuse: bool = False) -> Program:
     bufs: list[BufferSpec] = []
     ids: dict[Value, int] = {}
 
@@ -157,20 +176,30 @@ def build_program(g: Graph, n_forward_outputs: int | None = None,
                     # the kernel may not read w at all: then it only borrows the storage
                     if w in op.inputs:
                         want[j] = op.inputs.index(w)
+            # memory planning's in-place reuse: a temporary output may take the storage of a
+            # temporary input that dies here (read only where the output is written)
+            reuse = {} if no_reuse else _reuse_candidates(op, g, users, out_set, want)
             kern = None
-            if want:
+            for attempt in ({**want, **reuse}, want):
+                if not attempt:
+                    continue
                 try:
-                    kern = lower_group(op.body, op.attrs["kernel"], names, inplace=want)
+                    kern = lower_group(op.body, op.attrs["kernel"], names, inplace=attempt)
+                    if attempt is want:
+                        reuse = {}
+                    break
                 except LoweringError:
                     kern = None
             if kern is None:
                 kern = lower_group(op.body, op.attrs["kernel"], names)
-                want = {}
+                want, reuse = {}, {}
             for j, v in enumerate(op.outputs):
                 w = candidates.get(v)
                 if w is not None and (j in want or w not in op.inputs):
                     ids[v] = ids[w]
                     realized[v] = w
+                elif j in reuse:
+                    ids[v] = ids[op.inputs[reuse[j]]]
             outs = [buf(v, "output" if v in candidates else "temp") for v in op.outputs]
             steps.append(Step("kernel", kern.name, ins + outs, len(ins), kernel=kern,
                               op_name=op.name))
