@@ -292,7 +292,24 @@ def coalesce(kern: Kernel) -> Kernel:
             nd = [dims[i] for i in keep]
             kern = _subst_kernel(kern, m, nd if kind == "g" else kern.grid,
                                  nd if kind == "r" else kern.rdims)
+    if not kern.rdims and any(i.op == "reduce" for i in kern.body):
+        kern = _drop_trivial_reductions(kern)
     return kern
+
+
+def _drop_trivial_reductions(kern: Kernel) -> Kernel:
+    """Reductions over only size-1 axes reduce one element: the element itself."""
+    out = Kernel(kern.name, kern.buffers, kern.grid, (), [], kern.sources)
+    m: dict[int, object] = {}
+    for ins in kern.body:
+        if ins.op == "reduce":
+            m[ins.id] = m[ins.args[0].id]
+            continue
+        new = type(ins)(ins.op, tuple(m[a.id] for a in ins.args), ins.dtype, ins.attr, False,
+                        len(out.body))
+        out.body.append(new)
+        m[ins.id] = new
+    return out
 
 
 def _try_merge(kern: Kernel, kind: str, d: int):

@@ -126,12 +126,15 @@ class Graph:
 
 
 def infer_op_types(opdef: OpDef, attrs: dict, name: str | None, in_types: Sequence[TensorType],
-                   body: Graph | None = None):
-    """Run an op's shape and dtype rules on (possibly partial) input types.
+                   body: Graph | None = None, out_types: Sequence[TensorType] | None = None):
+    """Run an op's shape and dtype rules on (possibly partial) input types (and, when given,
+    the output types known so far, which rules may read as ``rc.out_shapes``).
 
     Returns ``(refined input types, output types)``; raises ShapeError / DTypeError on conflict.
     """
-    rc = RuleCtx(opdef, attrs, name, body)
+    rc = RuleCtx(opdef, attrs, name, body,
+                 None if out_types is None else [t.shape for t in out_types],
+                 None if out_types is None else [t.dtype for t in out_types])
     shapes = [t.shape for t in in_types]
     dtypes = [t.dtype for t in in_types]
     if opdef.infer_shape is None:

@@ -97,13 +97,19 @@ class Extern:
 class RuleCtx:
     """What a shape/dtype rule sees: the op's typed attrs and names, and a way to fail clearly."""
 
-    __slots__ = ("opdef", "attrs", "name", "body")
+    __slots__ = ("opdef", "attrs", "name", "body", "out_shapes", "out_dtypes")
 
-    def __init__(self, opdef: "OpDef", attrs: dict, name: str | None = None, body=None):
+    def __init__(self, opdef: "OpDef", attrs: dict, name: str | None = None, body=None,
+                 out_shapes=None, out_dtypes=None):
         self.opdef = opdef
         self.attrs = attrs
         self.name = name
         self.body = body
+        # the outputs' shapes as inference knows them so far (partial; None when not given):
+        # MXNet's shape functions see their outputs too (FullyConnected takes its data's batch
+        # size from its output; zeros((0, H)) takes the unknown dims from its consumers)
+        self.out_shapes = out_shapes
+        self.out_dtypes = out_dtypes     # likewise for dtypes (MXNet's ElemwiseType)
 
     @property
     def where(self) -> str:
@@ -323,8 +329,11 @@ def broadcast_shapes(rc: RuleCtx, a: tuple, b: tuple) -> tuple:
 
 
 def same_dtype(rc: RuleCtx, dtypes: list):
-    """All inputs and outputs share one dtype (MXNet's ElemwiseType)."""
+    """All inputs and outputs share one dtype (MXNet's ElemwiseType): a dtype known on any of
+    them (outputs too, when inference knows them) decides the others."""
     known = [d for d in dtypes if d is not None]
+    if not known and rc.out_dtypes:
+        known = [d for d in rc.out_dtypes if d is not None][:1]
     if known:
         d0 = known[0]
         for d in known[1:]:

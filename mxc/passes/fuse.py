@@ -127,9 +127,12 @@ class Fuse(Pass):
             for op in k.cone:
                 membership.setdefault(op, []).append(i)
         changed = False
-        for op, ks in membership.items():
-            if len(ks) < 2:
-                continue
+        shared = [(op, ks) for op, ks in membership.items() if len(ks) >= 2]
+        # shared reductions first: once they are materialized, recomputing the cheap ops above
+        # them (x - mean in a normalization) no longer counts them
+        if any(isinstance(op.opdef.lower, Reduce) for op, _ in shared):
+            shared = [(op, ks) for op, ks in shared if isinstance(op.opdef.lower, Reduce)]
+        for op, ks in shared:
             cost = _subcone_cost(op, mat, prod)
             if isinstance(op.opdef.lower, Reduce) or cost > self.recompute_limit:
                 for v in op.outputs:

@@ -152,12 +152,11 @@ class Symbol:
         return Symbol(outs)
 
     def get_children(self) -> "Symbol | None":
-        if len(self._outputs) != 1:
-            raise MXNetError("get_children: only a single-output symbol has children")
-        node = self._outputs[0][0]
-        if node.is_var or not node.inputs:
-            return None
-        return Symbol(list(node.inputs))
+        """The inputs of the head node(s), in order (a group lists each head's inputs)."""
+        outs = []
+        for node, _ in self._outputs:
+            outs += list(node.inputs)
+        return Symbol(outs) if outs else None
 
     def __len__(self):
         return len(self._outputs)
@@ -197,7 +196,7 @@ class Symbol:
     def list_attr(self, recursive: bool = False) -> dict:
         if recursive:
             raise MXNetError("list_attr(recursive=True) was removed from MXNet; use attr_dict()")
-        return _listed(self._head().attrs)
+        return _listed(self._outputs[0][0].attrs)     # a group: its first output's
 
     def attr_dict(self) -> dict:
         out = {}
@@ -326,9 +325,9 @@ class Symbol:
         return str(to_graph(self))
 
     def __repr__(self):
-        if len(self._outputs) == 1:
+        if self.name is not None:
             return f"<Symbol {self.name}>"
-        return f"<Symbol group [{', '.join(self.list_outputs())}]>"
+        return f"<Symbol group [{', '.join(n.name for n, _ in self._outputs)}]>"
 
     def __hash__(self):
         return id(self)
@@ -603,8 +602,8 @@ def load_json(json_str: str, source: str = "<json>") -> Symbol:
         except MXNetError as e:
             raise type(e)(f"{source}: node {i}: {e}") from None
         n_in = len(od.list_inputs(node.params()))
-        if len(inputs) != n_in and not od.variadic:
-            raise FormatError(f"{where}: has {len(inputs)} inputs; {op} takes {n_in} "
+        if len(node.inputs) != n_in and not od.variadic:
+            raise FormatError(f"{where}: has {len(node.inputs)} inputs; {op} takes {n_in} "
                               f"({', '.join(od.list_inputs(node.params()))})")
         nodes.append(node)
     heads = []
