@@ -87,7 +87,7 @@ class Fuse(Pass):
                 break
         kernels = self._cones(g, mat, prod)
         for kern in kernels:
-            kern.structure = group_structure(_body_for(kern, mat, prod, order)[0])[:2]
+            kern.structure = group_structure(_body_for(kern, mat, prod, order)[0])[:3]
         if self.merge:
             kernels = self._merge(g, kernels, mat, prod, order, ctx)
         for v, reason in why.items():
@@ -170,7 +170,8 @@ class Fuse(Pass):
             done = False
             for i, j in ug.merge_candidates():
                 a, b = kernels[i], kernels[j]
-                if a.structure != b.structure:
+                merged_structure = _compatible(a.structure, b.structure)
+                if merged_structure is None:
                     continue
                 if self._kphase(a) != self._kphase(b):
                     continue        # forward and backward run at different times
@@ -178,7 +179,7 @@ class Fuse(Pass):
                     ctx.remark(self.name, "no-merge", f"{_kname(a, order)} and {_kname(b, order)}"
                                                       ": another step lies between them")
                     continue
-                cand = _Kernel(a.anchors + b.anchors, a.cone | b.cone, a.structure)
+                cand = _Kernel(a.anchors + b.anchors, a.cone | b.cone, merged_structure)
                 try:
                     body, _ = _body_for(cand, mat, prod, order)
                     lower_group(body, "probe")
@@ -313,6 +314,18 @@ class _UnitGraph:
                     if p not in seen:
                         seen.add(p)
                         pairs.append(p)
+        # siblings: kernels reading the same buffer (one pass over it instead of two)
+        by_input: dict = {}
+        for i in range(self.nk):
+            for v in _external_inputs(self.units[i]):
+                by_input.setdefault(v, []).append(i)
+        for ks in by_input.values():
+            for x in range(len(ks)):
+                for y in range(x + 1, min(len(ks), x + 9)):
+                    p = (min(ks[x], ks[y]), max(ks[x], ks[y]))
+                    if p not in seen:
+                        seen.add(p)
+                        pairs.append(p)
         return pairs
 
     def path_through_other(self, i, j) -> bool:
@@ -343,6 +356,18 @@ def _external_inputs(kern):
                 seen.add(u)
                 out.append(u)
     return out
+
+
+def _compatible(sa, sb):
+    """The iteration space of two kernels merged, or None. Equal spaces merge; a pointwise
+    kernel joins a reduction kernel when its shape is the reduction's grid (outer-scope
+    stores) or the reduced input's shape (inner-scope stores)."""
+    if sa == sb:
+        return sa
+    for p, r in ((sa, sb), (sb, sa)):
+        if p[1] == () and r[1] != () and p[0] in (r[0], r[2]):
+            return r
+    return None
 
 
 def _phases(g: Graph, n_forward) -> dict:
