@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 SCRIPT = r"""
+from mxc.codegen.llvm import jit
 import json, sys, time
 import mxc as mx
 data = mx.sym.Variable("data")
@@ -17,7 +18,7 @@ import numpy as np
 rng = np.random.default_rng(0)
 ins = [rng.standard_normal(v.type.shape).astype("float32") for v in c.graph.inputs]
 out = c(*ins)
-print(json.dumps({"from_cache": c.from_cache, "seconds": dt,
+print(json.dumps({"from_cache": c.from_cache, "seconds": dt, "jit": jit().stats,
                   "sum": [float(np.sum(o)) for o in out], "kernels": len(c.kernels)}))
 """
 
@@ -35,16 +36,19 @@ def test_second_process_hits_the_cache(tmp_path):
     first = _run(env)
     second = _run(env)
     assert not first["from_cache"] and second["from_cache"]
+    assert first["jit"]["compiled"] > 0 and second["jit"]["compiled"] == 0   # no LLVM runs
     assert first["sum"] == second["sum"] and first["kernels"] == second["kernels"]
-    assert len(os.listdir(tmp_path / "compile")) == 1
+    files = os.listdir(tmp_path / "compile")
+    assert len([f for f in files if f.endswith(".pkl")]) == 1          # the program
+    assert len([f for f in files if f.endswith(".blob")]) == second["kernels"]  # its kernels
 
 
 def test_corrupt_entry_is_ignored_and_rewritten(tmp_path):
     env = dict(os.environ, MXC_CACHE_DIR=str(tmp_path), MXC_VERIFY="0",
                MXC_CHECK_ROUNDTRIP="0")
     _run(env)
-    (entry,) = (tmp_path / "compile").iterdir()
-    entry.write_bytes(b"not a pickle")
+    for entry in (tmp_path / "compile").iterdir():      # the program and every kernel
+        entry.write_bytes(b"not a pickle")
     again = _run(env)
     assert not again["from_cache"]
     assert _run(env)["from_cache"]

@@ -56,40 +56,36 @@ class Executable:
     def __init__(self, prog: Program, target: str = "llvm", artefacts: dict | None = None):
         self.prog = prog
         self.target = normalize_target(target)
-        self.sources: dict[str, str] = {}
+        self._sources: dict[str, str] = {}
         kernels = prog.kernels
         if self.target == "llvm":
             from .llvm import LLVMModule
             self.device = torch.device("cpu")
-            if not kernels:
-                self.module = None
-            elif artefacts and "llvm.obj" in artefacts:
-                self.module = LLVMModule.from_object(kernels, artefacts["llvm.obj"],
-                                                     artefacts.get("llvm", ""),
-                                                     artefacts.get("llvm.opt", ""))
-            else:
-                self.module = LLVMModule(kernels, prog.name)
-            if self.module is not None:
-                self.sources["llvm"] = self.module.ir
-                self.sources["llvm.opt"] = self.module.optimized_ir
+            self.module = LLVMModule(kernels, prog.name) if kernels else None
         else:
             from . import triton as tr
             self.device = torch.device("cuda") if tr.cuda_available() else torch.device("cpu")
             if kernels:
                 src = tr.render_module(kernels, f"graph @{prog.name}")
-                self.sources["triton"] = src
+                self._sources["triton"] = src
                 mod = tr.load_source(src)
                 self.runners = {k.name: tr.TritonKernel(k, getattr(mod, k.name))
                                 for k in kernels}
             else:
                 self.runners = {}
 
+    @property
+    def sources(self) -> dict:
+        """Generated code: ``llvm`` / ``llvm.opt`` (IR before / after optimization) or
+        ``triton`` (Python source); computed on first access."""
+        if self.target == "llvm" and self.module is not None and "llvm" not in self._sources:
+            self._sources["llvm"] = self.module.ir
+            self._sources["llvm.opt"] = self.module.optimized_ir
+        return self._sources
+
     def artefacts(self) -> dict:
-        """What the persistent cache keeps to rebuild this executable without codegen."""
-        out = dict(self.sources)
-        if self.target == "llvm" and self.module is not None:
-            out["llvm.obj"] = self.module.object_code
-        return out
+        """What the persistent program cache keeps (LLVM code is cached per kernel)."""
+        return {k: v for k, v in self._sources.items() if k == "triton"}
 
     # -- binding --------------------------------------------------------------------------------
     def _check(self, t: torch.Tensor, spec, what):

@@ -96,6 +96,28 @@ def load(key: str) -> CacheEntry | None:
     return entry if isinstance(entry, CacheEntry) else None
 
 
+def load_blob(key: str):
+    """A small pickled value stored by :func:`store_blob` (per-kernel object code)."""
+    if not enabled():
+        return None
+    try:
+        with open(os.path.join(cache_dir(), key + ".blob"), "rb") as f:
+            return pickle.load(f)
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError):
+        return None
+
+
+def store_blob(key: str, value) -> None:
+    if not enabled():
+        return
+    from ..base import atomic_write
+    try:
+        with atomic_write(os.path.join(cache_dir(), key + ".blob"), "wb") as f:
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+    except (OSError, pickle.PicklingError):
+        pass
+
+
 def store(key: str, entry: CacheEntry) -> None:
     if not enabled():
         return

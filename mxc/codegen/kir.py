@@ -354,6 +354,21 @@ class Kernel:
     def stores(self):
         return [i for i in self.body if i.op == "store"]
 
+    def signature(self) -> str:
+        """Canonical text of what the kernel computes (no names): equal signatures, equal
+        machine code, so one compiled function serves every kernel with that signature."""
+        parts = [f"grid={self.grid} rdims={self.rdims}"]
+        for b in self.buffers:
+            parts.append(f"{b.role} {b.dtype.short}[{b.numel}] @{b.pos} alias={b.alias_of}")
+        for ins in self.body:
+            attr = ins.attr
+            if isinstance(attr, tuple) and attr and isinstance(attr[0], Buffer):
+                attr = (attr[0].pos,) + tuple(attr[1:])
+            args = ",".join(str(a.id) for a in ins.args)
+            dt = ins.dtype.short if ins.dtype else "-"
+            parts.append(f"{ins.op} {attr!r} ({args}) {dt} {int(ins.inner)}")
+        return "\n".join(parts)
+
     def __str__(self):
         lines = [f"kernel {self.name} grid={self.grid} rdims={self.rdims}"]
         for b in self.buffers:

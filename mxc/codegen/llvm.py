@@ -581,62 +581,126 @@ def render_module(kernels, name: str = "mxc") -> str:
     return str(m)
 
 
-class LLVMModule:
-    """An optimized, JIT-compiled module; ``get(name)`` returns a ctypes function.
+class _JIT:
+    """Process-wide: one MCJIT engine holding one compiled function per kernel signature.
 
-    ``LLVMModule(kernels)`` renders, optimizes (O3, host features) and JIT-compiles;
-    ``LLVMModule.from_object(kernels, obj, ...)`` loads machine code a previous compilation
-    produced (the persistent compile cache), skipping LLVM entirely.
-    """
+    Kernels that compute the same thing (an unrolled LSTM's steps, the same layer in every
+    bucket) share machine code. A signature not compiled in this process is looked up in the
+    persistent cache (object code per kernel) before LLVM is run for it."""
 
-    def __init__(self, kernels, name: str = "mxc", ir_text: str | None = None, _obj=None,
-                 _opt_ir=None):
+    def __init__(self):
         _init()
-        self.kernels = list(kernels)
-        self._funcs = {}
-        self._tm = host_target_machine()
-        if _obj is not None:
-            self.ir = ir_text or ""
-            self.optimized_ir = _opt_ir or ""
-            self._mod = llvm.parse_assembly("")
-            self._ee = llvm.create_mcjit_compiler(self._mod, self._tm)
-            self._ee.add_object_file(llvm.ObjectFileRef.from_data(_obj))
-            self._ee.finalize_object()
-            self.object_code = _obj
-            return
-        self.ir = ir_text if ir_text is not None else render_module(self.kernels, name)
-        mod = llvm.parse_assembly(self.ir)
-        mod.verify()
-        pto = llvm.create_pipeline_tuning_options(speed_level=3)
-        pto.loop_vectorization = True
-        pto.slp_vectorization = True
-        pb = llvm.create_pass_builder(self._tm, pto)
-        pb.getModulePassManager().run(mod, pb)
-        self.optimized_ir = str(mod)
-        self.object_code = host_target_machine().emit_object(mod)
-        self._mod = mod
-        self._ee = llvm.create_mcjit_compiler(mod, self._tm)
-        self._ee.finalize_object()
+        self.ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), host_target_machine())
+        self.symbols: dict[str, str] = {}        # signature hash -> symbol
+        self.opt_ir: dict[str, str] = {}         # symbol -> optimized IR text
+        self.protos: dict[str, object] = {}      # symbol -> ctypes function
+        self.lock = threading.Lock()
+        self.stats = {"compiled": 0, "from_disk": 0, "shared": 0}
 
-    @classmethod
-    def from_object(cls, kernels, obj: bytes, ir_text: str = "", opt_ir: str = ""):
-        return cls(kernels, ir_text=ir_text, _obj=obj, _opt_ir=opt_ir)
+    def ensure(self, kernels) -> dict:
+        """kernel name -> symbol, compiling what is new."""
+        import dataclasses
+        import hashlib
 
-    def address(self, name: str) -> int:
-        return self._ee.get_function_address(name)
+        from . import cache
+        out = {}
+        with self.lock:
+            for k in kernels:
+                h = hashlib.sha256(k.signature().encode()).hexdigest()[:24]
+                sym = self.symbols.get(h)
+                if sym is not None:
+                    self.stats["shared"] += 1
+                    out[k.name] = sym
+                    continue
+                sym = f"mxc_{h}"
+                key = cache.cache_key(k.signature(), "llvm-kernel", "")
+                hit = cache.load_blob(key)
+                if hit is not None:
+                    obj, opt = hit
+                    self.stats["from_disk"] += 1
+                else:
+                    mod = llvm.parse_assembly(render_module([dataclasses.replace(k, name=sym)],
+                                                            sym))
+                    mod.verify()
+                    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+                    pto.loop_vectorization = True
+                    pto.slp_vectorization = True
+                    tm = host_target_machine()
+                    pb = llvm.create_pass_builder(tm, pto)
+                    pb.getModulePassManager().run(mod, pb)
+                    opt = str(mod)
+                    obj = tm.emit_object(mod)
+                    cache.store_blob(key, (obj, opt))
+                    self.stats["compiled"] += 1
+                self.ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
+                self.symbols[h] = sym
+                self.opt_ir[sym] = opt
+                out[k.name] = sym
+            self.ee.finalize_object()
+        return out
 
-    def get(self, name: str):
-        f = self._funcs.get(name)
+    def function(self, sym: str, n_buffers: int):
+        f = self.protos.get(sym)
         if f is None:
-            k = next(k for k in self.kernels if k.name == name)
-            proto = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(k.buffers)),
-                                     ctypes.c_int64, ctypes.c_int64)
-            f = proto(self.address(name))
-            self._funcs[name] = f
+            proto = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n_buffers), ctypes.c_int64,
+                                     ctypes.c_int64)
+            f = proto(self.ee.get_function_address(sym))
+            self.protos[sym] = f
         return f
 
+
+_JIT_INSTANCE = None
+_JIT_LOCK = threading.Lock()
+
+
+def jit() -> _JIT:
+    global _JIT_INSTANCE
+    if _JIT_INSTANCE is None:
+        with _JIT_LOCK:
+            if _JIT_INSTANCE is None:
+                _JIT_INSTANCE = _JIT()
+    return _JIT_INSTANCE
+
+
+class LLVMModule:
+    """The compiled kernels of one program; ``get(name)`` returns a ctypes function.
+
+    Code lives in the process-wide JIT (one function per distinct kernel); ``ir`` is the
+    program's LLVM IR before optimization, ``optimized_ir`` that of its distinct kernels after.
+    """
+
+    def __init__(self, kernels, name: str = "mxc"):
+        self.kernels = list(kernels)
+        self.name = name
+        self._by_name = {k.name: k for k in self.kernels}
+        self.symbols = jit().ensure(self.kernels)
+        self._ir = None
+
+    @property
+    def ir(self) -> str:
+        if self._ir is None:
+            self._ir = render_module(self.kernels, self.name)
+        return self._ir
+
+    @property
+    def optimized_ir(self) -> str:
+        seen = []
+        for k in self.kernels:
+            sym = self.symbols[k.name]
+            if sym not in seen:
+                seen.append(sym)
+        j = jit()
+        return "\n".join(f"; kernel {', '.join(k.name for k in self.kernels if self.symbols[k.name] == s)}"
+                         f"\n{j.opt_ir[s]}" for s in seen)
+
+    def get(self, name: str):
+        return jit().function(self.symbols[name], len(self._by_name[name].buffers))
+
     def assembly(self) -> str:
-        return host_target_machine().emit_assembly(llvm.parse_assembly(self.optimized_ir))
+        j = jit()
+        syms = dict.fromkeys(self.symbols.values())
+        return "\n".join(host_target_machine().emit_assembly(llvm.parse_assembly(j.opt_ir[s]))
+                         for s in syms)
 
 
 _ = ALU_OPS

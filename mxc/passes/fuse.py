@@ -165,33 +165,71 @@ class Fuse(Pass):
 
     # -- horizontal merging ------------------------------------------------------------------------
     def _merge(self, g, kernels, mat, prod, order, ctx):
-        while True:
-            ug = _UnitGraph(g, kernels, mat, prod, order)
-            done = False
-            for i, j in ug.merge_candidates():
-                a, b = kernels[i], kernels[j]
-                merged_structure = _compatible(a.structure, b.structure)
-                if merged_structure is None:
+        """Merge kernels greedily over the candidate pairs, in one pass: kernels are
+        union-find sets, and a merge is refused when it would create a cycle through another
+        step (a DFS over the contracted graph of kernels and library calls)."""
+        ug = _UnitGraph(g, kernels, mat, prod, order)
+        n = len(ug.units)
+        parent = list(range(n))
+        current = {i: kernels[i] for i in range(len(kernels))}
+        deps = [set(r) for r in ug.reads]
+
+        def find(x):
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        def reaches(src, dst) -> bool:
+            """Is there a path dst -> ... -> X -> ... -> src with X not src or dst?
+            (edges point from a unit to the units it reads)"""
+            seen = set()
+            stack = [find(d) for d in deps[dst]]
+            stack = [d for d in stack if d not in (src, dst)]
+            while stack:
+                u = stack.pop()
+                if u in seen:
                     continue
-                if self._kphase(a) != self._kphase(b):
-                    continue        # forward and backward run at different times
-                if ug.path_through_other(i, j):
-                    ctx.remark(self.name, "no-merge", f"{_kname(a, order)} and {_kname(b, order)}"
-                                                      ": another step lies between them")
-                    continue
-                cand = _Kernel(a.anchors + b.anchors, a.cone | b.cone, merged_structure)
-                try:
-                    body, _ = _body_for(cand, mat, prod, order)
-                    lower_group(body, "probe")
-                except LoweringError as e:
-                    ctx.remark(self.name, "no-merge", f"{_kname(a, order)} and "
-                                                      f"{_kname(b, order)}: {e}")
-                    continue
-                kernels = [k for t, k in enumerate(kernels) if t not in (i, j)] + [cand]
-                done = True
-                break
-            if not done:
-                return kernels
+                seen.add(u)
+                for d in deps[u]:
+                    d = find(d)
+                    if d == src:
+                        return True
+                    if d != dst and d not in seen:
+                        stack.append(d)
+            return False
+
+        noted = set()
+        for i0, j0 in ug.merge_candidates():
+            i, j = find(i0), find(j0)
+            if i == j:
+                continue
+            a, b = current[i], current[j]
+            merged_structure = _compatible(a.structure, b.structure)
+            if merged_structure is None:
+                continue
+            if self._kphase(a) != self._kphase(b):
+                continue            # forward and backward run at different times
+            if reaches(i, j) or reaches(j, i):
+                if (i, j) not in noted:
+                    noted.add((i, j))
+                    ctx.remark(self.name, "no-merge",
+                               f"{_kname(a, order)} and {_kname(b, order)}: another step lies "
+                               "between them")
+                continue
+            cand = _Kernel(a.anchors + b.anchors, a.cone | b.cone, merged_structure)
+            try:
+                body, _ = _body_for(cand, mat, prod, order)
+                lower_group(body, "probe")
+            except LoweringError as e:
+                ctx.remark(self.name, "no-merge",
+                           f"{_kname(a, order)} and {_kname(b, order)}: {e}")
+                continue
+            parent[j] = i
+            current[i] = cand
+            del current[j]
+            deps[i] = {find(d) for d in deps[i] | deps[j]} - {i}
+        return list(current.values())
 
     def _unit_phase(self, u) -> int:
         if isinstance(u, Op):
@@ -260,6 +298,7 @@ class _UnitGraph:
                 self.pos.append((ph, order[u]))
             self.reads.append({owner[v] for v in ext if v in owner and owner[v] != i})
         self.order = self._topo()
+        self.desc = None
         self.anc = [0] * len(self.units)
         for u in self.order:
             a = 0
@@ -291,6 +330,15 @@ class _UnitGraph:
 
     def topo_order(self):
         return self.order
+
+    def related(self, u) -> int:
+        """Bitset of u, its ancestors and its descendants."""
+        if self.desc is None:
+            self.desc = [0] * len(self.units)
+            for x in reversed(self.order):
+                for d in self.reads[x]:
+                    self.desc[d] |= self.desc[x] | (1 << x)
+        return self.anc[u] | self.desc[u] | (1 << u)
 
     def merge_candidates(self):
         """Kernel pairs whose cones overlap or where one reads the other."""
