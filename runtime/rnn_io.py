@@ -21,41 +21,9 @@ from mxc.ndarray import NDArray
 from mxc.ndarray import array as nd_array
 
 from .io import DataBatch, DataDesc, DataIter
+from mxc.rnn.io import encode_sentences  # noqa: E402,F401  (one implementation)
 
 __all__ = ["BucketSentenceIter", "encode_sentences"]
-
-
-def encode_sentences(sentences, vocab=None, invalid_label=-1, invalid_key="\n",
-                     start_label=0, unknown_token=None):
-    """Encode sentences (lists of string tokens) as lists of integers, building the vocabulary
-    as it goes (new words get the next free index, skipping ``invalid_label``).
-
-    Returns ``(encoded_sentences, vocab)``. With a given ``vocab``, unknown words are an error
-    unless ``unknown_token`` is set (then they all map to it).
-    """
-    idx = start_label
-    if vocab is None:
-        vocab = {invalid_key: invalid_label}
-        new_vocab = True
-    else:
-        new_vocab = False
-    res = []
-    for sent in sentences:
-        coded = []
-        for word in sent:
-            if word not in vocab:
-                if not (new_vocab or unknown_token):
-                    raise KeyError(f"encode_sentences: unknown token {word!r} is not in the "
-                                   "given vocab; pass unknown_token=... to map unknown words")
-                if idx == invalid_label:
-                    idx += 1
-                if unknown_token:
-                    word = unknown_token
-                vocab[word] = idx
-                idx += 1
-            coded.append(vocab[word])
-        res.append(coded)
-    return res, vocab
 
 
 class BucketSentenceIter(DataIter):

@@ -29,12 +29,7 @@ __all__ = ["RNNParams", "BaseRNNCell", "RNNCell", "LSTMCell", "GRUCell", "FusedR
 
 
 def __getattr__(name):
-    if name == "BucketSentenceIter":
-        try:
-            from runtime.rnn_io import BucketSentenceIter
-        except ImportError:
-            from ..base import UnsupportedError
-            raise UnsupportedError("mx.rnn.BucketSentenceIter needs the data iterators "
-                                   "(runtime.rnn_io), which are not available") from None
+    if name == "BucketSentenceIter":          # lives with the data iterators
+        from runtime.rnn_io import BucketSentenceIter
         return BucketSentenceIter
     raise AttributeError(f"module 'mxc.rnn' has no attribute {name!r}")

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from ..base import MXNetError
 
-__all__ = ["encode_sentences"]
+__all__ = ["encode_sentences", "UnknownTokenError"]
+
+
+class UnknownTokenError(MXNetError, AssertionError):
+    """A word missing from a given vocabulary (MXNet raises an AssertionError here)."""
 
 
 def encode_sentences(sentences, vocab=None, invalid_label=-1, invalid_key="\n", start_label=0,
@@ -34,7 +38,7 @@ def encode_sentences(sentences, vocab=None, invalid_label=-1, invalid_key="\n", 
         for word in sent:
             if word not in vocab:
                 if not (new_vocab or unknown_token):
-                    raise MXNetError(f"Unknown token {word}")
+                    raise UnknownTokenError(f"Unknown token {word}")
                 if idx == invalid_label:
                     idx += 1
                 if unknown_token:
