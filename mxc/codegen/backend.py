@@ -54,6 +54,8 @@ class Executable:
     """Compiled kernels of one Program for one target."""
 
     def __init__(self, prog: Program, target: str = "llvm", artefacts: dict | None = None):
+        from .parallel import configure_torch
+        configure_torch()
         self.prog = prog
         self.target = normalize_target(target)
         self._sources: dict[str, str] = {}
@@ -126,9 +128,10 @@ class Executable:
             if step.kind == "kernel":
                 calls.append(self._kernel_call(step, tensors))
             else:
+                from .parallel import extern_call
                 ins = [tensors[b] for b in step.ins]
                 outs = [tensors[b] for b in step.outs]
-                calls.append(functools.partial(step.fn, step.attrs, ins, outs))
+                calls.append(extern_call(step.fn, step.attrs, ins, outs, step.split))
         return Bound(self, calls, tensors, arena)
 
     def _kernel_call(self, step, tensors):

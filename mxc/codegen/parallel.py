@@ -1,4 +1,4 @@
-"""A small parallel-for for LLVM kernels: split the outermost grid range over threads.
+"""mxc's threads: a parallel-for for LLVM kernels and batch-split library calls.
 
 Every generated CPU kernel takes ``(buffers..., lo, hi)`` and runs grid rows ``[lo, hi)``;
 ctypes releases the GIL for the call, so persistent worker threads each run a chunk while the
@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import threading
 
-__all__ = ["num_threads", "pool", "parallel_call", "MIN_PARALLEL_WORK"]
+__all__ = ["num_threads", "pool", "parallel_call", "extern_call", "configure_torch",
+           "MIN_PARALLEL_WORK"]
 
 # elements (grid points x reduction length) below which a kernel stays on one thread
 MIN_PARALLEL_WORK = int(os.environ.get("MXC_MIN_PARALLEL_WORK", 1 << 16))
@@ -97,5 +98,48 @@ def parallel_call(fn, ptrs, extent: int, work: int):
         return lambda: fn(*args)
     bounds = [extent * i // n for i in range(n + 1)]
     chunks = [tuple(ptrs) + (bounds[i], bounds[i + 1]) for i in range(n)]
+    p = pool()
+    return lambda: p.run(fn, chunks)
+
+
+_TORCH_CONFIGURED = False
+
+
+def configure_torch():
+    """Library calls run single-threaded inside torch (``MXC_TORCH_THREADS``, default 1):
+    mxc parallelizes large ones itself, and torch's OpenMP threads cost more than they save
+    on small calls (and spin against everything else on a busy machine)."""
+    global _TORCH_CONFIGURED
+    if not _TORCH_CONFIGURED:
+        _TORCH_CONFIGURED = True
+        import torch
+        torch.set_num_threads(max(1, int(os.environ.get("MXC_TORCH_THREADS", "1"))))
+
+
+def extern_call(fn, attrs, ins, outs, split=None):
+    """A zero-argument callable for a library call; split along the batch over the pool's
+    threads when the call is large and its ``split`` rule allows it (torch releases the GIL)."""
+    def whole():
+        fn(attrs, ins, outs)
+    work = sum(t.numel() for t in ins) + sum(t.numel() for t in outs)
+    n_threads = pool().size
+    if split is None or n_threads <= 1 or work < 4 * MIN_PARALLEL_WORK:
+        return whole
+    rule = split(attrs, [tuple(t.shape) for t in ins], [tuple(t.shape) for t in outs])
+    if rule is None:
+        return whole
+    in_axes, out_axes, chunk_attrs = rule
+    rows = next((t.shape[0] for t, ax in zip(list(ins) + list(outs), list(in_axes) +
+                                              list(out_axes)) if ax == 0), 0)
+    n = min(n_threads, rows)
+    if n <= 1:
+        return whole
+    bounds = [rows * i // n for i in range(n + 1)]
+    chunks = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        ci = [t[lo:hi] if ax == 0 else t for t, ax in zip(ins, in_axes)]
+        co = [t[lo:hi] if ax == 0 else t for t, ax in zip(outs, out_axes)]
+        ca = chunk_attrs(attrs, hi - lo) if chunk_attrs else attrs
+        chunks.append((ca, ci, co))
     p = pool()
     return lambda: p.run(fn, chunks)

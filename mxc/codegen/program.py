@@ -43,6 +43,7 @@ class Step:
     fn: object = None         # extern: fn(attrs, ins, outs)
     attrs: dict = field(default_factory=dict)
     op_name: str | None = None
+    split: object = None      # extern: the batch-split rule (Extern.split), if any
 
     @property
     def ins(self):
@@ -206,7 +207,8 @@ def build_program(g: Graph, n_forward_outputs: int | None = None,
         elif isinstance(od.lower, Extern):
             outs = [buf(v, "temp") for v in op.outputs]
             steps.append(Step("extern", od.lower.name or od.name, ins + outs, len(ins),
-                              fn=od.lower.fn, attrs=dict(op.attrs), op_name=op.name))
+                              fn=od.lower.fn, attrs=dict(op.attrs), op_name=op.name,
+                              split=od.lower.split))
         else:
             raise MXNetError(f"{op.opname} '{op.name}': not lowered; run the fuse pass before "
                              "building a program")

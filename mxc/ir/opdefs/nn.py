@@ -38,6 +38,10 @@ def _dot_rule(rc, shapes):
     ta, tb = rc.attrs["transpose_a"], rc.attrs["transpose_b"]
     if len(a) == 0 or len(b) == 0:
         raise rc.shape_error("dot needs inputs of rank >= 1")
+    if len(a) == 1 and len(b) == 1 and (ta or tb):
+        raise rc.attr_error(f"transpose_a={ta}, transpose_b={tb} with two 1-d inputs "
+                            f"({shape_str(a)}) and ({shape_str(b)}); expected no transpose "
+                            "(MXNet cannot transpose a vector product)")
     m, k, n, out, _, _, ok = dot_dims(a, b, ta, tb)
     if not ok:
         raise rc.shape_error(f"lhs ({shape_str(a)}) and rhs ({shape_str(b)}) do not agree on the "
@@ -88,7 +92,9 @@ register_op(OpDef(
     attrs=(Attr("transpose_a", "bool", False), Attr("transpose_b", "bool", False),
            Attr("forward_stype", "str", None, optional=True)),
     arguments=("lhs", "rhs"), infer_shape=forward_shape(_dot_rule), interp=_dot_np,
-    vjp=_dot_vjp, lower=Extern(_dot_extern, "gemm"),
+    vjp=_dot_vjp, lower=Extern(_dot_extern, "gemm", split=lambda a, i, o:
+                                ([0, None], [0], None)
+                                if not a["transpose_a"] and len(i[0]) >= 2 else None),
     doc="Matrix product; N-d operands are flattened to 2-d as MXNet does.",
 ))
 
@@ -109,6 +115,11 @@ def _fc_rule(rc, shapes):
     data = shapes[0]
     k = None
     out = None
+    o = rc.out_shapes[0] if rc.out_shapes else None
+    if data is not None and o is not None and len(o) == (2 if a["flatten"] else len(data)):
+        # MXNet: unknown batch (leading) dims of the data come from the output's
+        n_lead = 1 if a["flatten"] else len(data) - 1
+        data = tuple(o[i] if i < n_lead and d is None else d for i, d in enumerate(data))
     if data is not None:
         if a["flatten"]:
             rest = data[1:]
@@ -181,10 +192,13 @@ register_op(OpDef(
 
 # --- softmax ---------------------------------------------------------------------------------------
 def softmax_np(x, axis, t=None):
-    z = x if t is None or t == 1.0 else x / t
+    """softmax(x / t) along axis, computed in float64, returned in x's dtype."""
+    x = np.asarray(x)
+    z = x.astype(np.float64)
+    z = z if t is None or t == 1.0 else z / t
     z = z - z.max(axis=axis, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=axis, keepdims=True)
+    return (e / e.sum(axis=axis, keepdims=True)).astype(x.dtype)
 
 
 def build_softmax(b, x, axis, temperature=None):
@@ -229,18 +243,51 @@ def _softmax_vjp(b, op, g):
     return (gx,)
 
 
+def _softmax_validate(rc):
+    if rc.attrs["use_length"]:
+        from ...base import UnsupportedError
+        raise UnsupportedError(f"{rc.where}: mxc does not support softmax with use_length=True "
+                               "yet; mask the input instead (e.g. add -inf where padded)")
+
+
+def _softmax_dtype(rc, dts):
+    d = rc.attrs["dtype"]
+    return dts, [DType.parse(d) if d is not None else dts[0]]
+
+
+def _softmax_np(xs, a):
+    x = xs[0]
+    if a["dtype"] is not None:
+        x = x.astype(DType.parse(a["dtype"]).numpy)
+    return (softmax_np(x, a["axis"], a["temperature"]),)
+
+
+def _softmax_decompose(b, op):
+    x = op.inputs[0]
+    if op.attrs["dtype"] is not None:
+        x = b.cast(x, op.attrs["dtype"])
+    ax = norm_axis(_AxisRC(op), op.attrs["axis"], len(x.shape))
+    return [build_softmax(b, x, ax, op.attrs["temperature"])]
+
+
+def _softmax_vjp_cast(b, op, g):
+    (gx,) = _softmax_vjp(b, op, g)
+    return (b.cast(gx, op.inputs[0].dtype),)
+
+
 register_op(OpDef(
     name="softmax",
-    attrs=(Attr("axis", "int", -1), Attr("temperature", "float", None, optional=True),
-           Attr("dtype", "dtype", None, optional=True), Attr("use_length", "bool", False)),
-    arguments=("data",), infer_shape=forward_shape(_softmax_rule),
-    interp=lambda xs, a: (softmax_np(xs[0], a["axis"], a["temperature"]),),
-    vjp=_softmax_vjp,
-    decompose=lambda b, op: [build_softmax(b, op.inputs[0],
-                                           norm_axis(_AxisRC(op), op.attrs["axis"],
-                                                     len(op.inputs[0].shape)),
-                                           op.attrs["temperature"])],
-    doc="exp(x/T) / sum(exp(x/T)) along axis.",
+    attrs=(Attr("axis", "int", -1, doc="The axis along which to compute softmax."),
+           Attr("temperature", "float", None, optional=True,
+                doc="Temperature parameter in softmax."),
+           Attr("dtype", "dtype", None, optional=True,
+                doc="DType of the output; the input's when None."),
+           Attr("use_length", "bool", False, doc="Whether to use the length input (not "
+                "supported by mxc).")),
+    arguments=("data",), infer_shape=forward_shape(_softmax_rule), infer_dtype=_softmax_dtype,
+    interp=_softmax_np, vjp=_softmax_vjp_cast, decompose=_softmax_decompose,
+    validate=_softmax_validate,
+    doc="exp(x/T) / sum(exp(x/T)) along axis; gradient (g*y - y*sum(g*y)) / T.",
 ))
 
 
@@ -322,21 +369,37 @@ register_op(OpDef(
 
 
 # --- SoftmaxOutput ------------------------------------------------------------------------------
+def _so_label_shapes(a, data):
+    """Label shapes MXNet accepts for ``data`` (the first is the default), besides ``data``'s own
+    shape (probability labels)."""
+    data = tuple(data)
+    if a["multi_output"]:
+        n = data[0]
+        spatial = numel(data[2:])
+        return [(n, spatial), (n,) + data[2:], (n, 1) + data[2:]]
+    return [data[:-1]]
+
+
 def _so_rule(rc, shapes):
-    a = rc.attrs
     data, label = shapes
+    if data is not None and any(d is None for d in data):
+        # partial data: MXNet still fills the label's shape (unknown dims stay unknown)
+        want = _so_label_shapes(rc.attrs, data)[0] if len(data) >= 2 else None
+        return [data, label if label is not None else want], [tuple(data)]
     if data is None:
         return [data, label], [None]
-    if a["multi_output"]:
-        want = (data[0],) + tuple(data[2:])
-    elif a["preserve_shape"]:
-        want = tuple(data[:-1])
-    else:
-        want = (data[0],)
-    if label is not None and tuple(label) != want and numel_known(label) != numel_known(want):
-        raise rc.shape_error(f"label has shape ({shape_str(label)}); expected "
-                             f"({shape_str(want)}) from data ({shape_str(data)})")
-    return [data, label if label is not None else want], [tuple(data)]
+    data = tuple(data)
+    if len(data) < 2:
+        raise rc.shape_error(f"data has shape ({shape_str(data)}); expected at least 2 dimensions")
+    ok = _so_label_shapes(rc.attrs, data)
+    if label is None:
+        return [data, ok[0]], [data]
+    label = tuple(label)
+    if label != data and label not in ok:
+        want = " or ".join(f"({shape_str(s)})" for s in ok)
+        raise rc.shape_error(f"label has shape ({shape_str(label)}); expected {want} from data "
+                             f"({shape_str(data)}) (or the data's shape for probability labels)")
+    return [data, label], [data]
 
 
 def numel_known(s):
@@ -362,7 +425,7 @@ def _so_layout(op_attrs, shape):
 def _so_np(xs, a):
     x = xs[0]
     ax, ws = _so_layout(a, x.shape)
-    return (softmax_np(x.reshape(ws), ax).reshape(x.shape),)
+    return (softmax_np(x.reshape(ws), ax).reshape(x.shape).astype(x.dtype),)
 
 
 def _so_decompose(b, op):
@@ -372,59 +435,90 @@ def _so_decompose(b, op):
 
 
 def _so_vjp(b, op, g):
-    """MXNet's SoftmaxOutput gradient: (softmax - onehot(label)) * grad_scale / norm.
+    """MXNet 1.9.1's SoftmaxOutput gradient (src/operator/softmax_output-inl.h), the head
+    gradient ignored (a loss layer); the label gets none:
 
-    The head gradient is ignored (a loss layer); with use_ignore, rows whose label equals
-    ignore_label get no gradient; normalization 'batch' divides by the batch size, 'valid' by
-    the number of labels not ignored; smooth_alpha spreads alpha over the wrong classes.
-    The label gets no gradient.
+    - probability labels (label shaped like data): ``(out - label) * grad_scale``;
+    - otherwise ``out - onehot(label)`` on the working layout ((n, k) rows, (n, k, s) for
+      multi_output); ``smooth_alpha`` replaces the one-hot by ``1 - alpha`` / ``alpha / (k-1)``
+      (not for multi_output: MXNet's multi_output branch ignores it);
+      with ``use_ignore`` rows whose label is ``ignore_label`` get 0. The layout uses the first
+      ``n`` labels of the flattened label (MXNet reads a 2-d non-multi label that way);
+    - scaled by ``grad_scale / cnt``: ``cnt`` is 1 ('null'), the number of labels ('batch'; for
+      multi_output the batch size), or the labels not equal to ``ignore_label`` (at least 1;
+      counted with or without use_ignore) for 'valid'. multi_output also divides by the
+      spatial size unless 'valid';
+    - ``out_grad=True`` multiplies by the softmax output: MXNet 1.9.1 passes its output where
+      the head gradient was meant to go.
     """
     a = op.attrs
     x, label = op.inputs
     y = op.outputs[0]
+    scale = a["grad_scale"]
+    if tuple(label.shape) == tuple(x.shape):
+        grad = b.sub(y, b.cast(label, x.dtype))
+        if scale != 1.0:
+            grad = b.mul(grad, scale)
+        if a["out_grad"]:
+            grad = b.mul(grad, y)
+        return grad, None
     ax, ws = _so_layout(a, x.shape)
     c = ws[1]
     p = b.reshape(y, ws)
+    lab_all = b.reshape(label, (numel(label.shape),))
     if a["multi_output"]:
         lab = b.reshape(label, (ws[0], ws[2]))
-        oh = build_one_hot(b, lab, c, dtype=x.dtype)                  # (n, x, c)
+        oh = build_one_hot(b, lab, c, dtype=x.dtype)                  # (n, s, c)
         oh = b.transpose(oh, (0, 2, 1))
         lab_b = b.reshape(lab, (ws[0], 1, ws[2]))
     else:
-        lab = b.reshape(label, (ws[0],))
+        lab = lab_all
+        if numel(label.shape) != ws[0]:
+            lab = b.op("slice_axis", [lab_all], {"axis": 0, "begin": 0, "end": ws[0]})
         oh = build_one_hot(b, lab, c, dtype=x.dtype)                  # (n, c)
         lab_b = b.reshape(lab, (ws[0], 1))
     alpha = a["smooth_alpha"]
-    if alpha:
+    if alpha and not a["multi_output"]:       # MXNet's multi_output branch does not smooth
         oh = b.add(b.mul(oh, 1.0 - alpha - alpha / (c - 1)), alpha / (c - 1))
     grad = b.sub(p, oh)
-    scale = a["grad_scale"]
     if a["use_ignore"]:
-        keep = b.op("_not_equal_scalar", [lab_b], {"scalar": a["ignore_label"]})
-        keep = b.cast(keep, x.dtype)
+        keep = b.cast(b.op("_not_equal_scalar", [lab_b], {"scalar": a["ignore_label"]}), x.dtype)
         grad = b.op("broadcast_mul", [grad, keep])
     norm = a["normalization"]
+    n_labels = numel(label.shape)
+    const = scale
+    if a["multi_output"] and norm != "valid":
+        const /= ws[2]
     if norm == "batch":
-        grad = b.mul(grad, scale / ws[0])
-    elif norm == "valid":
-        if a["use_ignore"]:
-            cnt = b.sum(b.reshape(keep, (numel(keep.shape),)), axis=0)
-            cnt = b.maximum(cnt, 1.0)
-            grad = b.op("broadcast_div", [b.mul(grad, scale), b.reshape(cnt, (1,) * len(ws))])
-        else:
-            grad = b.mul(grad, scale / (numel(label.shape)))
-    elif scale != 1.0:
-        grad = b.mul(grad, scale)
+        const /= ws[0] if a["multi_output"] else n_labels
+    if norm == "valid":
+        # MXNet compares int(label) with int(ignore_label)
+        lab_i = b.op("trunc", [b.cast(lab_all, x.dtype)])
+        ign = float(int(a["ignore_label"]))
+        valid = b.cast(b.op("_not_equal_scalar", [lab_i], {"scalar": ign}), x.dtype)
+        cnt = b.maximum(b.sum(valid, axis=0), 1.0)
+        grad = b.op("broadcast_div", [b.mul(grad, const) if const != 1.0 else grad,
+                                      b.reshape(cnt, (1,) * len(ws))])
+    elif const != 1.0:
+        grad = b.mul(grad, const)
+    if a["out_grad"]:
+        grad = b.mul(grad, p)
     return b.reshape(grad, x.shape), None
 
 
 register_op(OpDef(
     name="SoftmaxOutput",
-    attrs=(Attr("grad_scale", "float", 1.0), Attr("ignore_label", "float", -1.0),
-           Attr("multi_output", "bool", False), Attr("use_ignore", "bool", False),
-           Attr("preserve_shape", "bool", False),
-           Attr("normalization", "str", "null", choices=("null", "batch", "valid")),
-           Attr("out_grad", "bool", False), Attr("smooth_alpha", "float", 0.0)),
+    attrs=(Attr("grad_scale", "float", 1.0, doc="Scales the gradient by a float factor."),
+           Attr("ignore_label", "float", -1.0,
+                doc="Label value ignored in backward when use_ignore is set."),
+           Attr("multi_output", "bool", False, doc="Softmax along axis 1 of N-d data."),
+           Attr("use_ignore", "bool", False, doc="Ignore ignore_label in backward."),
+           Attr("preserve_shape", "bool", False, doc="Softmax along the last axis."),
+           Attr("normalization", "str", "null", choices=("null", "batch", "valid"),
+                doc="Normalizes the gradient."),
+           Attr("out_grad", "bool", False,
+                doc="Multiplies the gradient with the output (MXNet 1.9.1's behaviour)."),
+           Attr("smooth_alpha", "float", 0.0, doc="Label smoothing constant.")),
     arguments=("data", "label"), infer_shape=_so_rule, infer_dtype=_so_dtype, interp=_so_np,
     vjp=_so_vjp, decompose=_so_decompose, traits={LOSS}, aliases=("Softmax",),
     doc="Softmax forward; backward is (softmax - onehot(label)) scaled, ignoring the head grad.",

@@ -44,6 +44,30 @@ from ..types import DType, numel, shape_str
 from ._util import norm_axis
 
 
+
+# -- batch parallelism of library calls (see registry.Extern.split) -----------------------------
+def _split_batch_first(attrs, in_shapes, out_shapes):
+    """Split the data (input 0) and the output along the batch; weights go whole."""
+    return [0] + [None] * (len(in_shapes) - 1), [0] * len(out_shapes), None
+
+
+def _split_batch_all(attrs, in_shapes, out_shapes):
+    """Every input and output is split along the batch (pooling and its gradients)."""
+    return [0] * len(in_shapes), [0] * len(out_shapes), None
+
+
+def _rows_of_data_shape(attrs, n):
+    a = dict(attrs)
+    a["data_shape"] = (n,) + tuple(attrs["data_shape"][1:])
+    return a
+
+
+def _rows_of_out_shape(attrs, n):
+    a = dict(attrs)
+    a["out_shape"] = (n,) + tuple(attrs["out_shape"][1:])
+    return a
+
+
 def _f32(v: float) -> float:
     """A float default as MXNet stores it (a C float printed as a double)."""
     return float(np.float32(v))
@@ -336,7 +360,8 @@ register_op(OpDef(
         Attr("no_bias", "bool", False, doc="Whether to disable bias parameter."),
     ) + _CUDNN_LAYOUT,
     arguments=_conv_args, infer_shape=_conv_rule, interp=_conv_np, vjp=_conv_vjp,
-    lower=Extern(_conv_extern, "convolution"), validate=_conv_validate,
+    lower=Extern(_conv_extern, "convolution", split=_split_batch_first),
+    validate=_conv_validate,
     doc="1-D/2-D/3-D grouped, strided, padded, dilated convolution (NCW/NCHW/NCDHW); "
         "weight (num_filter, C/num_group, *kernel).",
 ))
@@ -384,7 +409,8 @@ def _conv_bwd_weight_extern(attrs, ins, outs):
 register_op(OpDef(
     name="_conv_backward_data", attrs=_CONV_BWD_ATTRS, arguments=("grad", "weight"),
     infer_shape=_out_shape_rule, interp=_conv_bwd_data_np, differentiable=False,
-    lower=Extern(_conv_bwd_data_extern, "convolution_backward_data"),
+    lower=Extern(_conv_bwd_data_extern, "convolution_backward_data",
+                 split=lambda a, i, o: ([0, None], [0], _rows_of_out_shape)),
     doc="Gradient of a convolution in its data (a transposed convolution); second-order "
         "gradients are not supported.",
 ))
@@ -813,7 +839,8 @@ def _pool_vjp(b, op, g):
 register_op(OpDef(
     name="Pooling", attrs=_POOL_ATTRS, arguments=("data",), outputs=_pool_outputs,
     num_visible_outputs=1, infer_shape=_pool_rule, infer_dtype=_pool_dtype, interp=_pool_np,
-    vjp=_pool_vjp, lower=Extern(_pool_extern, "pooling"), validate=_pool_validate,
+    vjp=_pool_vjp, lower=Extern(_pool_extern, "pooling", split=_split_batch_all),
+    validate=_pool_validate,
     doc="max/avg/sum/lp pooling over 1-3 spatial dims; pooling_convention 'valid' or 'full' "
         "(ceil); global_pool pools the whole feature map.",
 ))
@@ -853,7 +880,8 @@ register_op(OpDef(
     infer_shape=lambda rc, s: (list(s), [tuple(rc.attrs["data_shape"])]),
     infer_dtype=lambda rc, d: (list(d), [d[0]]),
     interp=_pool_bwd_max_np, differentiable=False,
-    lower=Extern(_pool_bwd_max_extern, "max_pooling_backward"),
+    lower=Extern(_pool_bwd_max_extern, "max_pooling_backward",
+                 split=lambda a, i, o: ([0, 0], [0], _rows_of_data_shape)),
     doc="Max pooling's gradient: scatter-add of the head gradient to the argmax positions "
         "recorded in the forward's workspace.",
 ))
@@ -907,7 +935,7 @@ register_op(OpDef(
     name="_pooling_backward", attrs=_POOL_ATTRS, arguments=("grad", "data"),
     outputs=("output",),
     infer_shape=lambda rc, s: (list(s), [s[1]]), interp=_pool_bwd_np, differentiable=False,
-    lower=Extern(_pool_bwd_extern, "pooling_backward"),
+    lower=Extern(_pool_bwd_extern, "pooling_backward", split=_split_batch_all),
     doc="avg/sum/lp (and workspace-less max) pooling's gradient, by differentiating the "
         "library pooling.",
 ))
