@@ -179,7 +179,7 @@ def table(results):
         if r["system"] != "mxc":
             continue
         q = by.get((wl, thr, "mxnet"))
-        if q and "planned_bytes" in q:
+        if q and q.get("planned_bytes"):
             lines.append(f"{wl:12s} {thr:>3d} planned memory mxc {r['planned_bytes']} B, "
                          f"MXNet {q['planned_bytes']} B: "
                          f"{r['planned_bytes'] / q['planned_bytes']:.2f}x")

@@ -13,7 +13,7 @@ def test_dump_prints_stages_kernels_memory(capsys):
     out = capsys.readouterr().out
     for stage in ("input", "infer", "decompose", "simplify", "cse", "dce", "fuse"):
         assert f"// ---- {stage} ----" in out
-    assert "kernel k0_fc1_relu1" in out and "define void @k0_fc1_relu1" in out
+    assert "kernel k0_fc1_relu1" in out and 'define void @"k0_fc1_relu1"' in out
     assert "memory plan @softmax" in out and "materialize" in out
 
 

@@ -89,6 +89,9 @@ FLOAT_OPS = {
     "lt": "fcmp:<", "le": "fcmp:<=", "gt": "fcmp:>", "ge": "fcmp:>=", "eq": "fcmp:==",
     "ne": "fcmp:!=", "and_": "m:logic", "or_": "m:logic", "xor": "m:logic", "not_": "m:not",
 }
+# reductions over at most this many elements are emitted without a loop
+UNROLL_REDUCTIONS = 16
+
 # expanded into basic ops by mathlib before rendering
 EXPAND = {"sigmoid", "erfinv", "digamma", "tanh"}
 INT_OPS = {
@@ -210,6 +213,22 @@ class _Emitter:
     def rloops(self, body, carried=()):
         rvars = self.k.rvars
         outer_vals = dict(self.vals)
+        total = 1
+        for v in rvars:
+            total *= v.extent
+        if total <= UNROLL_REDUCTIONS:
+            # a small reduction (a pooling window): straight-line code, so the grid's own
+            # innermost loop is the one the vectorizer sees
+            import itertools
+            acc = list(carried)
+            for point in itertools.product(*[range(v.extent) for v in rvars]):
+                for v, i in zip(rvars, point):
+                    self.vars[v] = ir.Constant(I64, i)
+                self.vals = dict(outer_vals)
+                res = body(*acc)
+                acc = list(res) if res is not None else acc
+            self.vals = outer_vals
+            return acc
 
         def nest(d, *acc):
             if d == len(rvars):

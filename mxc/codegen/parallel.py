@@ -118,7 +118,9 @@ def configure_torch():
 
 def extern_call(fn, attrs, ins, outs, split=None):
     """A zero-argument callable for a library call; split along the batch over the pool's
-    threads when the call is large and its ``split`` rule allows it (torch releases the GIL)."""
+    threads when the call is large and its ``split`` rule allows it (torch releases the GIL).
+    An output marked ``"sum"`` (a weight gradient summed over the batch) gets a private buffer
+    per chunk, added up after the chunks ran."""
     def whole():
         fn(attrs, ins, outs)
     work = sum(t.numel() for t in ins) + sum(t.numel() for t in outs)
@@ -136,10 +138,28 @@ def extern_call(fn, attrs, ins, outs, split=None):
         return whole
     bounds = [rows * i // n for i in range(n + 1)]
     chunks = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    partials = []          # outputs that are sums over the batch: one private buffer a chunk
+    for c, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
         ci = [t[lo:hi] if ax == 0 else t for t, ax in zip(ins, in_axes)]
-        co = [t[lo:hi] if ax == 0 else t for t, ax in zip(outs, out_axes)]
+        co = []
+        for k, (t, ax) in enumerate(zip(outs, out_axes)):
+            if ax == 0:
+                co.append(t[lo:hi])
+            elif ax == "sum":
+                buf = t if c == 0 else t.new_empty(t.shape)
+                if c:
+                    partials.append((t, buf))
+                co.append(buf)
+            else:
+                co.append(t)
         ca = chunk_attrs(attrs, hi - lo) if chunk_attrs else attrs
         chunks.append((ca, ci, co))
     p = pool()
-    return lambda: p.run(fn, chunks)
+    if not partials:
+        return lambda: p.run(fn, chunks)
+
+    def run():
+        p.run(fn, chunks)
+        for total, part in partials:
+            total.add_(part)
+    return run

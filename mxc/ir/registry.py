@@ -92,9 +92,10 @@ class Extern:
     fn: Callable
     name: str = ""
     # optional batch parallelism: split(attrs, in_shapes, out_shapes) -> (in_axes, out_axes,
-    # chunk_attrs) where in_axes/out_axes give, per tensor, the axis-0 split (0) or None (the
-    # whole tensor to every chunk), and chunk_attrs(attrs, n) the attrs of an n-row chunk (or
-    # None). The runtime then runs chunks of a large call on several threads.
+    # chunk_attrs) where in_axes/out_axes give, per tensor, the axis-0 split (0), None (the
+    # whole tensor to every chunk) or, for outputs, "sum" (each chunk computes a partial sum
+    # that is added up), and chunk_attrs(attrs, n) the attrs of an n-row chunk (or None). The
+    # runtime then runs chunks of a large call on several threads.
     split: Callable | None = None
 
 

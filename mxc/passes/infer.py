@@ -72,7 +72,8 @@ class InferTypes(Pass):
     def _step(op: Op, types) -> bool:
         ins = [types[v] for v in op.inputs]
         try:
-            new_in, new_out = infer_op_types(op.opdef, op.attrs, op.name, ins, op.body)
+            new_in, new_out = infer_op_types(op.opdef, op.attrs, op.name, ins, op.body,
+                                             out_types=[types[v] for v in op.outputs])
         except MXNetError:
             raise
         changed = False
@@ -99,6 +100,10 @@ def _retype(g: Graph, types, mapping: dict) -> Graph:
         outs = [Value(types[v], v.name) for v in op.outputs]
         for o, n in zip(op.outputs, outs):
             mapping[o] = n
-        ops.append(Op(op.opname, [mapping[v] for v in op.inputs], op.attrs, outs, op.name,
+        attrs = op.attrs
+        refine = op.opdef.extra.get("refine_attrs")
+        if refine is not None:       # attrs that name an inferred shape (zeros((0, H)))
+            attrs = refine(attrs, [types[v] for v in op.outputs])
+        ops.append(Op(op.opname, [mapping[v] for v in op.inputs], attrs, outs, op.name,
                       op.body))
     return Graph(g.name, [mapping[v] for v in g.inputs], ops, [mapping[v] for v in g.outputs])

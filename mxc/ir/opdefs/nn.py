@@ -317,8 +317,12 @@ def _arange_formula(k, a):
     i = k.index(0)
     if a["repeat"] != 1:
         i = k.floordiv(i, k.const(a["repeat"], i.dtype))
+    step = a["step"]
+    if not dt.is_float and float(step).is_integer() and float(start).is_integer():
+        v = k.add(k.mul(i, k.const(int(step), i.dtype)), k.const(int(start), i.dtype))
+        return k.cast(v, dt)                      # integer iota: integer arithmetic
     v = k.cast(i, DType.f64) if not dt.is_float else k.cast(i, dt)
-    v = k.add(k.mul(v, k.const(a["step"], v.dtype)), k.const(start, v.dtype))
+    v = k.add(k.mul(v, k.const(step, v.dtype)), k.const(start, v.dtype))
     return k.cast(v, dt)
 
 

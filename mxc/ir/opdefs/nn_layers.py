@@ -417,7 +417,8 @@ register_op(OpDef(
 register_op(OpDef(
     name="_conv_backward_weight", attrs=_CONV_BWD_ATTRS, arguments=("data", "grad"),
     infer_shape=_out_shape_rule, interp=_conv_bwd_weight_np, differentiable=False,
-    lower=Extern(_conv_bwd_weight_extern, "convolution_backward_weight"),
+    lower=Extern(_conv_bwd_weight_extern, "convolution_backward_weight",
+                 split=lambda a, i, o: ([0, 0], ["sum"], None)),
     doc="Gradient of a convolution in its weight; second-order gradients are not supported.",
 ))
 
@@ -830,19 +831,128 @@ def _pool_vjp(b, op, g):
     x = op.inputs[0]
     gy = g[0] if isinstance(g, list) else g
     if _pool_has_workspace(a):
+        k, stride, _, _ = pool_geometry(a, tuple(x.shape))
         return (b.op("_pooling_backward_max", [gy, op.outputs[1]],
-                     {"data_shape": tuple(x.shape)}),)
+                     {"data_shape": tuple(x.shape), "kernel": tuple(k),
+                      "stride": tuple(stride)}),)
     attrs = {k: v for k, v in a.items()}
     return (b.op("_pooling_backward", [gy, x], attrs),)
 
 
+# --- pooling as generated kernels ----------------------------------------------------------------
+# Without padding or an overhanging last window, a pooling is a reduction over a window view
+# (out index (n, c, oh, ow, kh, kw) reads x[n, c, oh*sh + kh, ow*sw + kw]: affine), so it
+# fuses with its neighbours; max pooling's workspace (the first argmax of each window, as a
+# flat index into the input plane, MXNet's and torch's convention) comes from the same kernel.
+# Otherwise the pooling is a library call (_pooling_lib).
+def _pool_kernel_geometry(a, shape):
+    """(kernel, stride, out) when the pooling can be generated code, else None."""
+    if len(shape) != 4 or a["pool_type"] not in ("max", "avg", "sum"):
+        return None
+    k, stride, pad, out = pool_geometry(a, tuple(shape))
+    if any(pad):
+        return None
+    if any((o - 1) * st + kk > x for o, st, kk, x in zip(out, stride, k, shape[2:])):
+        return None                         # 'full' convention with an overhanging window
+    return k, stride, out
+
+
+def _window_index(attrs, in_shape, out_shape, idx):
+    (sh, sw) = attrs["stride"]
+    n, c, oh, ow, kh, kw = idx
+    return [n, c, oh * sh + kh, ow * sw + kw]
+
+
+def _window_rule(rc, shapes):
+    n, c, h, w = shapes[0]
+    (kh, kw), (sh, sw) = rc.attrs["kernel"], rc.attrs["stride"]
+    return (n, c, (h - kh) // sh + 1, (w - kw) // sw + 1, kh, kw)
+
+
+def _window_np(xs, a):
+    x = xs[0]
+    (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+    n, c, h, w = x.shape
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    out = np.empty((n, c, oh, ow, kh, kw), x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            out[:, :, :, :, i, j] = x[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+    return (out,)
+
+
+register_op(OpDef(
+    name="_pool_window", attrs=(Attr("kernel", "shape"), Attr("stride", "shape")),
+    arguments=("data",), infer_shape=forward_shape(_window_rule), interp=_window_np,
+    differentiable=False, lower=View("custom", _window_index), traits={VIEW},
+    doc="The pooling windows of (N, C, H, W) data as (N, C, OH, OW, KH, KW) (a view).",
+))
+
+
+def _spread_index(attrs, in_shape, out_shape, idx):
+    (sh, sw) = attrs["stride"]
+    n, c, h, w = idx
+    return [n, c, h // sh, w // sw]
+
+
+register_op(OpDef(
+    name="_pool_spread", attrs=(Attr("stride", "shape"), Attr("out_hw", "shape")),
+    arguments=("data",),
+    infer_shape=forward_shape(lambda rc, s: tuple(s[0][:2]) + tuple(rc.attrs["out_hw"])),
+    interp=lambda xs, a: (np.repeat(np.repeat(xs[0], a["stride"][0], 2), a["stride"][1], 3),),
+    differentiable=False, lower=View("custom", _spread_index), traits={VIEW},
+    doc="Each window's value spread over the window's input positions (non-overlapping "
+        "windows that tile the input exactly; a view).",
+))
+
+
+def _pool_decompose(b, op):
+    a = op.attrs
+    x = op.inputs[0]
+    geo = _pool_kernel_geometry(a, x.shape)
+    if geo is None:
+        outs = b.op("_pooling_lib", [x], a, parsed=True)
+        return list(outs) if isinstance(outs, tuple) else [outs]
+    (kh, kw), (sh, sw), (oh, ow) = geo
+    n, c, h, w = x.shape
+    win = b.op("_pool_window", [x], {"kernel": (kh, kw), "stride": (sh, sw)})
+    t = a["pool_type"]
+    if t != "max":
+        y = b.op("sum", [win], {"axis": (4, 5)})
+        return [b.mul(y, 1.0 / (kh * kw)) if t == "avg" else y]
+    y = b.op("max", [win], {"axis": (4, 5)})
+    # the first position (in scan order) holding the window's maximum
+    hit = b.op("broadcast_equal", [win, b.reshape(y, (n, c, oh, ow, 1, 1))])
+    pos = b.reshape(b.op("_arange", [], {"start": 0.0, "stop": float(kh * kw),
+                                         "dtype": x.dtype.np_name}), (1, 1, 1, 1, kh, kw))
+    cand = b.op("where", [hit, b.op("broadcast_add", [b.mul(hit, 0.0), pos]),
+                          b.add(b.mul(hit, 0.0), float(kh * kw))])
+    first = b.op("min", [cand], {"axis": (4, 5)})
+    row = b.op("floor", [b.mul(first, 1.0 / kw)])
+    col = b.sub(first, b.mul(row, float(kw)))
+    oh_i = b.reshape(b.op("_arange", [], {"start": 0.0, "stop": float(oh), "step": 1.0,
+                                          "dtype": x.dtype.np_name}), (1, 1, oh, 1))
+    ow_i = b.reshape(b.op("_arange", [], {"start": 0.0, "stop": float(ow),
+                                          "dtype": x.dtype.np_name}), (1, 1, 1, ow))
+    hh = b.op("broadcast_add", [row, b.mul(oh_i, float(sh))])
+    ww = b.op("broadcast_add", [col, b.mul(ow_i, float(sw))])
+    flat = b.add(b.mul(hh, float(w)), ww)
+    return [y, b.cast(flat, op.outputs[1].dtype)]
+
+
+_POOL_DOC = ("max/avg/sum/lp pooling over 1-3 spatial dims; pooling_convention 'valid' or "
+             "'full' (ceil); global_pool pools the whole feature map.")
+
 register_op(OpDef(
     name="Pooling", attrs=_POOL_ATTRS, arguments=("data",), outputs=_pool_outputs,
     num_visible_outputs=1, infer_shape=_pool_rule, infer_dtype=_pool_dtype, interp=_pool_np,
-    vjp=_pool_vjp, lower=Extern(_pool_extern, "pooling", split=_split_batch_all),
-    validate=_pool_validate,
-    doc="max/avg/sum/lp pooling over 1-3 spatial dims; pooling_convention 'valid' or 'full' "
-        "(ceil); global_pool pools the whole feature map.",
+    vjp=_pool_vjp, decompose=_pool_decompose, validate=_pool_validate, doc=_POOL_DOC,
+))
+register_op(OpDef(
+    name="_pooling_lib", attrs=_POOL_ATTRS, arguments=("data",), outputs=_pool_outputs,
+    num_visible_outputs=1, infer_shape=_pool_rule, infer_dtype=_pool_dtype, interp=_pool_np,
+    differentiable=False, lower=Extern(_pool_extern, "pooling", split=_split_batch_all),
+    validate=_pool_validate, doc="Pooling as a library call (padding, overhang, lp, 1-D/3-D).",
 ))
 
 
@@ -874,8 +984,46 @@ def _pool_bwd_max_extern(attrs, ins, outs):
     outs[0].copy_(gx[:, :, :m].reshape(shp))
 
 
+def _pool_bwd_max_decompose(b, op):
+    """Non-overlapping windows that tile the input: each input position takes its window's
+    gradient where it is the recorded argmax (a pointwise kernel); else the library
+    scatter-add."""
+    g, ws = op.inputs
+    shp = tuple(op.attrs["data_shape"])
+    k, st = tuple(op.attrs["kernel"]), tuple(op.attrs["stride"])
+    if len(shp) == 4 and len(g.shape) == 4 and len(k) == 2 and k == st:
+        n, c, h, w = shp
+        oh, ow = g.shape[2:]
+        if (h, w) == (oh * k[0], ow * k[1]):
+            sh, sw = k
+            attrs = {"stride": (sh, sw), "out_hw": (h, w)}
+            gb = b.op("_pool_spread", [g], attrs)
+            wb = b.op("_pool_spread", [ws], attrs)
+            here = b.reshape(b.op("_arange", [], {"start": 0.0, "stop": float(h * w),
+                                                  "dtype": ws.dtype.np_name}), (1, 1, h, w))
+            mine = b.op("broadcast_equal", [wb, here])
+            return [b.op("where", [mine, gb, b.zeros_like(gb)])]
+    return [b.op("_pooling_backward_max_lib", op.inputs, op.attrs, parsed=True)]
+
+
+_POOL_BWD_MAX_ATTRS = (Attr("data_shape", "shape"),
+                       Attr("kernel", "shape", (), doc="the forward's kernel (2-D: both)"),
+                       Attr("stride", "shape", (), doc="the forward's stride"))
+
+_POOL_BWD_MAX_DOC = ("Max pooling's gradient: the head gradient to the argmax positions "
+                     "recorded in the forward's workspace.")
+
 register_op(OpDef(
-    name="_pooling_backward_max", attrs=(Attr("data_shape", "shape"),),
+    name="_pooling_backward_max", attrs=_POOL_BWD_MAX_ATTRS,
+    arguments=("grad", "workspace"),
+    infer_shape=lambda rc, s: (list(s), [tuple(rc.attrs["data_shape"])]),
+    infer_dtype=lambda rc, d: (list(d), [d[0]]),
+    interp=_pool_bwd_max_np, differentiable=False, decompose=_pool_bwd_max_decompose,
+    doc=_POOL_BWD_MAX_DOC,
+))
+
+register_op(OpDef(
+    name="_pooling_backward_max_lib", attrs=_POOL_BWD_MAX_ATTRS,
     arguments=("grad", "workspace"),
     infer_shape=lambda rc, s: (list(s), [tuple(rc.attrs["data_shape"])]),
     infer_dtype=lambda rc, d: (list(d), [d[0]]),
