@@ -131,3 +131,22 @@ def test_operator_table_in_docs_is_current():
     r = subprocess.run([sys.executable, os.path.join(HERE, "..", "tools", "gen_op_docs.py"),
                         "--check"], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_library_calls_pickle_for_the_compile_cache():
+    """Programs are cached with their extern steps: the functions must be importable."""
+    import pickle
+
+    from mxc.ir.registry import Extern
+    bad = []
+    for name, od in all_ops().items():
+        if isinstance(od.lower, Extern):
+            for what in ("fn", "split"):
+                obj = getattr(od.lower, what)
+                if obj is None:
+                    continue
+                try:
+                    pickle.dumps(obj)
+                except Exception as e:  # noqa: BLE001
+                    bad.append(f"{name}.{what}: {e}")
+    assert not bad, "\n".join(bad)

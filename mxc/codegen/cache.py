@@ -125,5 +125,7 @@ def store(key: str, entry: CacheEntry) -> None:
     try:
         with atomic_write(os.path.join(cache_dir(), key + ".pkl"), "wb") as f:
             pickle.dump(entry, f, protocol=pickle.HIGHEST_PROTOCOL)
-    except (OSError, pickle.PicklingError, TypeError, AttributeError):
-        pass    # an uncachable program (a local function in an extern step) is just not cached
+    except (OSError, pickle.PicklingError, TypeError, AttributeError) as e:
+        # an uncachable program (say, a local function in an extern step) is just not cached
+        import logging
+        logging.getLogger("mxc").debug("compile cache: entry %s not stored: %s", key, e)

@@ -69,6 +69,13 @@ def _dot_extern(attrs, ins, outs):
     torch.matmul(x2.t() if ta else x2, y2.t() if tb else y2, out=outs[0].view(m, n))
 
 
+def _dot_split(attrs, in_shapes, out_shapes):
+    """Row blocks of the lhs give row blocks of the product (not with transpose_a)."""
+    if attrs["transpose_a"] or len(in_shapes[0]) < 2:
+        return None
+    return [0, None], [0], None
+
+
 def _dot_vjp(b, op, g):
     x, y = op.inputs
     ta, tb = op.attrs["transpose_a"], op.attrs["transpose_b"]
@@ -92,9 +99,7 @@ register_op(OpDef(
     attrs=(Attr("transpose_a", "bool", False), Attr("transpose_b", "bool", False),
            Attr("forward_stype", "str", None, optional=True)),
     arguments=("lhs", "rhs"), infer_shape=forward_shape(_dot_rule), interp=_dot_np,
-    vjp=_dot_vjp, lower=Extern(_dot_extern, "gemm", split=lambda a, i, o:
-                                ([0, None], [0], None)
-                                if not a["transpose_a"] and len(i[0]) >= 2 else None),
+    vjp=_dot_vjp, lower=Extern(_dot_extern, "gemm", split=_dot_split),
     doc="Matrix product; N-d operands are flattened to 2-d as MXNet does.",
 ))
 

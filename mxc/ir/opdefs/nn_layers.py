@@ -56,6 +56,18 @@ def _split_batch_all(attrs, in_shapes, out_shapes):
     return [0] * len(in_shapes), [0] * len(out_shapes), None
 
 
+def _split_conv_bwd_data(attrs, in_shapes, out_shapes):
+    return [0, None], [0], _rows_of_out_shape
+
+
+def _split_conv_bwd_weight(attrs, in_shapes, out_shapes):
+    return [0, 0], ["sum"], None          # the weight gradient sums over the batch
+
+
+def _split_pool_bwd_max(attrs, in_shapes, out_shapes):
+    return [0, 0], [0], _rows_of_data_shape
+
+
 def _rows_of_data_shape(attrs, n):
     a = dict(attrs)
     a["data_shape"] = (n,) + tuple(attrs["data_shape"][1:])
@@ -410,7 +422,7 @@ register_op(OpDef(
     name="_conv_backward_data", attrs=_CONV_BWD_ATTRS, arguments=("grad", "weight"),
     infer_shape=_out_shape_rule, interp=_conv_bwd_data_np, differentiable=False,
     lower=Extern(_conv_bwd_data_extern, "convolution_backward_data",
-                 split=lambda a, i, o: ([0, None], [0], _rows_of_out_shape)),
+                 split=_split_conv_bwd_data),
     doc="Gradient of a convolution in its data (a transposed convolution); second-order "
         "gradients are not supported.",
 ))
@@ -418,7 +430,7 @@ register_op(OpDef(
     name="_conv_backward_weight", attrs=_CONV_BWD_ATTRS, arguments=("data", "grad"),
     infer_shape=_out_shape_rule, interp=_conv_bwd_weight_np, differentiable=False,
     lower=Extern(_conv_bwd_weight_extern, "convolution_backward_weight",
-                 split=lambda a, i, o: ([0, 0], ["sum"], None)),
+                 split=_split_conv_bwd_weight),
     doc="Gradient of a convolution in its weight; second-order gradients are not supported.",
 ))
 
@@ -1029,7 +1041,7 @@ register_op(OpDef(
     infer_dtype=lambda rc, d: (list(d), [d[0]]),
     interp=_pool_bwd_max_np, differentiable=False,
     lower=Extern(_pool_bwd_max_extern, "max_pooling_backward",
-                 split=lambda a, i, o: ([0, 0], [0], _rows_of_data_shape)),
+                 split=_split_pool_bwd_max),
     doc="Max pooling's gradient: scatter-add of the head gradient to the argmax positions "
         "recorded in the forward's workspace.",
 ))

@@ -287,18 +287,28 @@ def _first_nan(x, axis, fn):
     return np.where(has, np.argmax(nan, axis=axis), base)
 
 
+def _arg_run(which, attrs, ins, outs):
+    import torch
+    x = ins[0]
+    ax = attrs["axis"]
+    f = torch.argmax if which == "max" else torch.argmin
+    if ax is None:
+        r = f(x.reshape(-1))
+    else:
+        r = f(x, dim=ax % x.dim(), keepdim=attrs["keepdims"])
+    outs[0].copy_(r.reshape(outs[0].shape))
+
+
+def _argmax_extern(attrs, ins, outs):
+    _arg_run("max", attrs, ins, outs)
+
+
+def _argmin_extern(attrs, ins, outs):
+    _arg_run("min", attrs, ins, outs)
+
+
 def _arg_extern(which):
-    def run(attrs, ins, outs):
-        import torch
-        x = ins[0]
-        ax = attrs["axis"]
-        f = torch.argmax if which == "max" else torch.argmin
-        if ax is None:
-            r = f(x.reshape(-1))
-        else:
-            r = f(x, dim=ax % x.dim(), keepdim=attrs["keepdims"])
-        outs[0].copy_(r.reshape(outs[0].shape))
-    return run
+    return _argmax_extern if which == "max" else _argmin_extern
 
 
 for _name, _fn, _which in (("argmax", _nan_argmax, "max"), ("argmin", _nan_argmin, "min")):
