@@ -19,7 +19,10 @@ from .ndarray import ops as _nd_ops
 from .compile import compile  # noqa: F401,A001
 
 _nd_ops.populate(vars(ndarray), "mxc.ndarray")
-del _nd_ops
+from .symbol.functions import binary_functions as _binary_functions  # noqa: E402
+
+vars(ndarray).update(_binary_functions("ndarray"))
+del _nd_ops, _binary_functions
 
 __version__ = "0.1.0"
 

@@ -63,3 +63,21 @@ def test_errors():
         mx.nd.ones((2, 3)) + mx.nd.ones((4,))
     with pytest.raises(TypeError, match="must be an NDArray"):
         mx.nd.exp([1, 2])
+
+
+def test_python_level_functions_broadcast_like_mxnet():
+    a = mx.nd.array([[1.0, 5.0], [3.0, 2.0]])
+    b = mx.nd.array([2.0, 2.0])
+    np.testing.assert_array_equal(mx.nd.maximum(a, b).asnumpy(), [[2, 5], [3, 2]])
+    np.testing.assert_array_equal(mx.nd.minimum(a, 2.5).asnumpy(), [[1, 2.5], [2.5, 2]])
+    np.testing.assert_array_equal(mx.nd.power(2, a).asnumpy(), [[2, 32], [8, 4]])
+    assert mx.nd.maximum(1, 3) == 3
+    with pytest.raises(TypeError, match="not supported"):
+        mx.nd.maximum("a", a)
+
+
+def test_max_reductions_propagate_nan_as_mxnet():
+    x = mx.nd.array([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]])
+    assert np.isnan(mx.nd.max(x, axis=1).asnumpy()[0])
+    assert np.isnan(mx.nd.min(x, axis=1).asnumpy()[0])
+    assert mx.nd.max(x, axis=1).asnumpy()[1] == 6

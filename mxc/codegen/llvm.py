@@ -265,7 +265,8 @@ class _Emitter:
                 return b.fadd(a, v, flags=fl)
             if kind == "prod":
                 return b.fmul(a, v, flags=fl)
-            name = "llvm.maxnum" if kind == "max" else "llvm.minnum"
+            # llvm.maximum / llvm.minimum propagate NaN, as MXNet's max / min reductions do
+            name = "llvm.maximum" if kind == "max" else "llvm.minimum"
             return b.call(self.intrinsic(name, a.type, 2), [a, v])
         if kind == "sum":
             return b.add(a, v)

@@ -202,16 +202,16 @@ class _Render:
             elif kind == "prod":
                 self.emit(f"{acc} = {acc} * {v}", ind)
             elif kind == "max":
-                self.emit(f"{acc} = tl.maximum({acc}, {v})", ind)
+                self.emit(f"{acc} = _max_nan({acc}, {v})", ind)
             else:
-                self.emit(f"{acc} = tl.minimum({acc}, {v})", ind)
+                self.emit(f"{acc} = _min_nan({acc}, {v})", ind)
         self.rloop(rtotal, 1, body)
-        fn = {"sum": "tl.sum", "max": "tl.max", "min": "tl.min"}.get(kind)
         name = f"v{ins.id}"
-        if fn:
-            self.emit(f"{name} = {fn}({acc}, axis=0)")
+        if kind == "sum":
+            self.emit(f"{name} = tl.sum({acc}, axis=0)")
         else:
-            self.emit(f"{name} = tl.reduce({acc}, 0, _mul_combine)")
+            comb = {"prod": "_mul_combine", "max": "_max_nan", "min": "_min_nan"}[kind]
+            self.emit(f"{name} = tl.reduce({acc}, 0, {comb})")
         self.names[ins.id] = name
 
     def _addr(self, buf, e: Ix, mask) -> str:
@@ -289,6 +289,17 @@ import triton.language as tl
 @triton.jit
 def _mul_combine(a, b):
     return a * b
+
+
+@triton.jit
+def _max_nan(a, b):
+    # NaN propagates (MXNet's max reduction); a != a is a NaN test that is false for ints
+    return tl.where((a > b) | (a != a), a, b)
+
+
+@triton.jit
+def _min_nan(a, b):
+    return tl.where((a < b) | (a != a), a, b)
 
 '''
 

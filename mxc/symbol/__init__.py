@@ -8,19 +8,17 @@ _ops.populate(globals(), __name__)
 
 # MXNet's Python-level creation functions (they name nodes _zeros0, _ones0 ... and always
 # store the dtype)
-def zeros(shape, dtype="float32", **kwargs):
-    return _ops.invoke("_zeros", [], {"shape": shape, "dtype": dtype, **kwargs},
-                       kwargs.pop("name", None))
+def zeros(shape, dtype="float32", name=None, **kwargs):
+    return _ops.invoke("_zeros", [], {"shape": shape, "dtype": dtype, **kwargs}, name)
 
 
-def ones(shape, dtype="float32", **kwargs):
-    return _ops.invoke("_ones", [], {"shape": shape, "dtype": dtype, **kwargs},
-                       kwargs.pop("name", None))
+def ones(shape, dtype="float32", name=None, **kwargs):
+    return _ops.invoke("_ones", [], {"shape": shape, "dtype": dtype, **kwargs}, name)
 
 
-def full(shape, val, dtype="float32", **kwargs):
+def full(shape, val, dtype="float32", name=None, **kwargs):
     return _ops.invoke("_full", [], {"shape": shape, "value": val, "dtype": dtype, **kwargs},
-                       kwargs.pop("name", None))
+                       name)
 
 
 def arange(start, stop=None, step=1.0, repeat=1, infer_range=False, name=None,
@@ -33,7 +31,6 @@ def arange(start, stop=None, step=1.0, repeat=1, infer_range=False, name=None,
 
 
 # MXNet's Python-level functions (symbol.py): maximum, minimum, hypot, pow, power
-from ..ir.opdefs.elemwise import symbol_functions as _symbol_functions  # noqa: E402
+from .functions import binary_functions as _binary_functions  # noqa: E402
 
-globals().update(_symbol_functions())
-del _symbol_functions
+globals().update(_binary_functions("symbol"))

@@ -32,7 +32,6 @@ tensor/elemwise_*_op*.{h,cc}, and confirmed against the oracle with tools/golden
 from __future__ import annotations
 
 import math
-from numbers import Number
 
 import numpy as np
 
@@ -741,50 +740,4 @@ register_op(OpDef(
 ))
 
 # --- MXNet's Python-level functions of mx.sym: maximum, minimum, hypot, pow, power ---------------
-def _binary_function(name, same, scalar, rscalar, numbers, doc):
-    def fn(left, right):
-        from ...symbol.ops import make_function
-        from ...symbol.symbol import Symbol
-        if isinstance(left, Symbol) and isinstance(right, Symbol):
-            return make_function(same)(left, right)
-        if isinstance(left, Symbol) and isinstance(right, Number):
-            return make_function(scalar)(left, scalar=right)
-        if isinstance(left, Number) and isinstance(right, Symbol):
-            return make_function(rscalar)(right, scalar=left)
-        if isinstance(left, Number) and isinstance(right, Number):
-            return numbers(left, right)
-        raise TypeError(f"types ({type(left)}, {type(right)}) not supported")
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = doc
-    return fn
-
-
-def symbol_functions() -> dict:
-    """``mx.sym.maximum/minimum/hypot/pow/power``: in MXNet 1.9.1 these are Python functions of
-    ``mxnet.symbol.symbol`` (not operators): two symbols give the same-shape op (``_Maximum``,
-    no broadcasting), a symbol and a number the scalar op (``_MaximumScalar``; for ``pow`` a
-    number base gives ``_RPowerScalar``), two numbers a number."""
-    mk = _binary_function
-    pow_ = mk("pow", "_Power", "_PowerScalar", "_RPowerScalar", lambda a, b: a ** b,
-              "Returns base ** exp elementwise (symbols or numbers; no broadcasting).")
-    out = {
-        "maximum": mk("maximum", "_Maximum", "_MaximumScalar", "_MaximumScalar",
-                      max,
-                      "Returns the elementwise maximum (symbols or numbers; no broadcasting)."),
-        "minimum": mk("minimum", "_Minimum", "_MinimumScalar", "_MinimumScalar",
-                      min,
-                      "Returns the elementwise minimum (symbols or numbers; no broadcasting)."),
-        "hypot": mk("hypot", "_Hypot", "_HypotScalar", "_HypotScalar",
-                    lambda a, b: np.hypot(a, b),
-                    "Returns sqrt(left**2 + right**2) elementwise (no broadcasting)."),
-        "pow": pow_,
-    }
-
-    def power(base, exp):
-        return pow_(base, exp)
-    power.__doc__ = pow_.__doc__
-    out["power"] = power
-    return out
-
-
 _ = forward_shape, forward_dtype  # re-exported helpers used by sibling modules
