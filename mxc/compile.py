@@ -6,6 +6,7 @@ The default pipeline, one pass a line::
     decompose   composites (FullyConnected, softmax, SoftmaxOutput ...) -> primitives
     simplify    local rewrites: x*1 -> x, reshape(reshape(x)) -> reshape(x) ...
     cse         one op for each distinct computation
+    batch_dots  independent GEMMs sharing an operand, and sums of GEMMs, become one GEMM
     dce         drop what no output needs
     fuse        group primitives into kernels (materialize only what must be)
     -- then, on the lowered program --
@@ -26,6 +27,7 @@ from .codegen.program import Program, build_program
 from .ir.core import Graph
 from .passes.autodiff import Autodiff
 from .passes.base import PassContext, Pipeline
+from .passes.batch_dots import BatchDots
 from .passes.cse import CSE
 from .passes.dce import DCE
 from .passes.decompose import Decompose
@@ -45,6 +47,7 @@ def default_passes(fuse: bool = True, grad_wrt=None, n_diff_outputs=None):
         Decompose(),                         # composites -> primitives
         Simplify(),                          # local rewrites
         CSE(),                               # one op per distinct computation
+        BatchDots(),                         # many small GEMMs sharing an operand -> one
         DCE(),                               # drop what no output needs
     ]
     if fuse:

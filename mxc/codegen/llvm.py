@@ -181,8 +181,14 @@ class _Emitter:
     def emit(self):
         k = self.k
         gvars = k.gvars
+        columns = _column_reduction(k)
 
         def nest(d):
+            if columns and d == len(gvars) - 1:
+                lo = self.lo if d == 0 else ir.Constant(I64, 0)
+                hi = self.hi if d == 0 else ir.Constant(I64, gvars[d].extent)
+                self.emit_columns(gvars[d], lo, hi)
+                return
             if d == len(gvars):
                 self.emit_point()
                 return
@@ -209,6 +215,50 @@ class _Emitter:
                 self.value(ins)
         if inner_stores:
             self.rloops(lambda: [self.value(s) for s in inner_stores] and None)
+
+    def emit_columns(self, gv, lo, hi):
+        """A reduction over leading axes with the innermost grid axis contiguous in memory
+        (a bias gradient's sum over the batch): accumulate a row of results at a time, the
+        reduction loop outside and the contiguous grid loop inside (which vectorizes), then
+        finish each result (post-ops, stores) in a last pass over the row."""
+        b = self.b
+        reduces = [i for i in self.k.body if i.op == "reduce"]
+        extent = gv.extent
+        with b.goto_entry_block():
+            accs = {r.id: b.alloca(reg_type(r.dtype), ir.Constant(I64, extent),
+                                   name=f"acc{r.id}") for r in reduces}
+
+        def slot(r, i):
+            return b.gep(accs[r.id], [b.sub(i, lo)], source_etype=reg_type(r.dtype),
+                         inbounds=True)
+
+        def init(i):
+            for r in reduces:
+                b.store(_reduce_init(r.attr, r.dtype, reg_type(r.dtype)), slot(r, i))
+        self.loop(lo, hi, "cinit", init)
+
+        def accumulate():
+            outer_vals = dict(self.vals)
+
+            def col(i):
+                self.vars[gv] = i
+                self.vals = dict(outer_vals)
+                for r in reduces:
+                    x = self.value(r.args[0])
+                    p = slot(r, i)
+                    b.store(self.combine(r.attr, r.dtype, b.load(p, typ=reg_type(r.dtype)), x),
+                            p)
+            self.loop(lo, hi, "col", col)
+            self.vals = outer_vals
+        self.rloops(lambda: accumulate() and None)
+
+        def finish(i):
+            self.vars[gv] = i
+            self.vals = {r.id: b.load(slot(r, i), typ=reg_type(r.dtype)) for r in reduces}
+            for ins in self.k.body:
+                if not ins.inner and ins.op != "reduce":
+                    self.value(ins)
+        self.loop(lo, hi, "cfin", finish)
 
     def rloops(self, body, carried=()):
         rvars = self.k.rvars
@@ -559,6 +609,30 @@ class _Emitter:
         x, y = (self.cast(v, dt, DType.f64) for v in a)
         r = b.call(self.intrinsic("llvm.pow", f64, 2), [x, y])
         return self.cast(r, DType.f64, dt)
+
+
+def _column_reduction(k: Kernel) -> bool:
+    """Should this reduction kernel accumulate whole rows of results (see emit_columns)?
+    Yes when every store is of reduced values (outer scope), no reduction reads another, the
+    innermost grid axis is contiguous in the loads and the innermost reduction axis is not."""
+    if not k.rdims or not k.grid or k.grid[-1] > 65536:
+        return False
+    if any(i.op == "store" and i.inner for i in k.body):
+        return False
+    reduces = {i.id for i in k.body if i.op == "reduce"}
+
+    def uses_reduce(ins, seen):
+        for a in ins.args:
+            if a.id in reduces or (a.id not in seen and (seen.add(a.id) or
+                                                         uses_reduce(a, seen))):
+                return True
+        return False
+    if any(uses_reduce(i.args[0], set()) for i in k.body if i.op == "reduce"):
+        return False
+    g_last, r_last = k.gvars[-1], k.rvars[-1]
+    loads = [i.attr[1] for i in k.body if i.op == "load" and i.inner]
+    return bool(loads) and any(ix.coeff(g_last) == 1 for ix in loads) and \
+        all(ix.coeff(r_last) != 1 for ix in loads)
 
 
 def _safe(n: str) -> str:

@@ -87,7 +87,7 @@ class Fuse(Pass):
                 break
         kernels = self._cones(g, mat, prod)
         for kern in kernels:
-            kern.structure = group_structure(_body_for(kern, mat, prod, order)[0])[:3]
+            kern.structure = group_structure(_body_for(kern, mat, prod, order)[0])
         if self.merge:
             kernels = self._merge(g, kernels, mat, prod, order, ctx)
         for v, reason in why.items():
@@ -409,13 +409,24 @@ def _external_inputs(kern):
 def _compatible(sa, sb):
     """The iteration space of two kernels merged, or None. Equal spaces merge; a pointwise
     kernel joins a reduction kernel when its shape is the reduction's grid (outer-scope
-    stores) or the reduced input's shape (inner-scope stores)."""
+    stores), or the reduced input's shape (inner-scope stores) if the reduction runs over the
+    input's trailing axes: over leading ones (a bias gradient's sum over the batch) the
+    reduction kernel walks memory with a stride, which a large pointwise kernel must not
+    inherit."""
     if sa == sb:
         return sa
     for p, r in ((sa, sb), (sb, sa)):
-        if p[1] == () and r[1] != () and p[0] in (r[0], r[2]):
-            return r
+        if p[1] == () and r[1] != ():
+            if p[0] == r[0]:
+                return r
+            if p[0] == r[2] and _trailing_reduction(r):
+                return r
     return None
+
+
+def _trailing_reduction(structure) -> bool:
+    grid, rdims, x, axes = structure
+    return tuple(axes) == tuple(range(len(x) - len(axes), len(x)))
 
 
 def _phases(g: Graph, n_forward) -> dict:
