@@ -48,6 +48,7 @@ def default_passes(fuse: bool = True, grad_wrt=None, n_diff_outputs=None):
         Simplify(),                          # local rewrites
         CSE(),                               # one op per distinct computation
         BatchDots(),                         # many small GEMMs sharing an operand -> one
+        CSE(),                               # (batching concatenates the same pieces twice)
         DCE(),                               # drop what no output needs
     ]
     if fuse:

@@ -29,6 +29,9 @@ def _check_no_overlap(prog):
                 assert e1 <= o2 or e2 <= o1, f"buffers {b1} and {b2} overlap while live"
     for b in prog.temps():
         assert b.offset is not None and b.offset + b.nbytes <= prog.arena_bytes
+        if b.view_of is not None:                 # inside its root's bytes
+            root = prog.buffers[b.view_of[0]]
+            assert root.offset <= b.offset and b.offset + b.nbytes <= root.offset + root.nbytes
 
 
 @SETTINGS

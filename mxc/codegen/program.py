@@ -27,6 +27,9 @@ class BufferSpec:
     type: TensorType
     kind: str                 # "input" | "output" | "temp"
     offset: int | None = None  # arena offset for temps (set by memory planning)
+    # a temporary stored inside another one: (that buffer's id, byte offset); a Concat's
+    # inputs are written straight into its output this way
+    view_of: tuple | None = None
 
     @property
     def nbytes(self) -> int:
@@ -44,6 +47,7 @@ class Step:
     attrs: dict = field(default_factory=dict)
     op_name: str | None = None
     split: object = None      # extern: the batch-split rule (Extern.split), if any
+    opname: str = ""          # the IR operator
 
     @property
     def ins(self):
@@ -208,7 +212,7 @@ def build_program(g: Graph, n_forward_outputs: int | None = None,
             outs = [buf(v, "temp") for v in op.outputs]
             steps.append(Step("extern", od.lower.name or od.name, ins + outs, len(ins),
                               fn=od.lower.fn, attrs=dict(op.attrs), op_name=op.name,
-                              split=od.lower.split))
+                              split=od.lower.split, opname=op.opname))
         else:
             raise MXNetError(f"{op.opname} '{op.name}': not lowered; run the fuse pass before "
                              "building a program")
@@ -247,4 +251,40 @@ def build_program(g: Graph, n_forward_outputs: int | None = None,
                    n_forward_outputs=n_forward_outputs)
     prog.inplace = {o: i for o, i in (inplace or {}).items()
                     if g.outputs[o] in realized and realized[g.outputs[o]] is g.inputs[i]}
+    if not no_reuse:
+        _concat_in_place(prog)
     return prog
+
+
+def _concat_in_place(prog: Program):
+    """A Concat along axis 0 of temporaries each written by one earlier step: let those steps
+    write into row blocks of the Concat's output and drop the copy (MXNet does the same)."""
+    writers: dict[int, list] = {}
+    for si, st in enumerate(prog.steps):
+        for b in st.outs:
+            writers.setdefault(b, []).append(si)
+    drop = set()
+    claimed: set = set()
+    for si, st in enumerate(prog.steps):
+        if st.kind != "extern" or st.opname != "Concat" or st.attrs.get("dim") != 0:
+            continue
+        out = prog.buffers[st.outs[0]]
+        ins = [prog.buffers[b] for b in st.ins]
+        if out.kind != "temp" or out.view_of is not None or len(set(st.ins)) != len(st.ins):
+            continue
+        ok = all(b.kind == "temp" and b.view_of is None and b.id not in claimed and
+                 len(writers.get(b.id, [])) == 1 and writers[b.id][0] < si and
+                 b.type.dtype == out.type.dtype and
+                 tuple(b.type.shape[1:]) == tuple(out.type.shape[1:]) for b in ins)
+        if not ok:
+            continue
+        off = 0
+        for b in ins:
+            b.view_of = (out.id, off)
+            claimed.add(b.id)
+            off += b.nbytes
+        drop.add(si)
+    if drop:
+        prog.steps = [st for i, st in enumerate(prog.steps) if i not in drop]
+        if prog.n_forward_steps is not None:
+            prog.n_forward_steps -= sum(1 for i in drop if i < prog.n_forward_steps)

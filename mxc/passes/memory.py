@@ -21,17 +21,26 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
+def _root(prog, b):
+    while prog.buffers[b].view_of is not None:
+        b = prog.buffers[b].view_of[0]
+    return b
+
+
 def liveness(prog: Program) -> dict[int, tuple[int, int]]:
-    """Temp buffer id -> (first step writing it, last step reading it)."""
+    """Temp buffer id -> (first step writing it, last step reading it). A buffer stored inside
+    another (``view_of``) counts as its root's: the root lives while any part of it does."""
     first, last = {}, {}
     for si, s in enumerate(prog.steps):
         for b in s.outs:
             if prog.buffers[b].kind == "temp":
-                first.setdefault(b, si)
-                last.setdefault(b, si)
+                r = _root(prog, b)
+                first.setdefault(r, si)
+                last[r] = max(last.get(r, si), si)
         for b in s.ins:
             if prog.buffers[b].kind == "temp":
-                last[b] = si
+                r = _root(prog, b)
+                last[r] = si if r not in last else max(last[r], si)
     return {b: (first[b], last.get(b, first[b])) for b in first}
 
 
@@ -73,6 +82,15 @@ def plan_memory(prog: Program) -> Program:
             size = _align(max(prog.buffers[b].nbytes, 1))
             free.append(_Block(prog.buffers[b].offset, size))
             free = _coalesce(free)
+    for spec in prog.buffers:                 # buffers stored inside others
+        if spec.kind == "temp" and spec.view_of is not None:
+            off = 0
+            b = spec.id
+            while prog.buffers[b].view_of is not None:
+                root, o = prog.buffers[b].view_of
+                off += o
+                b = root
+            spec.offset = prog.buffers[b].offset + off
     prog.arena_bytes = top
     return prog
 

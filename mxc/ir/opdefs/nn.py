@@ -70,10 +70,14 @@ def _dot_extern(attrs, ins, outs):
 
 
 def _dot_split(attrs, in_shapes, out_shapes):
-    """Row blocks of the lhs give row blocks of the product (not with transpose_a)."""
-    if attrs["transpose_a"] or len(in_shapes[0]) < 2:
+    """Row blocks of the lhs give row blocks of the product; with transpose_a (A^T B, a
+    weight gradient) row blocks of both operands give partial products that sum up."""
+    lhs, rhs = in_shapes
+    if attrs["transpose_a"]:
+        if len(lhs) == 2 and len(rhs) == 2 and not attrs["transpose_b"]:
+            return [0, 0], ["sum"], None
         return None
-    return [0, None], [0], None
+    return ([0, None], [0], None) if len(lhs) >= 2 else None
 
 
 def _dot_vjp(b, op, g):
