@@ -452,13 +452,20 @@ class Optimizer:
     def create_state_multi_precision(self, index, weight):
         """``create_state``, with a float32 master copy first for float16 weights when
         ``multi_precision`` is on: ``(weight32, state)``."""
+        return self._state_with_master(index, weight, master_first=True, who="")
+
+    def _state_with_master(self, index, weight, master_first, who):
+        """The state, and a float32 master copy of a float16 weight under multi_precision
+        (first or last in the tuple, as each MXNet optimizer orders it); warns as MXNet does
+        about float16 accumulation otherwise."""
         if self.multi_precision and weight.dtype == _F16:
-            weight_master_copy = weight.astype(np.float32)
-            return (weight_master_copy,) + (self.create_state(index, weight_master_copy),)
+            master = weight.astype(np.float32)
+            state = self.create_state(index, master)
+            return (master, state) if master_first else (state, master)
         if weight.dtype == _F16 and not self.multi_precision:
             warnings.warn("Accumulating with float16 in optimizer can lead to poor accuracy or "
                           "slow convergence. Consider using multi_precision=True option of the "
-                          "optimizer")
+                          f"{who + ' ' if who else ''}optimizer")
         return self.create_state(index, weight)
 
     def update(self, index, weight, grad, state):
@@ -684,14 +691,7 @@ class SGD(_Fused):
         self.aggregate_num = int(os.getenv("MXNET_OPTIMIZER_AGGREGATION_SIZE", "4"))
 
     def create_state_multi_precision(self, index, weight):
-        if self.multi_precision and weight.dtype == _F16:
-            weight_master_copy = weight.astype(np.float32)
-            return (self.create_state(index, weight_master_copy), weight_master_copy)
-        if weight.dtype == _F16 and not self.multi_precision:
-            warnings.warn("Accumulating with float16 in optimizer can lead to poor accuracy or "
-                          "slow convergence. Consider using multi_precision=True option of the "
-                          "SGD optimizer")
-        return self.create_state(index, weight)
+        return self._state_with_master(index, weight, master_first=False, who="SGD")
 
     def create_state(self, index, weight):
         if self.momentum != 0.0:
@@ -800,14 +800,7 @@ class NAG(_Fused):
         self.momentum = momentum
 
     def create_state_multi_precision(self, index, weight):
-        if self.multi_precision and weight.dtype == _F16:
-            weight_master_copy = weight.astype(np.float32)
-            return (self.create_state(index, weight_master_copy), weight_master_copy)
-        if weight.dtype == _F16 and not self.multi_precision:
-            warnings.warn("Accumulating with float16 in optimizer can lead to poor accuracy or "
-                          "slow convergence. Consider using multi_precision=True option of the "
-                          "NAG optimizer")
-        return self.create_state(index, weight)
+        return self._state_with_master(index, weight, master_first=False, who="NAG")
 
     def create_state(self, index, weight):
         if self.momentum != 0.0:

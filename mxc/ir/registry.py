@@ -302,11 +302,13 @@ def same_shape(rc: RuleCtx, shapes: list):
     return [s] * len(shapes), [s] * n_out
 
 
-def forward_shape(fn: Callable) -> Callable:
-    """Wrap ``fn(rc, shapes) -> out shapes`` that needs every input shape complete."""
+def forward_shape(fn: Callable, partial_dims: bool = False) -> Callable:
+    """Wrap ``fn(rc, shapes) -> out shapes`` that needs every input shape complete (or, with
+    ``partial_dims``, only every input's rank: unknown dims stay unknown, as in MXNet's
+    partial inference)."""
     def rule(rc, shapes):
         n_out = rc.opdef.num_outputs(rc.attrs)
-        if any(s is None or any(d is None for d in s) for s in shapes):
+        if any(s is None or (not partial_dims and any(d is None for d in s)) for s in shapes):
             return list(shapes), [None] * n_out
         outs = fn(rc, [tuple(s) for s in shapes])
         if isinstance(outs, tuple):

@@ -7,15 +7,13 @@ arrays, or ``out=`` arrays written in place.
 """
 from __future__ import annotations
 
-import sys
 import threading
-import types
 
 import torch
 
 from ..base import MXNetError
 from ..ir.core import Builder
-from ..ir.registry import all_ops, get_op
+from ..ir.registry import get_op
 from ..ir.types import DType, TensorType
 from .ndarray import NDArray
 
@@ -193,31 +191,7 @@ def make_function(called: str):
     return fn
 
 
-_SUBMODULES = {"_contrib_": "contrib", "_linalg_": "linalg", "_random_": "random",
-               "_image_": "image", "_sparse_": "sparse"}
-
-
 def populate(namespace: dict, package: str):
-    mods = {}
-    for sub in ["_internal", "op"] + list(_SUBMODULES.values()):
-        full = f"{package}.{sub}"
-        m = sys.modules.get(full) or types.ModuleType(full)
-        sys.modules[full] = m
-        namespace.setdefault(sub, m)
-        mods[sub] = m
-    for od in all_ops().values():
-        if od.name == "fused":
-            continue
-        for n in (od.name, *od.aliases):
-            f = make_function(n)
-            setattr(mods["op"], n, f)
-            for pre, sub in _SUBMODULES.items():
-                if n.startswith(pre):
-                    setattr(mods[sub], n[len(pre):], f)
-                    break
-            if n.startswith("_"):
-                setattr(mods["_internal"], n, f)
-            else:
-                namespace.setdefault(n, f)
-
-
+    """``mx.nd``'s operator functions, laid out as ``mx.sym``'s."""
+    from ..symbol.ops import populate as _populate
+    _populate(namespace, package, make_function)

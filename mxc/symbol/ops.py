@@ -196,32 +196,32 @@ _SUBMODULES = {"_contrib_": "contrib", "_linalg_": "linalg", "_random_": "random
                "_image_": "image", "_sparse_": "sparse"}
 
 
-def populate(namespace: dict, package: str):
-    """Put every operator function into ``namespace`` and its submodules."""
+def populate(namespace: dict, package: str, make=None):
+    """Put every operator's function (``make(name)``; default: this module's symbol
+    functions) into ``namespace`` and its submodules (``_internal``, ``op``, ``contrib``,
+    ``linalg`` ...): the same layout for ``mx.sym`` and ``mx.nd``."""
+    make = make or make_function
     mods = {}
     for sub in ["_internal", "op"] + list(_SUBMODULES.values()):
         full = f"{package}.{sub}"
         m = sys.modules.get(full) or types.ModuleType(full)
         sys.modules[full] = m
-        namespace[sub] = m
-        mods[sub] = m
-    names = []
+        namespace.setdefault(sub, m)
+        mods[sub] = namespace[sub]
     for od in all_ops().values():
         if od.name == "fused":
             continue
-        names.append(od.name)
-        names += list(od.aliases)
-    for n in names:
-        f = make_function(n)
-        setattr(mods["op"], n, f)
-        for pre, sub in _SUBMODULES.items():
-            if n.startswith(pre):
-                setattr(mods[sub], n[len(pre):], f)
-                break
-        if n.startswith("_"):
-            setattr(mods["_internal"], n, f)
-        else:
-            namespace.setdefault(n, f)
+        for n in (od.name, *od.aliases):
+            f = make(n)
+            setattr(mods["op"], n, f)
+            for pre, sub in _SUBMODULES.items():
+                if n.startswith(pre):
+                    setattr(mods[sub], n[len(pre):], f)
+                    break
+            if n.startswith("_"):
+                setattr(mods["_internal"], n, f)
+            else:
+                namespace.setdefault(n, f)
 
 
 def fluent(item: str):

@@ -24,18 +24,9 @@ from ._util import norm_axis
 
 
 def partial_shape(fn):
-    """Wrap ``fn(rc, shapes) -> out shape(s)`` that handles unknown (None) dims but needs each
-    input's rank: MXNet's partial inference, where unknown dims stay unknown."""
-    def rule(rc, shapes):
-        n_out = rc.opdef.num_outputs(rc.attrs)
-        if any(s is None for s in shapes):
-            return list(shapes), [None] * n_out
-        outs = fn(rc, [tuple(s) for s in shapes])
-        if isinstance(outs, tuple):
-            outs = [outs]
-        return list(shapes), list(outs)
-    rule.__wrapped__ = fn
-    return rule
+    """``fn(rc, shapes) -> out shape(s)`` handling unknown (None) dims: needs each input's
+    rank only (MXNet's partial inference, where unknown dims stay unknown)."""
+    return forward_shape(fn, partial_dims=True)
 
 
 def out_shape(rc, i=0):
