@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from mxc.ndarray import NDArray
+from runtime.registry import Registry
 
 # MXNet logs on the root logger (``Initialized %s as %s: %s``)
 _log = logging.getLogger()
@@ -277,31 +278,17 @@ class Initializer:
 
 
 # --- registry (MXNet's mxnet.registry for Initializer) -------------------------------------------
-_REGISTRY: dict = {}
+_REG = Registry(Initializer, "initializer", TypeError)
+_REGISTRY = _REG.classes
 
 
 def register(klass, name=None):
-    """Register an Initializer subclass under its lower-cased class name (or ``name``) so that
-    :func:`create` and ``__init__`` attributes find it."""
-    if not (isinstance(klass, type) and issubclass(klass, Initializer)):
-        raise TypeError("Can only register subclass of Initializer")
-    name = (klass.__name__ if name is None else name).lower()
-    if name in _REGISTRY:
-        old = _REGISTRY[name]
-        warnings.warn(f"New initializer {klass.__module__}.{klass.__name__} registered with "
-                      f"name {name} is overriding existing initializer "
-                      f"{old.__module__}.{old.__name__}", UserWarning, stacklevel=2)
-    _REGISTRY[name] = klass
-    return klass
+    """Register a Initializer subclass under its lower-cased class name (or ``name``) for
+    :func:`create`."""
+    return _REG.register(klass, name)
 
 
-def alias(*aliases):
-    """Register the decorated class under further names."""
-    def reg(klass):
-        for name in aliases:
-            register(klass, name)
-        return klass
-    return reg
+alias = _REG.alias
 
 
 def create(*args, **kwargs):

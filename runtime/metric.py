@@ -28,6 +28,7 @@ import numpy
 import numpy as _np
 
 from mxc.base import MXNetError, ShapeError
+from runtime.registry import Registry
 
 __all__ = [
     "F1",
@@ -224,33 +225,17 @@ class EvalMetric:
 
 
 # --- registry -------------------------------------------------------------------------------------
-_REGISTRY: dict = {}
+_REG = Registry(EvalMetric, "metric", MetricError)
+_REGISTRY = _REG.classes
 
 
 def register(klass, name=None):
-    """Register metric class ``klass`` under ``name`` (default: its class name), lower-cased,
-    for :func:`create`."""
-    if not (isinstance(klass, type) and issubclass(klass, EvalMetric)):
-        raise MetricError(f"Can only register subclass of EvalMetric; got {klass!r}")
-    if name is None:
-        name = klass.__name__
-    name = name.lower()
-    if name in _REGISTRY:
-        old = _REGISTRY[name]
-        warnings.warn(f"New metric {klass.__module__}.{klass.__name__} registered with name "
-                      f"{name} is overriding existing metric {old.__module__}.{old.__name__}",
-                      UserWarning, stacklevel=2)
-    _REGISTRY[name] = klass
-    return klass
+    """Register a EvalMetric subclass under its lower-cased class name (or ``name``) for
+    :func:`create`."""
+    return _REG.register(klass, name)
 
 
-def alias(*aliases):
-    """Class decorator registering more names for a metric."""
-    def reg(klass):
-        for name in aliases:
-            register(klass, name)
-        return klass
-    return reg
+alias = _REG.alias
 
 
 def _create(*args, **kwargs):

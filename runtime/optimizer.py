@@ -66,6 +66,7 @@ from mxc.base import MXNetError, UnsupportedError
 from mxc.ir.core import Builder
 from mxc.ir.types import DType, TensorType
 from mxc.ndarray import NDArray, zeros
+from runtime.registry import Registry
 
 __all__ = [
     "DCASGD",
@@ -337,22 +338,16 @@ class Optimizer:
     @staticmethod
     def register(klass):
         """Register an optimizer class under its lower-cased name (``create`` finds it)."""
-        if not isinstance(klass, type):
-            raise TypeError(f"register expects a class; got {klass!r}")
-        name = klass.__name__.lower()
-        if name in Optimizer.opt_registry:
-            old = Optimizer.opt_registry[name]
-            warnings.warn(f"WARNING: New optimizer {klass.__module__}.{klass.__name__} is "
-                          f"overriding existing optimizer {old.__module__}.{old.__name__}")
-        Optimizer.opt_registry[name] = klass
-        return klass
+        return _REGISTRY.register(klass)
 
     @staticmethod
     def create_optimizer(name, **kwargs):
         """An instance of the optimizer registered as ``name`` (case-insensitive)."""
-        if name.lower() in Optimizer.opt_registry:
-            return Optimizer.opt_registry[name.lower()](**kwargs)
-        raise ValueError(f"Cannot find optimizer {name}")
+        klass = _REGISTRY.get(name)
+        if klass is None:
+            raise ValueError(f"Cannot find optimizer {name}; registered: "
+                             f"{', '.join(_REGISTRY.names())}")
+        return klass(**kwargs)
 
     # -- learning rate and multipliers ----------------------------------------------------------
     @property
@@ -497,6 +492,8 @@ class Optimizer:
         self.param_dict = {}
 
 
+_REGISTRY = Registry(Optimizer, "optimizer")
+Optimizer.opt_registry = _REGISTRY.classes
 register = Optimizer.register
 create = Optimizer.create_optimizer
 
