@@ -35,6 +35,8 @@ WORKLOADS = {
     "mlp_b64": ("mlp", {"batch": 64}, "samples/s", lambda s, i: i["samples"] / s, True),
     "mlp_b256": ("mlp", {"batch": 256}, "samples/s", lambda s, i: i["samples"] / s, True),
     "lenet_b64": ("lenet", {"batch": 64}, "samples/s", lambda s, i: i["samples"] / s, True),
+    "lstm_lm": ("lstm_lm", {}, "tokens/s", lambda s, i: i["tokens"] / s, True),
+    "lstm_lm_fused": ("lstm_lm_fused", {}, "tokens/s", lambda s, i: i["tokens"] / s, True),
 }
 QUICK = {"triad_16m": {"n": 1 << 20}, "chain_16m": {"n": 1 << 22}}
 SYSTEMS = ["mxc", "torch", "torch.compile", "mxnet"]

@@ -41,6 +41,7 @@ WORKLOADS = {
     "mlp": lambda: MxcTraining(mx, W.mlp_symbol, (784,)),
     "lenet": lambda: MxcTraining(mx, W.lenet_symbol, (1, 28, 28)),
     "compile_lenet": CompileTime,
+    "lstm_lm": lambda: W.BucketingLM(mx),
 }
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ WORKLOADS = {
     "tiny": lambda: W.SymbolForward(mx, W.tiny_symbol),
     "mlp": lambda: MXNetTraining(mx, W.mlp_symbol, (784,)),
     "lenet": lambda: MXNetTraining(mx, W.lenet_symbol, (1, 28, 28)),
+    "lstm_lm": lambda: W.BucketingLM(mx),
+    "lstm_lm_fused": lambda: W.BucketingLM(mx, fused=True),
 }
 
 if __name__ == "__main__":

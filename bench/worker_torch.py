@@ -111,7 +111,40 @@ def lenet():
         torch.nn.Flatten(), torch.nn.Linear(800, 500), torch.nn.Tanh(), torch.nn.Linear(500, 10))
 
 
+class LSTMLM:
+    """nn.Embedding + nn.LSTM (2 x 200) + Linear over the same buckets (tokens/s)."""
+
+    def setup(self, **_):
+        from bench.workloads_sym import LM
+        torch.manual_seed(0)
+        v, h = LM["vocab"], LM["hidden"]
+        self.emb = torch.nn.Embedding(v, h)
+        self.lstm = torch.nn.LSTM(h, h, num_layers=LM["layers"])
+        self.out = torch.nn.Linear(h, v)
+        params = list(self.emb.parameters()) + list(self.lstm.parameters()) + \
+            list(self.out.parameters())
+        self.opt = torch.optim.SGD(params, lr=0.01, momentum=0.9)
+        self.loss = torch.nn.CrossEntropyLoss()
+        b = LM["batch"]
+        self.batches = [(torch.randint(0, v, (t, b)), torch.randint(0, v, (t * b,)))
+                        for t in LM["buckets"]]
+
+        def fwd(x, y):
+            o, _ = self.lstm(self.emb(x))
+            return self.loss(self.out(o.reshape(-1, h)), y)
+        self.fwd = maybe_compile(fwd)
+        self.step()
+        return {"tokens": b * sum(LM["buckets"])}
+
+    def step(self):
+        for x, y in self.batches:
+            self.opt.zero_grad(set_to_none=True)
+            self.fwd(x, y).backward()
+            self.opt.step()
+
+
 WORKLOADS = {
+    "lstm_lm": LSTMLM,
     "chain": Chain, "tiny": Tiny, "triad": Triad,
     "mlp": lambda: Training(mlp, (784,)),
     "lenet": lambda: Training(lenet, (1, 28, 28)),

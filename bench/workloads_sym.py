@@ -122,3 +122,76 @@ class ModuleTraining:
 
     def memory(self):
         return {}
+
+
+LM = {"vocab": 1000, "hidden": 200, "layers": 2, "batch": 32,
+      "buckets": [10, 20, 30, 40, 50, 60]}
+
+
+def lstm_sym_gen(mx, fused=False):
+    """The LSTM language model as MXNet users write it (mx.rnn cells, unrolled per bucket) or
+    with MXNet's fused RNN op (``fused=True``)."""
+    v, h, nl = LM["vocab"], LM["hidden"], LM["layers"]
+
+    def sym_gen(seq_len):
+        data = mx.sym.Variable("data")
+        label = mx.sym.Variable("softmax_label")
+        embed = mx.sym.Embedding(data, input_dim=v, output_dim=h, name="embed")
+        if fused:
+            cell = mx.rnn.FusedRNNCell(h, num_layers=nl, mode="lstm", prefix="lstm_")
+        else:
+            cell = mx.rnn.SequentialRNNCell()
+            for i in range(nl):
+                cell.add(mx.rnn.LSTMCell(num_hidden=h, prefix=f"lstm_l{i}_"))
+        cell.reset()
+        outputs, _ = cell.unroll(seq_len, inputs=embed, merge_outputs=True)
+        pred = mx.sym.Reshape(outputs, shape=(-1, h))
+        pred = mx.sym.FullyConnected(pred, num_hidden=v, name="pred")
+        label = mx.sym.Reshape(label, shape=(-1,))
+        out = mx.sym.SoftmaxOutput(pred, label, name="softmax")
+        return out, ("data",), ("softmax_label",)
+    return sym_gen
+
+
+class BucketingLM:
+    """BucketingModule training over batches cycling through the buckets (tokens/s)."""
+
+    def __init__(self, mx, fused=False):
+        self.mx, self.fused = mx, fused
+
+    def setup(self, **_):
+        mx = self.mx
+        b, buckets = LM["batch"], LM["buckets"]
+        mod = mx.mod.BucketingModule(lstm_sym_gen(mx, self.fused),
+                                     default_bucket_key=max(buckets), context=mx.cpu())
+        mod.bind(data_shapes=[("data", (b, max(buckets)))],
+                 label_shapes=[("softmax_label", (b, max(buckets)))])
+        mod.init_params(initializer=mx.init.Xavier(magnitude=2.0))
+        mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.01,
+                                                              "momentum": 0.9})
+        rng = np.random.default_rng(0)
+        self.batches = []
+        for t in buckets:
+            d = mx.nd.array(rng.integers(0, LM["vocab"], (b, t)).astype(np.float32))
+            lab = mx.nd.array(rng.integers(0, LM["vocab"], (b, t)).astype(np.float32))
+            self.batches.append(mx.io.DataBatch(
+                data=[d], label=[lab], bucket_key=t,
+                provide_data=[mx.io.DataDesc("data", (b, t))],
+                provide_label=[mx.io.DataDesc("softmax_label", (b, t))]))
+        self.mod = mod
+        for batch in self.batches:           # compile / bind every bucket once
+            self._train(batch)
+        self.sync()
+        return {"tokens": b * sum(buckets)}
+
+    def _train(self, batch):
+        self.mod.forward_backward(batch)
+        self.mod.update()
+
+    def step(self):                          # one pass over every bucket
+        for batch in self.batches:
+            self._train(batch)
+
+    def sync(self):
+        for a in self.mod.get_outputs():
+            a.wait_to_read()
