@@ -3,11 +3,13 @@
     mxc dump net-symbol.json --shape data=64,784 [--after PASS] [--kernels] [--memory]
              [--why-no-fuse] [--target llvm|triton] [--train]
     mxc run  net-symbol.json --shape data=64,784 [--params net-0000.params] [--repeat N]
+             [--profile] [--train]
     mxc bench [bench options]
 
 ``dump`` prints the IR after each pass (or one pass), the kernels' IR and sources (LLVM IR or
 Triton), the memory plan and the fusion remarks. ``run`` executes the compiled graph on random
-inputs (parameters from a .params file if given) and prints the outputs' shapes and timing.
+inputs (parameters from a .params file if given) and prints the outputs' shapes and timing;
+``--profile`` adds the time of every kernel and library call, slowest first.
 """
 from __future__ import annotations
 
@@ -73,7 +75,29 @@ def cmd_run(args) -> int:
         print(f"{name}: shape {o.shape} dtype {o.dtype} mean {float(np.mean(o)):.6g}")
     print(f"{len(c.kernels)} kernels, {len(c.program.steps)} steps, arena "
           f"{c.peak_bytes} bytes, {dt * 1e3:.3f} ms per run ({c.target})")
+    if args.profile:
+        print(format_profile(c.profile(ins, repeat=args.repeat)))
     return 0
+
+
+def format_profile(rows, top: int = 40) -> str:
+    """A table of :meth:`Bound.profile` rows: the slowest ``top`` steps and the total per
+    operator."""
+    total = sum(r["seconds"] for r in rows) or 1e-30
+    lines = [f"{'step':48s} {'kind':7s} {'op':24s} {'us':>9s} {'%':>6s}"]
+    for r in rows[:top]:
+        lines.append(f"{r['step'][:48]:48s} {r['kind']:7s} {r['op'][:24]:24s} "
+                     f"{r['seconds'] * 1e6:9.1f} {100 * r['seconds'] / total:6.1f}")
+    by_op: dict = {}
+    for r in rows:
+        key = (r["kind"], r["op"])
+        by_op[key] = by_op.get(key, 0.0) + r["seconds"]
+    lines.append("")
+    lines.append(f"{'by operator':56s} {'us':>9s} {'%':>6s}")
+    for (kind, op), sec in sorted(by_op.items(), key=lambda kv: -kv[1]):
+        lines.append(f"{kind + ' ' + op:56s} {sec * 1e6:9.1f} {100 * sec / total:6.1f}")
+    lines.append(f"{'total':56s} {total * 1e6:9.1f}")
+    return "\n".join(lines)
 
 
 def cmd_bench(rest) -> int:
@@ -103,6 +127,8 @@ def main(argv=None) -> int:
         else:
             q.add_argument("--params", help="a .params file with the parameters")
             q.add_argument("--repeat", type=int, default=10)
+            q.add_argument("--profile", action="store_true",
+                           help="time every kernel and library call")
     sub.add_parser("bench", help="run the benchmarks (see python -m bench --help)")
     args = p.parse_args(argv)
     from .base import MXNetError

@@ -8,6 +8,7 @@ The default pipeline, one pass a line::
     cse         one op for each distinct computation
     batch_dots  independent GEMMs sharing an operand, and sums of GEMMs, become one GEMM
     dce         drop what no output needs
+    conv_gemm   CPU: 2-D convolutions -> im2col/col2im views + GEMMs
     fuse        group primitives into kernels (materialize only what must be)
     -- then, on the lowered program --
     lower       each kernel group -> kernel IR; library calls -> extern steps
@@ -28,6 +29,7 @@ from .ir.core import Graph
 from .passes.autodiff import Autodiff
 from .passes.base import PassContext, Pipeline
 from .passes.batch_dots import BatchDots
+from .passes.conv_gemm import ConvToGemm
 from .passes.cse import CSE
 from .passes.dce import DCE
 from .passes.decompose import Decompose
@@ -50,6 +52,9 @@ def default_passes(fuse: bool = True, grad_wrt=None, n_diff_outputs=None):
         BatchDots(),                         # many small GEMMs sharing an operand -> one
         CSE(),                               # (batching concatenates the same pieces twice)
         DCE(),                               # drop what no output needs
+        # CPU: 2-D convolutions -> im2col views + GEMMs (after CSE: the forward's im2col is
+        # recomputed for the weight gradient, not kept alive across the step)
+        ConvToGemm(),
     ]
     if fuse:
         passes.append(Fuse())                # primitives -> kernel groups
@@ -153,6 +158,12 @@ class Compiled:
             raise MXNetError(f"{len(args)} inputs for {len(names)} parameters {names}")
         outs = self.executable(*[np.asarray(a) for a in args])
         return [o.cpu().numpy() for o in outs]
+
+    def profile(self, inputs, repeat: int = 10) -> list[dict]:
+        """Per-step timings (see :meth:`Bound.profile`) of runs on ``inputs`` (numpy arrays in
+        input order)."""
+        bound, _ = self.executable.bind_new(*[np.asarray(a) for a in inputs])
+        return bound.profile(repeat)
 
     def dump(self, after: str | None = None, kernels: bool = False, memory: bool = False,
              why_no_fuse: bool = False) -> str:

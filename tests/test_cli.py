@@ -39,3 +39,15 @@ def test_bad_input_is_a_clear_error(capsys, tmp_path):
     p.write_text("{}")
     assert main(["dump", str(p), "--shape", "data=1,2"]) == 2
     assert "missing key(s)" in capsys.readouterr().err
+
+
+def test_run_profile_lists_steps_and_operators(capsys):
+    g = os.path.join(DATA, "golden")
+    assert main(["run", os.path.join(g, "mlp_digits-symbol.json"), "--shape", "data=32,64",
+                 "--repeat", "2", "--train", "--profile"]) == 0
+    out = capsys.readouterr().out
+    assert "by operator" in out and "extern dot" in out
+    steps = [ln for ln in out.splitlines() if ln.startswith("k") and " kernel " in ln]
+    assert steps, out
+    total = float(out.rstrip().splitlines()[-1].split()[-1])
+    assert total > 0

@@ -49,6 +49,25 @@ class Bound:
         for c in self.calls[start:end]:
             c()
 
+    def profile(self, repeat: int = 10) -> list[dict]:
+        """Time every step over ``repeat`` runs (after one warm-up run): a row per step with
+        its name, kind (kernel / extern), operator and median seconds, slowest first."""
+        import statistics
+        import time
+        self.run()
+        times = [[] for _ in self.calls]
+        for _ in range(max(repeat, 1)):
+            for i, c in enumerate(self.calls):
+                t0 = time.perf_counter()
+                c()
+                times[i].append(time.perf_counter() - t0)
+        rows = []
+        for step, ts in zip(self.exe.prog.steps, times):
+            rows.append({"step": step.name, "kind": step.kind,
+                         "op": step.opname or step.op_name or "", "seconds":
+                         statistics.median(ts)})
+        return sorted(rows, key=lambda r: -r["seconds"])
+
 
 class Executable:
     """Compiled kernels of one Program for one target."""
@@ -153,6 +172,13 @@ class Executable:
 
     def __call__(self, *inputs):
         """Run once on torch tensors (allocating outputs); returns the output tensors."""
+        bound, outs = self.bind_new(*inputs)
+        bound.run()
+        return outs
+
+    def bind_new(self, *inputs):
+        """Bound to copies of ``inputs`` (anything torch.as_tensor takes) and new outputs;
+        returns (bound, outputs)."""
         ins = []
         for bid, x in zip(self.prog.inputs, inputs):
             spec = self.prog.buffers[bid]
@@ -163,6 +189,5 @@ class Executable:
         for o, i in self.prog.inplace.items():     # written in place: work on a copy
             ins[i] = ins[i].clone()
             outs[o] = ins[i]
-        self.bind(ins, outs).run()
-        return outs
+        return self.bind(ins, outs), outs
 

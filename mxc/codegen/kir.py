@@ -7,7 +7,8 @@ A :class:`Kernel` has buffers (its arguments), an iteration space and a flat SSA
 - ``rdims``: reduction loop extents (empty for a pointwise kernel); values that depend on the
   reduction loop variables live in the *inner* scope, everything else in the *outer* scope;
 - ``body``: :class:`Instr` in order: ``const``, ``index`` (an index expression as a value),
-  ``load``, ``alu`` (op in :data:`ALU_OPS`), ``cast``, ``where``, ``reduce`` (inner -> outer),
+  ``load`` (with an optional bool mask operand: 0 where false, the address not read),
+  ``alu`` (op in :data:`ALU_OPS`), ``cast``, ``where``, ``reduce`` (inner -> outer),
   ``store``.
 
 Buffer indices are symbolic :class:`Ix` expressions over loop variables, simplified with the
@@ -142,6 +143,21 @@ class Ix:
                 return d, Ix(q_terms, qc), rest
         return None
 
+    def _pull_multiples(self, c: int):
+        """``self = c*Q + R`` with Q the terms (and whole multiples of the constant) that
+        ``c`` divides, when there are any and ``R >= 0``: then ``self // c = Q + R // c`` and
+        ``self % c = R % c`` (``(36864*g0 + g1) // 24 -> 1536*g0 + g1 // 24``)."""
+        q_terms, r_terms = {}, {}
+        for a, k in self.terms.items():
+            (q_terms if k % c == 0 else r_terms)[a] = k
+        qc, rc = divmod(self.const, c)
+        if not q_terms and qc == 0:
+            return None
+        r = Ix(r_terms, rc)
+        if r.bounds()[0] < 0:
+            return None
+        return Ix({a: k // c for a, k in q_terms.items()}, qc), r
+
     def __floordiv__(self, c):
         c = int(c)
         if c == 1:
@@ -155,6 +171,10 @@ class Ix:
         if sp is not None:
             d, q, _ = sp
             return q if d == c else q // (c // d)
+        pulled = self._pull_multiples(c)
+        if pulled is not None:
+            q, r = pulled
+            return q + r // c
         if len(self.terms) == 1 and self.const == 0:
             (a, k), = self.terms.items()
             if not isinstance(a, Var) and a[0] == "div" and k == 1:
@@ -172,6 +192,9 @@ class Ix:
         if sp is not None:
             d, q, r = sp
             return r if d == c else (q % (c // d)) * d + r
+        pulled = self._pull_multiples(c)
+        if pulled is not None:
+            return pulled[1] % c
         if len(self.terms) == 1 and self.const == 0:
             (a, k), = self.terms.items()
             if not isinstance(a, Var) and a[0] == "mod" and k == 1 and a[2] % c == 0:
@@ -425,8 +448,10 @@ class KBuilder:
     def ix(self, ix: Ix) -> Instr:
         return self._emit("index", (), DType.i64, ix)
 
-    def load(self, buf: Buffer, ix: Ix) -> Instr:
-        return self._emit("load", (), buf.dtype, (buf, ix))
+    def load(self, buf: Buffer, ix: Ix, mask: Instr | None = None) -> Instr:
+        """``buf[ix]``; with ``mask`` (a bool value) a masked load: 0 where the mask is false,
+        and ``ix`` is not read there (it may be out of bounds)."""
+        return self._emit("load", () if mask is None else (mask,), buf.dtype, (buf, ix))
 
     def store(self, buf: Buffer, ix: Ix, value: Instr) -> Instr:
         if value.dtype != buf.dtype:

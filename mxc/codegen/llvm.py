@@ -12,6 +12,7 @@ intrinsic for call libm, or are expanded into basic ops by :mod:`mxc.codegen.mat
 from __future__ import annotations
 
 import ctypes
+import math
 import threading
 
 import llvmlite.binding as llvm
@@ -59,7 +60,7 @@ def host_target_machine():
         # LLVM tunes AVX-512 CPUs to prefer 256-bit vectors (frequency licences); generated
         # kernels are mostly transcendental-heavy elementwise loops, which run 1.5x faster
         # 16 lanes wide here (bench chain_16m)
-        features += ",-prefer-256-bit"
+        features += ",-prefer-256-bit,+prefer-no-gather,+prefer-no-scatter"
     return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=features,
                                         opt=3, reloc="default", codemodel="jitdefault")
 
@@ -105,7 +106,7 @@ FLOAT_OPS = {
     "ne": "fcmp:!=", "and_": "m:logic", "or_": "m:logic", "xor": "m:logic", "not_": "m:not",
 }
 # reductions over at most this many elements are emitted without a loop
-UNROLL_REDUCTIONS = 16
+UNROLL_REDUCTIONS = 32
 
 # expanded into basic ops by mathlib before rendering
 EXPAND = {"sigmoid", "erfinv", "digamma", "tanh"}
@@ -316,11 +317,44 @@ class _Emitter:
         ty = reg_type(ins.dtype)
         init = _reduce_init(kind, ins.dtype, ty)
 
+        tree = self._unrolled_tree(kind, ins.dtype, x)
+        if tree is not None:
+            return self.combine(kind, ins.dtype, init, tree)
+
         def body(acc):
             v = self.value(x)
             return [self.combine(kind, ins.dtype, acc, v)]
         (res,) = self.rloops(body, [init])
         return res
+
+    def _unrolled_tree(self, kind, dt, x):
+        """A small reduction (see :data:`UNROLL_REDUCTIONS`) combined as a balanced tree, so
+        its additions are independent instead of one serial chain of FMA latencies (a 5x5
+        convolution window: 25 dependent adds -> depth 5). Float sums/products only when
+        reassociation is allowed; None when the reduction is emitted as loops."""
+        rvars = self.k.rvars
+        total = 1
+        for v in rvars:
+            total *= v.extent
+        if total > UNROLL_REDUCTIONS or (dt.is_float and kind in ("sum", "prod")
+                                         and not self.reassoc):
+            return None
+        import itertools
+        outer_vals = dict(self.vals)
+        vals = []
+        for point in itertools.product(*[range(v.extent) for v in rvars]):
+            for v, i in zip(rvars, point):
+                self.vars[v] = ir.Constant(I64, i)
+            self.vals = dict(outer_vals)
+            vals.append(self.value(x))
+        self.vals = outer_vals
+        while len(vals) > 1:
+            nxt = [self.combine(kind, dt, vals[i], vals[i + 1])
+                   for i in range(0, len(vals) - 1, 2)]
+            if len(vals) % 2:
+                nxt.append(vals[-1])
+            vals = nxt
+        return vals[0]
 
     def combine(self, kind, dt, a, v):
         b = self.b
@@ -360,6 +394,8 @@ class _Emitter:
             return self.ix(ins.attr)
         if op == "load":
             buf, e = ins.attr
+            if ins.args:
+                return self._masked_load(buf, e, self.value(ins.args[0]))
             p = b.gep(self.bufptr[buf.pos], [self.ix(e)], source_etype=mem_type(buf.dtype),
                       inbounds=True)
             v = b.load(p, typ=mem_type(buf.dtype))
@@ -385,6 +421,23 @@ class _Emitter:
         if op == "reduce":
             raise RuntimeError("reduce values are emitted by emit_point")
         raise RuntimeError(f"unknown kernel instruction {op}")
+
+    def _masked_load(self, buf, e, pred):
+        """``pred ? buf[e] : 0`` with the load under a branch (the address may be out of
+        bounds where ``pred`` is false); the loop vectorizer turns it into a masked load."""
+        b = self.b
+        ty = mem_type(buf.dtype)
+        p = b.gep(self.bufptr[buf.pos], [self.ix(e)], source_etype=ty)
+        before = b.block
+        with b.if_then(pred):
+            v = b.load(p, typ=ty)
+            then_end = b.block
+        phi = b.phi(ty)
+        phi.add_incoming(v, then_end)
+        phi.add_incoming(ir.Constant(ty, 0), before)
+        if buf.dtype == DType.bool:
+            return b.icmp_unsigned("!=", phi, ir.Constant(I8, 0))
+        return phi
 
     def cast(self, v, src: DType, dst: DType):
         b = self.b
@@ -640,6 +693,8 @@ def _column_reduction(k: Kernel) -> bool:
     innermost grid axis is contiguous in the loads and the innermost reduction axis is not."""
     if not k.rdims or not k.grid or k.grid[-1] > 65536:
         return False
+    if math.prod(k.rdims) <= UNROLL_REDUCTIONS:
+        return False        # unrolled in place: the grid's innermost loop vectorizes as is
     if any(i.op == "store" and i.inner for i in k.body):
         return False
     reduces = {i.id for i in k.body if i.op == "reduce"}

@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..base import MXNetError
 from ..ir.core import Graph, Value
 from ..ir.registry import Elementwise, Reduce, View
-from ..ir.types import numel
+from ..ir.types import DType, numel
 from .kir import Buffer, Ix, Kernel, KBuilder, Var, delinearize, linearize
 
 __all__ = ["lower_group", "LoweringError", "group_structure", "coalesce"]
@@ -31,6 +31,9 @@ def group_structure(body: Graph):
     """(grid shape, rdims, reduce input shape, reduce axes) of a group, or LoweringError."""
     reduces = [op for op in body.ops if isinstance(op.opdef.lower, Reduce)]
     if not reduces:
+        refined = {_unreshaped(body, v) for v in body.outputs}
+        if len(refined) == 1:
+            return next(iter(refined)), (), None, None
         shape = tuple(body.outputs[0].shape)
         for v in body.outputs:
             if tuple(v.shape) != shape:
@@ -52,6 +55,23 @@ def group_structure(body: Graph):
     return grid, rdims, x, axes
 
 
+def _unreshaped(body: Graph, v: Value) -> tuple:
+    """The shape with the most dims along the chain of reshapes producing ``v`` inside the
+    group: a pointwise kernel iterates over it (a row-major reshape keeps element order, so
+    the stores are the same), which keeps index expressions affine: the im2col copy feeding a
+    GEMM iterates over (C, KH, KW, N, OH, OW), not its (C*KH*KW, N*OH*OW) matrix."""
+    inputs = set(body.inputs)
+    best = tuple(v.shape)
+    while v not in inputs and v.op is not None:
+        low = v.op.opdef.lower
+        if not (isinstance(low, View) and low.kind == "reshape"):
+            break
+        v = v.op.inputs[0]
+        if len(v.shape) > len(best):
+            best = tuple(v.shape)
+    return best
+
+
 class _Lowerer:
     def __init__(self, body: Graph, name: str):
         grid, rdims, x, axes = group_structure(body)
@@ -63,6 +83,7 @@ class _Lowerer:
         self.rvars = [Ix.var(v) for v in self.kernel.rvars]
         self.memo: dict = {}
         self.reduce_memo: dict = {}
+        self.guard = None               # the mask of the masked views being read through
         self.in_buf: dict[Value, Buffer] = {}
         pos = 0
         for v in body.inputs:
@@ -85,7 +106,10 @@ class _Lowerer:
     def output_index(self, v: Value) -> list:
         shape = tuple(v.shape)
         if self.x is None:
-            return list(self.gvars)
+            grid = tuple(self.kernel.grid)
+            if shape == grid:
+                return list(self.gvars)
+            return delinearize(linearize(self.gvars, grid), shape)   # a reshape of the grid
         if shape == self.x:
             return self.full_index()
         keep = tuple(1 if i in self.axes else d for i, d in enumerate(self.x))
@@ -102,7 +126,7 @@ class _Lowerer:
 
     # evaluation ---------------------------------------------------------------------------------
     def eval(self, v: Value, idx: list):
-        key = (v, tuple(idx))
+        key = (v, tuple(idx), None if self.guard is None else self.guard.id)
         hit = self.memo.get(key)
         if hit is not None:
             return hit
@@ -112,7 +136,15 @@ class _Lowerer:
 
     def _eval(self, v: Value, idx):
         if v in self.in_buf:
-            return self.k.load(self.in_buf[v], linearize(idx, v.shape))
+            buf, ix = self.in_buf[v], linearize(idx, v.shape)
+            mask = self.guard
+            if mask is not None and ix.is_affine:
+                lo, hi = ix.bounds()
+                if 0 <= lo and hi < buf.numel:
+                    # the address stays inside the buffer everywhere (col2im: a tap off the
+                    # edge reads a neighbouring row): load unconditionally, the view selects
+                    mask = None
+            return self.k.load(buf, ix, mask=mask)
         op = v.op
         low = op.opdef.lower
         if isinstance(low, Elementwise):
@@ -130,11 +162,58 @@ class _Lowerer:
             return out
         if isinstance(low, View):
             u = op.inputs[0]
-            return self.eval(u, view_index(low, op.attrs, u.shape, v.shape, idx))
+            in_idx = view_index(low, op.attrs, u.shape, v.shape, idx)
+            mask = None
+            if low.guard is not None:
+                mask = self._mask(low.guard(op.attrs, tuple(u.shape), tuple(v.shape),
+                                            list(idx)))
+            if mask is None:
+                return self.eval(u, in_idx)
+            outer = self.guard
+            self.guard = mask if outer is None else self.k.and_(outer, mask)
+            try:
+                val = self.eval(u, in_idx)
+                inner = self.guard
+            finally:
+                self.guard = outer
+            fill = low.fill(op.attrs) if callable(low.fill) else low.fill
+            if fill == 0 and val.op == "load" and val.args == (inner,):
+                return val                  # the masked load already reads 0 there
+            return self.k.where(mask, val, self.k.const(fill, val.dtype))
         if isinstance(low, Reduce):
             return self._reduce(op, v, idx)
         raise LoweringError(f"{op.opname} '{op.name}' cannot be part of a generated kernel "
                             "(it is a library call)")
+
+    def _mask(self, conds):
+        """The bool value of a masked view's conditions; None when they always hold."""
+        k = self.k
+        parts = []
+        for c in conds:
+            if c[0] == "range":
+                _, ix, lo, hi = c
+                ix = Ix.wrap(ix)
+                blo, bhi = ix.bounds()
+                if blo < lo:
+                    parts.append(k.ge(k.ix(ix), k.const(lo, DType.i64)))
+                if bhi >= hi:
+                    parts.append(k.lt(k.ix(ix), k.const(hi, DType.i64)))
+            elif c[0] == "divisible":
+                _, ix, m = c
+                r = Ix.wrap(ix) % int(m)
+                if r.is_const:
+                    if r.const != 0:
+                        parts.append(k.const(False, DType.bool))
+                    continue
+                parts.append(k.eq(k.ix(r), k.const(0, DType.i64)))
+            else:
+                raise LoweringError(f"unknown view condition {c[0]!r}")
+        if not parts:
+            return None
+        m = parts[0]
+        for p in parts[1:]:
+            m = k.and_(m, p)
+        return m
 
     def _reduce(self, op, v, idx):
         axes = self.axes

@@ -528,7 +528,7 @@ def _expand_once(kern: Kernel, ops: set, generic: bool) -> Kernel:
         elif ins.op == "index":
             r = k.ix(ins.attr)
         elif ins.op == "load":
-            r = k.load(*ins.attr)
+            r = k.load(*ins.attr, mask=args[0] if args else None)
         elif ins.op == "store":
             r = k.store(ins.attr[0], ins.attr[1], args[0])
         elif ins.op == "cast":

@@ -233,8 +233,13 @@ class _Render:
             expr = self.ix(ins.attr)
         elif op == "load":
             buf, e = ins.attr
-            m = f", mask={mask}, other=0" if mask else ""
-            expr = f"tl.load({self._addr(buf, e, mask)}{m})"
+            if ins.args:                    # a masked view: only where the guard holds
+                g = n(ins.args[0])
+                both = f"({mask}) & ({g})" if mask else g
+                expr = f"tl.load({self._addr(buf, e, mask)}, mask={both}, other=0)"
+            else:
+                m = f", mask={mask}, other=0" if mask else ""
+                expr = f"tl.load({self._addr(buf, e, mask)}{m})"
         elif op == "store":
             buf, e = ins.attr
             val = n(ins.args[0])

@@ -62,10 +62,19 @@ class View:
     ``index(attrs, in_shape, out_shape, out_idx) -> in_idx`` maps an output index (a list of
     integer index expressions) to the input's; ``None`` means the default for the kind:
     ``kind="reshape"`` (row-major relinearisation), ``"broadcast"`` (size-1 dims pinned to 0).
+
+    A *masked* view (zero padding, im2col windows over a padded input, col2im) also has
+    ``guard(attrs, in_shape, out_shape, out_idx) -> conditions``: output positions where a
+    condition fails read ``fill`` instead of the input. Conditions are ``("range", ix, lo, hi)``
+    (``lo <= ix < hi``) and ``("divisible", ix, m)`` (``ix % m == 0``, ``ix >= 0``); ``fill``
+    is a number or ``fill(attrs)``. The input index need only be valid where the conditions
+    hold (loads are masked elsewhere).
     """
 
     kind: str = "custom"
     index: Callable | None = None
+    guard: Callable | None = None
+    fill: Any = 0.0
 
 
 @dataclass(frozen=True)

@@ -33,13 +33,18 @@ _TRANSCENDENTAL = {"exp", "log", "tanh", "sigmoid", "Activation", "erf", "erfinv
 
 
 def op_cost(op: Op) -> int:
+    """Rough cost per element: a view 0, an ALU op 1, a transcendental 10 (a vectorized exp
+    is ~2.5 cycles per element here, more than storing and reloading the value from cache, so
+    one shared between kernels is materialized rather than recomputed), a reduction 1000."""
     low = op.opdef.lower
     if isinstance(low, View):
         return 0
     if isinstance(low, Reduce):
         return 1000
+    if op.opname == "Activation" and op.attrs.get("act_type") == "relu":
+        return 1
     if op.opname in _TRANSCENDENTAL:
-        return 4
+        return 10
     return 1
 
 
@@ -60,12 +65,14 @@ class Fuse(Pass):
 
     name = "fuse"
     recompute_limit: int = 8
+    # two kernels that each write more than this do not merge: merging saves one launch but
+    # keeps both results live at once (batch blocks of im2col columns must come and go)
+    merge_limit_bytes: int = 256 << 10
     merge: bool = True
 
     def run(self, g: Graph, ctx: PassContext) -> Graph:
         self._phase = _phases(g, ctx.options.get("n_forward_outputs"))
         prod = {v: op for op in g.ops for v in op.outputs}
-        users = g.users()
         order = {op: i for i, op in enumerate(g.ops)}
         mat: set[Value] = set(g.outputs)
         why: dict[Value, str] = {v: "graph output" for v in g.outputs}
@@ -82,7 +89,7 @@ class Fuse(Pass):
 
         for _ in range(len(g.ops) + 1):
             kernels = self._cones(g, mat, prod)
-            changed = self._refine(kernels, mat, why, prod, users, ctx)
+            changed = self._refine(kernels, mat, why, prod, order, ctx)
             if not changed:
                 break
         kernels = self._cones(g, mat, prod)
@@ -90,6 +97,7 @@ class Fuse(Pass):
             kern.structure = group_structure(_body_for(kern, mat, prod, order)[0])
         if self.merge:
             kernels = self._merge(g, kernels, mat, prod, order, ctx)
+            self._prune_anchors(g, kernels, mat, why, prod, order)
         for v, reason in why.items():
             if v in prod and _fusible(prod[v]) and reason not in ("graph output",):
                 ctx.remark(self.name, "materialize", f"%{v.name} ({prod[v].opname} "
@@ -120,21 +128,33 @@ class Fuse(Pass):
                 kernels.append(_Kernel([v], cone))
         return kernels
 
-    def _refine(self, kernels, mat, why, prod, users, ctx) -> bool:
-        """Materialize shared expensive values and misfitting reductions; True if any."""
+    def _refine(self, kernels, mat, why, prod, order, ctx) -> bool:
+        """Materialize shared expensive values and misfitting reductions; True if any.
+
+        Shared values are visited from the last in program order to the first: materializing
+        a downstream value (an LSTM's cell state) may leave the values above it (the gates)
+        read by one kernel only, so those are left to the next round, which sees the new
+        cones, instead of being materialized too. Visiting in a fixed order also keeps the
+        result independent of how sets of ops happen to hash."""
         membership: dict[Op, list] = {}
         for i, k in enumerate(kernels):
-            for op in k.cone:
+            for op in sorted(k.cone, key=order.__getitem__):
                 membership.setdefault(op, []).append(i)
         changed = False
-        shared = [(op, ks) for op, ks in membership.items() if len(ks) >= 2]
+        shared = sorted(((op, ks) for op, ks in membership.items() if len(ks) >= 2),
+                        key=lambda e: -order[e[0]])
         # shared reductions first: once they are materialized, recomputing the cheap ops above
         # them (x - mean in a normalization) no longer counts them
         if any(isinstance(op.opdef.lower, Reduce) for op, _ in shared):
             shared = [(op, ks) for op, ks in shared if isinstance(op.opdef.lower, Reduce)]
+        covered: set = set()
         for op, ks in shared:
-            cost = _subcone_cost(op, mat, prod)
+            if op in covered:
+                continue
+            cone = _subcone(op, mat, prod)
+            cost = sum(op_cost(o) for o in cone)
             if isinstance(op.opdef.lower, Reduce) or cost > self.recompute_limit:
+                covered |= cone
                 for v in op.outputs:
                     if v not in mat:
                         mat.add(v)
@@ -144,7 +164,7 @@ class Fuse(Pass):
         if changed:
             return True
         for k in kernels:
-            body, _ = _body_for(k, mat, prod, None)
+            body, _ = _body_for(k, mat, prod, order)
             try:
                 grid, rdims, x, axes = group_structure(body)
                 from ..codegen.lower import _Lowerer
@@ -210,6 +230,14 @@ class Fuse(Pass):
                 continue
             if self._kphase(a) != self._kphase(b):
                 continue            # forward and backward run at different times
+            big = min(_anchor_bytes(a), _anchor_bytes(b))
+            if big > self.merge_limit_bytes:
+                if (i, j) not in noted:
+                    noted.add((i, j))
+                    ctx.remark(self.name, "no-merge",
+                               f"{_kname(a, order)} and {_kname(b, order)}: each writes over "
+                               f"{self.merge_limit_bytes} bytes (merged, both stay live)")
+                continue
             if reaches(i, j) or reaches(j, i):
                 if (i, j) not in noted:
                     noted.add((i, j))
@@ -230,6 +258,37 @@ class Fuse(Pass):
             del current[j]
             deps[i] = {find(d) for d in deps[i] | deps[j]} - {i}
         return list(current.values())
+
+    @staticmethod
+    def _prune_anchors(g, kernels, mat, why, prod, order):
+        """A value materialized for a consumer that merging then put in the same kernel is
+        read by no other step: the kernel computes it and no longer stores it. Only where
+        every reader is elementwise at the value's own shape (it is computed once per
+        element); a value read at other indices would be recomputed there."""
+        users = g.users()
+        read = set(g.outputs)
+        for op in g.ops:
+            if not _fusible(op):
+                read.update(op.inputs)
+        ext = [set(_external_inputs(k)) for k in kernels]
+        for e in ext:
+            read |= e
+        for kern in kernels:
+            keep = [v for v in kern.anchors if v in read or not all(
+                isinstance(u.opdef.lower, Elementwise) and
+                all(o.shape == v.shape for o in u.outputs) for u in users.get(v, ()))]
+            if len(keep) == len(kern.anchors) or not keep:
+                continue
+            cand = _Kernel(keep, kern.cone, kern.structure)
+            try:
+                lower_group(_body_for(cand, mat, prod, order)[0], "probe")
+            except LoweringError:
+                continue
+            for v in kern.anchors:
+                if v not in keep:
+                    mat.discard(v)
+                    why.pop(v, None)
+            kern.anchors = keep
 
     def _unit_phase(self, u) -> int:
         if isinstance(u, Op):
@@ -297,6 +356,8 @@ class _UnitGraph:
                 ext = u.inputs
                 self.pos.append((ph, order[u]))
             self.reads.append({owner[v] for v in ext if v in owner and owner[v] != i})
+        if phase_of:
+            self._sink_backward_of_forward_values(phase_of)
         self.order = self._topo()
         self.desc = None
         self.anc = [0] * len(self.units)
@@ -305,6 +366,22 @@ class _UnitGraph:
             for d in self.reads[u]:
                 a |= self.anc[d] | (1 << d)
             self.anc[u] = a
+
+    def _sink_backward_of_forward_values(self, phase_of):
+        """Backward work that reads only forward values (a pooling's argmax positions) runs
+        just before its first reader instead of right after the forward: its inputs are kept
+        for the backward anyway, and its result is not held across the steps in between."""
+        first_reader = {}
+        for u, r in enumerate(self.reads):
+            for d in r:
+                if d not in first_reader or self.pos[u] < first_reader[d]:
+                    first_reader[d] = self.pos[u]
+        for u, r in enumerate(self.reads):
+            ph, at = self.pos[u]
+            if ph == 1 and u in first_reader and all(self.pos[d][0] == 0 for d in r):
+                later = first_reader[u]
+                if later[0] == 1 and later[1] > at:
+                    self.pos[u] = (1, later[1], -1)
 
     def _topo(self):
         import heapq
@@ -393,6 +470,10 @@ class _UnitGraph:
         return False
 
 
+def _anchor_bytes(kern) -> int:
+    return sum(v.type.nbytes for v in kern.anchors)
+
+
 def _external_inputs(kern):
     inside = set()
     for op in kern.cone:
@@ -442,8 +523,8 @@ def _phases(g: Graph, n_forward) -> dict:
     return {op: 0 if op in fwd else 1 for op in g.ops}
 
 
-def _subcone_cost(op, mat, prod) -> int:
-    cost = 0
+def _subcone(op, mat, prod) -> set:
+    """The ops a kernel recomputes to produce ``op``'s results: up to materialized values."""
     seen = set()
     stack = [op]
     while stack:
@@ -451,19 +532,16 @@ def _subcone_cost(op, mat, prod) -> int:
         if o in seen:
             continue
         seen.add(o)
-        cost += op_cost(o)
         for u in o.inputs:
             p = prod.get(u)
             if p is not None and u not in mat and _fusible(p):
                 stack.append(p)
-    return cost
+    return seen
 
 
 def _body_for(kern: _Kernel, mat, prod, order):
     """The body graph of a kernel and the outside values it reads (its inputs, in order)."""
-    ops = sorted(kern.cone, key=(lambda o: order[o]) if order else (lambda o: 0))
-    if order is None:
-        ops = _topo(kern.cone)
+    ops = sorted(kern.cone, key=order.__getitem__)
     inside = set()
     for op in ops:
         inside.update(op.outputs)
@@ -485,23 +563,6 @@ def _body_for(kern: _Kernel, mat, prod, order):
         for o, n in zip(op.outputs, outs):
             m[o] = n
     return b.build([m[v] for v in kern.anchors]), ext
-
-
-def _topo(cone):
-    done, out = set(), []
-
-    def visit(op):
-        if op in done:
-            return
-        done.add(op)
-        for u in op.inputs:
-            p = u.op
-            if p is not None and p in cone:
-                visit(p)
-        out.append(op)
-    for op in sorted(cone, key=id):
-        visit(op)
-    return out
 
 
 def _first_name(kern, order):

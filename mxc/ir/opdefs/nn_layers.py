@@ -2386,17 +2386,59 @@ def _pad_vjp(b, op, g):
     return (b.op("_pad_backward", [g], {"mode": a["mode"], "pad_width": pw}),)
 
 
+_PAD_ATTRS = (
+    Attr("mode", "str", choices=("constant", "edge", "reflect"), doc="Padding type to use."),
+    Attr("pad_width", "shape", doc="Widths of the padding regions applied to the edges "
+                                   "of each axis: (before_1, after_1, ... )"),
+    Attr("constant_value", "float", 0.0, doc="The value used for padding when `mode` is "
+                                             "'constant'."))
+
+
+def _pad_decompose(b, op):
+    """constant padding is a masked view (fused into its consumer); edge / reflect a library
+    call."""
+    if op.attrs["mode"] == "constant":
+        return [b.op("_pad_view", op.inputs, {"pad_width": op.attrs["pad_width"],
+                                              "constant_value": op.attrs["constant_value"]})]
+    return [b.op("_pad_lib", op.inputs, op.attrs, parsed=True)]
+
+
 register_op(OpDef(
-    name="Pad",
-    attrs=(Attr("mode", "str", choices=("constant", "edge", "reflect"),
-                doc="Padding type to use."),
-           Attr("pad_width", "shape", doc="Widths of the padding regions applied to the edges "
-                                          "of each axis: (before_1, after_1, ... )"),
-           Attr("constant_value", "float", 0.0, doc="The value used for padding when `mode` is "
-                                                    "'constant'.")),
+    name="Pad", attrs=_PAD_ATTRS,
     arguments=("data",), infer_shape=_pad_rule, interp=_pad_np, vjp=_pad_vjp,
-    lower=Extern(_pad_extern, "pad"), validate=_pad_validate, aliases=("pad",),
+    decompose=_pad_decompose, validate=_pad_validate, aliases=("pad",),
     doc="Pads the spatial axes of a 4-d or 5-d input: constant, edge (replicate) or reflect.",
+))
+register_op(OpDef(
+    name="_pad_lib", attrs=_PAD_ATTRS, arguments=("data",), infer_shape=_pad_rule,
+    interp=_pad_np, differentiable=False, lower=Extern(_pad_extern, "pad"),
+    validate=_pad_validate, doc="Edge / reflect padding as a library call.",
+))
+
+
+def _pad_view_index(attrs, in_shape, out_shape, idx):
+    pw = attrs["pad_width"]
+    return [i - pw[2 * d] for d, i in enumerate(idx)]
+
+
+def _pad_view_guard(attrs, in_shape, out_shape, idx):
+    pw = attrs["pad_width"]
+    return [("range", i - pw[2 * d], 0, in_shape[d]) for d, i in enumerate(idx)
+            if pw[2 * d] or pw[2 * d + 1]]
+
+
+def _pad_view_rule(rc, shapes):
+    pw = rc.attrs["pad_width"]
+    return tuple(d + pw[2 * i] + pw[2 * i + 1] for i, d in enumerate(shapes[0]))
+
+
+register_op(OpDef(
+    name="_pad_view", attrs=(Attr("pad_width", "shape"), Attr("constant_value", "float", 0.0)),
+    arguments=("data",), infer_shape=forward_shape(_pad_view_rule),
+    interp=lambda xs, a: _pad_np(xs, dict(a, mode="constant")), differentiable=False,
+    lower=View("custom", _pad_view_index, guard=_pad_view_guard,
+               fill=lambda a: a["constant_value"]),
+    traits={VIEW}, doc="Constant padding of any axes (a masked view: fused into consumers).",
 ))
 
 
