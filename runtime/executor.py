@@ -172,8 +172,15 @@ class Executor:
                                  f"{tuple(s)}; pass allow_up_sizing=True")
             new_args.append(nd_zeros(s, ctx=self._ctx, dtype=a.dtype))
             new_grads.append(None if g is None else nd_zeros(s, ctx=self._ctx, dtype=g.dtype))
-        new_aux = [a if tuple(a.shape) == tuple(s) else nd_zeros(s, ctx=self._ctx, dtype=a.dtype)
-                   for a, s in zip(self.aux_arrays, aux_shapes)]
+        new_aux = []
+        for n, a, s in zip(self._aux_names, self.aux_arrays, aux_shapes):
+            if tuple(a.shape) == tuple(s):
+                new_aux.append(a)
+                continue
+            if not partial_shaping:
+                raise ShapeError(f"reshape: auxiliary state {n} would change shape from "
+                                 f"{tuple(a.shape)} to {tuple(s)}; pass partial_shaping=True")
+            new_aux.append(nd_zeros(s, ctx=self._ctx, dtype=a.dtype))
         return Executor(self._symbol, self._ctx, new_args, new_grads, self._grad_req, new_aux)
 
     def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):

@@ -36,6 +36,14 @@ def _desc(x):
     return x if isinstance(x, DataDesc) else DataDesc(*x)
 
 
+def _fmt_shape(shape, dt) -> str:
+    return f"{tuple(shape)} {np.dtype(dt).name}"
+
+
+def _fmt(arr) -> str:
+    return _fmt_shape(arr.shape, arr.dtype)
+
+
 def _split_input_slice(batch_size, work_load_list):
     """Slices of ``range(batch_size)``, one per device, proportional to ``work_load_list``
     (MXNet's rounding: the last device takes what rounding left)."""
@@ -360,6 +368,21 @@ class DataParallelExecutorGroup:
             return (src is not None and tuple(src.shape) == tuple(shape) and
                     np.dtype(src.dtype) == np.dtype(dt))
 
+        def shared(table, kind, name, shape, dt):
+            """The shared executor's array for a parameter/aux state, which must keep its
+            shape and dtype: a batch (or bucket) that changes a parameter's shape would
+            otherwise train a throwaway array (MXNet refuses it too)."""
+            src = None if shared_exec is None else getattr(shared_exec, table).get(name)
+            if src is None:
+                return None
+            if not reuse(src, shape, dt):
+                raise ShapeError(
+                    f"bind: {kind} '{name}' would change from {_fmt(src)} to "
+                    f"{_fmt_shape(shape, dt)} for the inputs {input_shapes}; parameters are "
+                    f"shared between batches and buckets and must keep their shape (check "
+                    f"the batch's shapes or the bucket's symbol)")
+            return src
+
         args, grads, auxs = {}, {}, {}
         nbytes = 0
         for name, shape, dt in zip(self.arg_names, arg_shapes, arg_types):
@@ -372,8 +395,8 @@ class DataParallelExecutorGroup:
                     cand = base.arg_dict[name]
                 if reuse(cand, shape, dt):
                     arr = cand
-            elif shared_exec is not None and reuse(shared_exec.arg_dict.get(name), shape, dt):
-                arr = shared_exec.arg_dict[name]
+            else:
+                arr = shared("arg_dict", "argument", name, shape, dt)
             if arr is None:
                 arr = nd_zeros(shape, ctx=ctx, dtype=dt)
                 nbytes += arr._t.numel() * arr._t.element_size()
@@ -393,8 +416,7 @@ class DataParallelExecutorGroup:
         for name, shape, dt in zip(self.aux_names, aux_shapes, aux_types):
             shape = tuple(shape)
             arr = None
-            if shared_exec is not None and reuse(shared_exec.aux_dict.get(name), shape, dt):
-                arr = shared_exec.aux_dict[name]
+            arr = shared("aux_dict", "auxiliary state", name, shape, dt)
             if arr is None:
                 arr = nd_zeros(shape, ctx=ctx, dtype=dt)
                 nbytes += arr._t.numel() * arr._t.element_size()
