@@ -17,6 +17,9 @@ from . import ndarray  # noqa: F401
 from . import ndarray as nd  # noqa: F401
 from .ndarray import ops as _nd_ops
 from .compile import compile  # noqa: F401,A001
+from . import util  # noqa: F401
+from .util import is_np_shape, np_shape, set_np_shape, use_np_shape  # noqa: F401
+from .util import is_np_array, np_array, use_np, use_np_array  # noqa: F401
 
 _nd_ops.populate(vars(ndarray), "mxc.ndarray")
 from .symbol.functions import binary_functions as _binary_functions  # noqa: E402
@@ -26,23 +29,27 @@ del _nd_ops, _binary_functions
 
 __version__ = "0.1.0"
 
-# MXNet's runtime modules, imported on first use: mx.mod, mx.io, mx.metric, mx.optimizer ...
-_LAZY = {
-    "mod": "runtime.module", "module": "runtime.module", "io": "runtime.io",
-    "metric": "runtime.metric", "optimizer": "runtime.optimizer",
-    "lr_scheduler": "runtime.lr_scheduler", "init": "runtime.initializer",
-    "initializer": "runtime.initializer", "callback": "runtime.callback",
-    "kv": "runtime.kvstore", "kvstore": "runtime.kvstore", "model": "runtime.model",
-    "rnn": "mxc.rnn", "random": "mxc.random", "viz": "mxc.viz", "visualization": "mxc.viz",
-    "test_utils": "mxc.test_utils",
-}
+# MXNet's module paths (mx.mod, mx.io, mx.executor, mxc.module.executor_group ...): one table
+# in _aliases, served both as attributes (imported on first use) and as import paths.
+from . import _aliases  # noqa: E402
+
+# mxc's own modules, imported on first use
+_LAZY = {"rnn", "random", "test_utils", "engine", "util", "runtime", "log", "error", "libinfo",
+         "registry", "misc"}
 
 
 def __getattr__(name):
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'mxc' has no attribute {name!r}")
     import importlib
-    mod = importlib.import_module(target)
+    import importlib.util
+    if name.startswith("__"):
+        raise AttributeError(f"module 'mxc' has no attribute {name!r}")
+    if "mxc." + name in _aliases.ALIASES:
+        mod = importlib.import_module("mxc." + name)
+    elif name in _LAZY and importlib.util.find_spec("mxc." + name) is not None:
+        mod = importlib.import_module("mxc." + name)
+    else:
+        mod = importlib.import_module("mxc._unsupported").module(name)
+        if mod is None:
+            raise AttributeError(f"module 'mxc' has no attribute {name!r}")
     globals()[name] = mod
     return mod

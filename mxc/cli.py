@@ -20,31 +20,58 @@ import time
 __all__ = ["main"]
 
 
+class UsageError(Exception):
+    """A command line that cannot be carried out as given: ``mxc: error: ...``, exit status 2."""
+
+
 def _shapes(items):
+    """``--shape NAME=D1,D2`` options as ``{name: (d1, d2)}``: positive integer dimensions."""
+    from .ir.types import check_shape
     out = {}
     for it in items or []:
-        if "=" not in it:
-            raise SystemExit(f"--shape expects NAME=D1,D2,...; got {it!r}")
-        name, dims = it.split("=", 1)
+        name, eq, dims = it.partition("=")
+        if not eq or not name:
+            raise UsageError(f"--shape expects NAME=D1,D2,...; got {it!r}")
+        parts = dims.replace("x", ",").split(",")
+        if not dims or any(not d.strip() for d in parts):
+            raise UsageError(f"--shape {it!r}: expected NAME=D1,D2,... with a size for each "
+                             "dimension")
         try:
-            out[name] = tuple(int(d) for d in dims.replace("x", ",").split(",") if d)
+            shape = tuple(int(d) for d in parts)
         except ValueError:
-            raise SystemExit(f"--shape {it!r}: dimensions must be integers") from None
+            raise UsageError(f"--shape {it!r}: dimensions must be integers") from None
+        if name in out:
+            raise UsageError(f"--shape {it!r}: {name!r} is given twice")
+        try:
+            out[name] = check_shape(shape, f"--shape {it!r}", bind=True)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
     return out
 
 
 def _compile(args):
     import mxc as mx
+    from .symbol.convert import check_input_shapes
+    shapes = _shapes(args.shape)
     sym = mx.sym.load(args.symbol)
+    try:
+        check_input_shapes(sym, shapes, f"--shape for {args.symbol}")
+    except mx.MXNetError as e:
+        raise UsageError(str(e)) from None
     grad = None
     if getattr(args, "train", False):
-        grad = [n for n in sym.list_arguments() if n not in _shapes(args.shape)]
-    return sym, mx.compile(sym, shapes=_shapes(args.shape), target=args.target,
+        grad = [n for n in sym.list_arguments() if n not in shapes]
+    return sym, mx.compile(sym, shapes=shapes, target=args.target,
                            is_train=getattr(args, "train", False), grad_wrt=grad)
 
 
 def cmd_dump(args) -> int:
     _, c = _compile(args)
+    if args.after is not None:
+        names = ["input"] + [p.name for p in c.pipeline.passes]
+        if args.after not in names:
+            raise UsageError(f"--after {args.after!r}: no such pass; the passes are "
+                             f"{', '.join(dict.fromkeys(names))}")
     print(c.dump(after=args.after, kernels=args.kernels, memory=args.memory,
                  why_no_fuse=args.why_no_fuse))
     return 0
@@ -58,7 +85,13 @@ def cmd_run(args) -> int:
     rng = np.random.default_rng(0)
     params = {}
     if args.params:
-        for k, v in mx.nd.load(args.params).items():
+        loaded = mx.nd.load(args.params)
+        if not isinstance(loaded, dict):
+            raise UsageError(f"--params {args.params}: the file holds an unnamed list of "
+                             f"{len(loaded)} arrays; mxc run needs parameters saved by name "
+                             "(mx.nd.save(fname, {'arg:fc1_weight': ...}) or "
+                             "Module.save_checkpoint)")
+        for k, v in loaded.items():
             params[k.split(":", 1)[-1]] = v.asnumpy()
     ins = []
     for v in c.graph.inputs:
@@ -134,8 +167,10 @@ def main(argv=None) -> int:
     from .base import MXNetError
     try:
         return {"dump": cmd_dump, "run": cmd_run}[args.cmd](args)
-    except (MXNetError, OSError) as e:
-        print(f"mxc {args.cmd}: {e}", file=sys.stderr)
+    except (UsageError, MXNetError, OSError) as e:
+        # one line, no traceback: what the user gave that cannot be used
+        msg = " ".join(str(e).split()) if isinstance(e, UsageError) else str(e)
+        print(f"mxc: error: {args.cmd}: {msg}", file=sys.stderr)
         return 2
 
 

@@ -15,13 +15,14 @@ import os
 import numpy as np
 import torch
 
-from mxc.base import MXNetError, ShapeError
+from mxc.base import GraphError, MXNetError, ShapeError, op_prefix
 from mxc.context import Context, current_context
 from mxc.ir.types import DType
 from mxc.ndarray import NDArray
 from mxc.ndarray import zeros as nd_zeros
 
-__all__ = ["Executor", "simple_bind", "bind", "target_for", "compile_cached"]
+__all__ = ["Executor", "simple_bind", "bind", "target_for", "compile_cached", "check_sizes",
+           "check_unique_inputs"]
 
 _COMPILE_CACHE: dict = {}
 
@@ -46,6 +47,62 @@ def compile_cached(symbol, shapes: dict, dtypes: dict, target: str, is_train: bo
                          is_train=is_train, grad_wrt=grad_wrt)
         _COMPILE_CACHE[key] = hit
     return hit
+
+
+def check_unique_inputs(symbol, where: str) -> None:
+    """Raise :class:`GraphError` if two distinct variables of ``symbol`` share a name.
+
+    MXNet builds, infers and saves such graphs (its JSON refers to nodes by index) but cannot
+    bind them: an executor finds its arrays by name ("Duplicate names detected")."""
+    names = symbol.list_inputs()
+    dups = sorted({n for n in names if names.count(n) > 1})
+    if dups:
+        desc = ", ".join(f"{n!r} names {names.count(n)} different variables" for n in dups)
+        raise GraphError(f"{where}: duplicate names detected: {desc} (inputs: {names}); an "
+                         "executor finds its arrays by name, so give each variable its own "
+                         "name (to use one input twice, reuse the same Variable object)")
+
+
+def _consumer(symbol, name):
+    """The first operator node reading variable ``name`` and the name of that input slot."""
+    for node in symbol._nodes():
+        if node.is_var:
+            continue
+        for pos, (src, _) in enumerate(node.inputs):
+            if src.is_var and src.name == name:
+                slots = node.opdef.list_inputs(node.params())
+                return node, (slots[pos] if pos < len(slots) else f"input {pos}")
+    return None, None
+
+
+def _node_desc(node) -> str:
+    attrs = ", ".join(f"{k}={v}" for k, v in node.op_params().items())
+    return op_prefix(node.op, node.name) + (f" ({attrs})" if attrs else "")
+
+
+def check_sizes(symbol, where: str, ctx, arrays) -> None:
+    """Before allocating: every array of ``arrays`` (``[(name, shape, dtype)]`` of arguments and
+    auxiliary states), and all of them together, must fit in ``ctx``'s memory; the error names
+    the operator that reads the argument, its attributes and the shape."""
+    from mxc.ndarray.creation import _fmt_bytes, check_alloc, device_memory, nbytes_of
+    limit = device_memory(ctx)
+    if limit is None:
+        return
+    total = []
+    for name, shape, dt in arrays:
+        n = nbytes_of(shape, dt)
+        if n > limit:
+            node, slot = _consumer(symbol, name)
+            check_alloc(shape, dt, ctx, f"{where}: {_node_desc(node)}: {slot} {name!r}"
+                        if node is not None else f"{where}: argument {name!r}")
+        total.append((n, name, tuple(shape)))
+    if sum(t[0] for t in total) > limit:
+        from mxc.base import AllocationError
+        big = sorted(total, reverse=True)[:3]
+        raise AllocationError(f"{where}: the arrays need {_fmt_bytes(sum(t[0] for t in total))}"
+                              f" in all, more than the {_fmt_bytes(limit)} of memory of {ctx}; "
+                              "largest: " + ", ".join(f"{n} {s} ({_fmt_bytes(b)})"
+                                                      for b, n, s in big))
 
 
 def _suggest(name, names):
@@ -82,6 +139,12 @@ class Executor:
         if out_shapes is None:
             raise ShapeError("cannot bind: output shapes could not be inferred from "
                              f"{shapes}")
+        from mxc.ndarray.creation import check_alloc, device_memory, nbytes_of
+        limit = device_memory(ctx)
+        for (node, _), n, s, t in zip(symbol._outputs, self._out_names, out_shapes, out_types):
+            if limit is not None and nbytes_of(s, t) > limit:
+                check_alloc(s, t, ctx, f"bind: output {n!r} of {_node_desc(node)}"
+                            if not node.is_var else f"bind: output {n!r}")
         self.outputs = [nd_zeros(s, ctx=ctx, dtype=t) for s, t in zip(out_shapes, out_types)]
         self.output_dict = dict(zip(self._out_names, self.outputs))
 
@@ -318,7 +381,10 @@ def _norm_grad_req(grad_req, names):
 def simple_bind(symbol, ctx=None, grad_req="write", type_dict=None, group2ctx=None,
                 shared_exec=None, **shapes) -> Executor:
     """Infer shapes and dtypes from ``shapes``/``type_dict``, allocate arrays, bind."""
+    from mxc.symbol.convert import check_input_shapes
     ctx = ctx or current_context()
+    check_unique_inputs(symbol, "simple_bind")
+    shapes = check_input_shapes(symbol, shapes, "simple_bind", bind=True)
     args = symbol.list_arguments()
     aux = symbol.list_auxiliary_states()
     arg_shapes, _, aux_shapes = symbol.infer_shape_partial(**shapes)
@@ -335,6 +401,10 @@ def simple_bind(symbol, ctx=None, grad_req="write", type_dict=None, group2ctx=No
     arg_types = [t or np.float32 for t in arg_types]
     aux_types = [t or np.float32 for t in aux_types]
     req = _norm_grad_req(grad_req, args)
+    check_sizes(symbol, "simple_bind", ctx,
+                list(zip(args, arg_shapes, arg_types)) + list(zip(aux, aux_shapes, aux_types))
+                + [(n, s, t) for n, s, t in zip(args, arg_shapes, arg_types)
+                   if req[n] != "null"])
     shared = {}
     if shared_exec is not None:
         shared = {**shared_exec.arg_dict, **shared_exec.aux_dict}
@@ -356,6 +426,7 @@ def bind(symbol, ctx, args, args_grad=None, grad_req="write", aux_states=None,
          group2ctx=None, shared_exec=None) -> Executor:
     """Bind ``symbol`` to the caller's arrays (lists in argument order, or dicts by name)."""
     ctx = ctx or current_context()
+    check_unique_inputs(symbol, "bind")
     names = symbol.list_arguments()
     aux_names = symbol.list_auxiliary_states()
 

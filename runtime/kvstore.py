@@ -255,7 +255,8 @@ class KVStore(KVStoreBase):
         if self._updater is None:
             raise MXNetError("Cannot load states for distributed training")
         from runtime.module._states import apply_states, loads_states, read_states_file
-        apply_states(self._updater, loads_states(read_states_file(fname), str(fname)))
+        apply_states(self._updater, loads_states(read_states_file(fname), str(fname)),
+                     str(fname), {k: (k, v) for k, v in self._store.items()})
 
     def _set_updater(self, updater):
         """Install ``updater(key, merged_value, stored_value)``, run at every push."""

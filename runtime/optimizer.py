@@ -1669,6 +1669,9 @@ class Updater:
                 self.states[idx] = self.optimizer.create_state_multi_precision(idx, weights[i])
                 self.states_synced[idx] = True
             elif not self.states_synced[idx]:
+                if getattr(self, "_states_unchecked", None):    # loaded by set_states
+                    from runtime.module._states import check_loaded_state
+                    check_loaded_state(self, idx, weights[i])
                 self.states[idx] = self.sync_state_context(self.states[idx], weights[i].context)
                 self.states_synced[idx] = True
         if self.aggregate_updates:

@@ -235,3 +235,161 @@ def test_load_checkpoint_missing_a_parameter_says_which(tmp_path):
     with pytest.raises(mx.base.MXNetError, match=r"no value for \['fc2_bias'\].*allow_missing"):
         mod.bind([("data", (8, 10))], [("softmax_label", (8,))])
     assert not mod.binded
+
+
+# --- .states files from untrusted sources: bounded allocations, checked shapes ----------------
+def _bound_mlp(optimizer="sgd", **kw):
+    mod = Module(mx.sym.load(os.path.join(D, "mlp-symbol.json")))
+    mod.bind([("data", (8, 10))], [("softmax_label", (8,))])
+    mod.init_params()
+    mod.init_optimizer(optimizer=optimizer, optimizer_params=kw or SGD)
+    return mod
+
+
+def test_states_loader_allocates_no_more_than_the_file_describes(tmp_path):
+    import tracemalloc
+    # 46 bytes asking for bytearray(400 MB): refused before allocating, naming file and offset
+    blob = (b"\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x00\x8c\x08builtins\x94\x8c\tbytearray"
+            b"\x94\x93\x94J\x00\x00\x00\x19\x85\x94R\x94.")
+    tracemalloc.start()
+    try:
+        with pytest.raises(FormatError, match=r"big\.states: byte \d+: .*bytearray\(419430400\)"
+                                              r" would allocate 419430400 bytes, more than this "
+                                              r"46-byte file"):
+            loads_states(blob, "big.states")
+        assert tracemalloc.get_traced_memory()[1] < 10 << 20
+    finally:
+        tracemalloc.stop()
+    # a bigger size used to be a bare MemoryError; repeated small ones add up to the budget
+    with pytest.raises(FormatError, match="more than this"):
+        loads_states(pickle.dumps(bytearray, 4)[:-1] + b"\x8a\x08" + (2 ** 62).to_bytes(8, "little")
+                     + b"\x85R.", "huge.states")
+    many = pickle.dumps([bytearray(200)] * 1, 4)        # memoised size, called again and again
+    rep = b"\x80\x04(" + b"\x8c\x08builtins\x8c\tbytearray\x93\x94M\x00\x01\x85\x94R" + \
+        b"h\x00h\x01R" * 2000 + b"l."
+    with pytest.raises(FormatError, match="more than this"):
+        loads_states(rep, "many.states")
+    assert len(loads_states(many)) == 1
+    # list(range(10**9)), numpy arrays by shape, and tuples nested deep enough to crash hash()
+    for blob, what in [
+            (b"\x80\x04\x8c\x08builtins\x8c\x04list\x93\x8c\x08builtins\x8c\x05range\x93J\x00"
+             b"\xca\x9a;\x85R\x85R.", "range"),
+            (pickle.dumps(np.zeros(3), 4).replace(b"K\x03\x85", b"J\x00\x00\x00\x7f\x85"),
+             "numpy"),
+            (b"\x80\x04}N" + b"\x85" * 100000 + b"Ns.", "nested")]:
+        with pytest.raises(FormatError, match=r"x\.states: byte \d+"):
+            loads_states(blob, "x.states")
+    # an object-dtype array whose shape disagrees with its data crashes numpy: refused first
+    obj = pickle.dumps(np.array([1, 2], dtype=object), 4)
+    with pytest.raises(FormatError, match="numpy dtype object is not allowed"):
+        loads_states(obj, "obj.states")
+
+
+def test_states_of_the_wrong_shape_fail_at_load_naming_parameter_and_file(tmp_path):
+    mod = _bound_mlp()
+    f = tmp_path / "bad.states"
+    f.write_bytes(dumps_states({0: mx.nd.zeros((3,)), 1: mx.nd.zeros((16,)),
+                                2: mx.nd.zeros((3, 16)), 3: mx.nd.zeros((3,))}))
+    with pytest.raises(mx.base.ShapeError,
+                       match=r"bad\.states: the SGD state of parameter 'fc1_weight' \(index 0, "
+                             r"shape \(16, 10\), float32\) has shape \(3,\); expected \(16, 10\)"):
+        mod.load_optimizer_states(str(f))
+    assert mod._updater.states == {}            # nothing installed
+    f.write_bytes(dumps_states({0: mx.nd.zeros((16, 10), dtype="float64")}))
+    with pytest.raises(mx.base.DTypeError, match=r"'fc1_weight'.*dtype float64; expected "
+                                                 r"float32"):
+        mod.load_optimizer_states(str(f))
+    f.write_bytes(dumps_states({2: (mx.nd.zeros((3, 16)), mx.nd.zeros((3, 16)))}))
+    with pytest.raises(FormatError, match=r"'fc2_weight'.* is a tuple of 2; expected an NDArray "
+                                          r"of shape \(3, 16\)"):
+        mod.load_optimizer_states(str(f))
+    # Adam keeps (mean, var): a single array is refused, the right pair accepted
+    mod = _bound_mlp("adam", learning_rate=0.01)
+    f.write_bytes(dumps_states({1: mx.nd.zeros((16,))}))
+    with pytest.raises(FormatError, match=r"Adam state of parameter 'fc1_bias'.*is an NDArray "
+                                          r"of shape \(16,\).*expected a tuple of 2"):
+        mod.load_optimizer_states(str(f))
+    f.write_bytes(dumps_states({1: (mx.nd.zeros((16,)), mx.nd.zeros((16,)))}))
+    mod.load_optimizer_states(str(f))
+    # Updater.set_states does not know the weights: checked at the first update, same message
+    from runtime import optimizer as opt
+    upd = opt.get_updater(opt.SGD(momentum=0.9, param_idx2name={0: "w"}))
+    upd.set_states(dumps_states({0: mx.nd.zeros((3,))}))
+    with pytest.raises(mx.base.ShapeError, match=r"<states>: the SGD state of parameter 'w' "
+                                                 r"\(index 0, shape \(3, 4\).*has shape \(3,\)"):
+        upd(0, mx.nd.ones((3, 4)), mx.nd.ones((3, 4)))
+    # a kvstore checks against the values it stores
+    kv = mx.kv.create("local")
+    kv.set_optimizer(opt.SGD(momentum=0.9))
+    kv.init("w", mx.nd.ones((3, 4)))
+    f.write_bytes(dumps_states({"w": mx.nd.zeros((4, 3))}))
+    with pytest.raises(mx.base.ShapeError, match=r"parameter 'w'.*has shape \(4, 3\); expected "
+                                                 r"\(3, 4\)"):
+        kv.load_optimizer_states(str(f))
+
+
+def test_states_container_errors_name_the_file(tmp_path):
+    mod = _bound_mlp()
+    f = tmp_path / "list.states"
+    f.write_bytes(pickle.dumps([1, 2], 4))
+    with pytest.raises(FormatError, match=r"list\.states: optimizer states must be a dict of "
+                                          r"index -> state; got list"):
+        mod.load_optimizer_states(str(f))
+    f.write_bytes(pickle.dumps(({}, {"lr": 1}), 4))
+    with pytest.raises(FormatError, match=r"list\.states: holds \(states, optimizer\) but the "
+                                          r"optimizer is a dict"):
+        mod.load_optimizer_states(str(f))
+
+
+def test_killed_writer_leaves_no_temporary_behind(tmp_path):
+    """A process SIGKILLed inside atomic_write leaves <name>.<pid>-<host>.<rand>.tmp; the next
+    write of the same file removes it (its pid is gone), but never a live writer's."""
+    import signal
+    import subprocess
+    import sys
+    target = tmp_path / "m-0001.params"
+    child = (
+        "import sys, time\n"
+        "from mxc.base import atomic_write\n"
+        "with atomic_write(sys.argv[1]) as f:\n"
+        "    f.write(b'x' * 100000); f.flush()\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(120)\n")
+
+    def start():
+        p = subprocess.Popen([sys.executable, "-c", child, str(target)], stdout=subprocess.PIPE)
+        assert p.stdout.readline().strip() == b"ready"
+        return p
+
+    def temps():
+        return sorted(n for n in os.listdir(tmp_path) if n.endswith(".tmp"))
+
+    p = start()
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    p.stdout.close()
+    orphan = temps()
+    assert len(orphan) == 1 and orphan[0].startswith(f"m-0001.params.{p.pid}-")
+    # another host's temporary of the same name and an unrelated file stay
+    other = tmp_path / ("m-0001.params.%d-ffffffff.abc.tmp" % p.pid)
+    other.write_bytes(b"")
+    (tmp_path / "n.params.1.tmp").write_bytes(b"")
+    mx.nd.save(str(target), {"a": mx.nd.ones((2,))})
+    assert temps() == sorted([other.name, "n.params.1.tmp"])
+    np.testing.assert_array_equal(mx.nd.load(str(target))["a"].asnumpy(), [1, 1])
+    # a live writer's temporary survives a concurrent save; a killed, unreaped (zombie) one not
+    p = start()
+    live = [n for n in temps() if n.startswith(f"m-0001.params.{p.pid}-")]
+    mx.nd.save(str(target), {"a": mx.nd.zeros((2,))})
+    assert all(n in temps() for n in live) and len(live) == 1
+    os.kill(p.pid, signal.SIGKILL)
+    import time
+    for _ in range(100):          # wait until it is a zombie, without reaping it
+        with open(f"/proc/{p.pid}/stat", "rb") as fh:
+            if fh.read().rsplit(b")", 1)[-1].split()[0] == b"Z":
+                break
+        time.sleep(0.05)
+    mx.nd.save(str(target), {"a": mx.nd.zeros((2,))})
+    assert live[0] not in temps()
+    p.wait()
+    p.stdout.close()

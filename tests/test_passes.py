@@ -121,3 +121,118 @@ def test_shared_expensive_value_is_materialized_cheap_one_recomputed():
     for a, r in zip(c(xv), interp(g, [xv])):
         np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-6)
     assert any("recomputing costs" in str(r) for r in c.remarks)
+
+
+# -- fusion decides on indexing, not shapes ------------------------------------------------------
+# transpose(softmax(x)) with a square x has every shape of the kernel that computes softmax(x),
+# but reads row j's max and sum at output point (i, j): fusing them was accepted on shapes and
+# failed in lowering ("max result is read at index [r0], not at its own grid point [g0]").
+_NORMS = {
+    "softmax": lambda x, ax: mx.sym.softmax(x, axis=ax),
+    "log_softmax": lambda x, ax: mx.sym.log_softmax(x, axis=ax),
+    "sum_normalize": lambda x, ax: mx.sym.broadcast_div(x, mx.sym.sum(x, axis=ax,
+                                                                      keepdims=True)),
+    "max": lambda x, ax: mx.sym.broadcast_sub(x, mx.sym.max(x, axis=ax, keepdims=True)),
+}
+_VIEWS = {
+    "transpose": lambda y: mx.sym.transpose(y),
+    "swapaxes": lambda y: mx.sym.swapaxes(y, dim1=0, dim2=1),
+}
+
+
+def _view_of_norm(norm, view, shape, axis=-1):
+    return _VIEWS[view](_NORMS[norm](mx.sym.Variable("x"), axis))
+
+
+def _sym_graph(sym, shape):
+    from mxc.symbol.convert import to_graph
+    return to_graph(sym, shapes={"x": shape}, dtypes={"x": "float32"}).graph
+
+
+def _positive(shape, seed=0):
+    # sum_normalize divides by a row sum: keep it away from 0
+    return np.random.default_rng(seed).uniform(0.5, 2.0, shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (3, 3), (8, 8), (16, 16), (2, 3), (5, 2)])
+@pytest.mark.parametrize("norm", sorted(_NORMS))
+@pytest.mark.parametrize("view", sorted(_VIEWS))
+def test_view_of_reduction_fuses_on_indexing_not_shape(shape, norm, view):
+    from mxc.testing import check_compiled
+    g = _sym_graph(_view_of_norm(norm, view, shape), shape)
+    c = check_compiled(g, [_positive(shape)], rtol=2e-5, atol=1e-6)
+    if shape[0] == shape[1]:
+        # the refusal says why: the reduction is read off its grid point, through the view
+        text = "\n".join(str(r) for r in c.remarks)
+        assert "not at its own grid point" in text and "through " in text, text
+
+
+@pytest.mark.parametrize("shape,axis,axes", [((4, 4), 0, None), ((2, 4, 4), -1, (0, 2, 1)),
+                                             ((3, 3, 3), 1, (2, 1, 0)), ((2, 3, 3), -1, (0, 2, 1))])
+def test_batched_attention_scores_transposed_after_softmax(shape, axis, axes):
+    from mxc.testing import check_compiled
+    s = mx.sym.softmax(mx.sym.Variable("x"), axis=axis)
+    s = mx.sym.transpose(s, axes=axes) if axes else mx.sym.transpose(s)
+    g = _sym_graph(s, shape)
+    check_compiled(g, [_positive(shape)], rtol=2e-5, atol=1e-6)
+
+
+def test_reduction_of_a_transposed_reduction_and_sibling_reductions():
+    """sum(transpose(x - max(x, rows)), rows): the outer sum's input reads the max at other
+    rows; and two sums of x and x.T of a square x share a kernel's shapes but not its points."""
+    from mxc.testing import check_compiled
+    b = Builder("g")
+    x = b.input("x", TensorType((6, 6)))
+    m = b.op("max", [x], {"axis": (1,), "keepdims": True})
+    d = b.op("transpose", [b.op("broadcast_sub", [x, m])])
+    s1 = b.op("sum", [d], {"axis": (1,)})
+    s2 = b.op("sum", [b.op("transpose", [x])], {"axis": (1,)})
+    s3 = b.op("sum", [x], {"axis": (1,)})
+    g = b.build([s1, b.op("elemwise_add", [s2, s3]), b.op("transpose", [b.op("broadcast_div",
+                                                                                [x, m])])])
+    check_compiled(g, [_positive((6, 6))], rtol=2e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (8, 8), (2, 3)])
+@pytest.mark.parametrize("norm", sorted(_NORMS))
+@pytest.mark.parametrize("view", sorted(_VIEWS))
+def test_view_of_reduction_forward_and_backward_in_an_executor(shape, norm, view):
+    """The same graphs bound with gradients: the backward's reductions (softmax's
+    sum(dy * y)) read the transposed head gradient, which fusion must index the same way."""
+    from mxc.testing import assert_close
+    from mxc.testing.check import as_dtype, grad_graph
+    sym = _view_of_norm(norm, view, shape)
+    xv = _positive(shape, 1)
+    head = np.random.default_rng(2).standard_normal(shape[::-1]).astype(np.float32)
+    exe = sym.simple_bind(mx.cpu(), x=shape, grad_req="write")
+    inference = exe.forward(is_train=False, x=mx.nd.array(xv))[0].asnumpy()
+    exe.forward(is_train=True, x=mx.nd.array(xv))
+    exe.backward(mx.nd.array(head))
+    g64 = as_dtype(_sym_graph(sym, shape), "float64")
+    jg, _ = grad_graph(g64, ["x"])
+    y, dx = interp(jg, [xv.astype(np.float64), head.astype(np.float64)])
+    assert_close(inference, y, 1e-5, 1e-6, f"{norm} {view} inference")
+    assert_close(exe.outputs[0].asnumpy(), y, 1e-5, 1e-6, f"{norm} {view} forward")
+    assert_close(exe.grad_dict["x"].asnumpy(), dx, 1e-4, 1e-5, f"{norm} {view} gradient")
+
+
+def test_transpose_of_softmax_on_triton():
+    from mxc.testing import check_compiled
+    g = _sym_graph(_view_of_norm("softmax", "transpose", (8, 8)), (8, 8))
+    check_compiled(g, [_positive((8, 8))], target="triton", rtol=2e-5, atol=1e-6)
+
+
+def test_merge_does_not_recompute_an_expensive_value_read_at_other_points():
+    """y = tanh(tanh(tanh(x))) (cost 30) and z = transpose(y) * 2 have the same shape; merged,
+    z would compute y again at (j, i) instead of loading it: the merge is refused, and says so."""
+    b = Builder("g")
+    x = b.input("x", TensorType((8, 8)))
+    y = b.op("tanh", [b.op("tanh", [b.op("tanh", [x])])])
+    z = b.op("_mul_scalar", [b.op("transpose", [y])], {"scalar": 2.0})
+    g = b.build([y, z])
+    c = compile_graph(g)
+    xv = np.random.default_rng(0).standard_normal((8, 8)).astype(np.float32)
+    for a, r in zip(c(xv), interp(g, [xv])):
+        np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-6)
+    assert len(c.kernels) == 2
+    assert any("would be computed again" in str(r) for r in c.remarks), c.remarks

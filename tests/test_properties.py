@@ -1,22 +1,71 @@
 """Property tests on random graphs (mxc.testing.strategies): every pass and every fusion and
 memory-planning decision preserves results against the interpreter; no two live buffers share
-arena bytes; the text form round-trips; bad inputs raise the documented errors."""
+arena bytes; the text form round-trips; bad inputs raise the documented errors.
+
+How many graphs: CI runs a small sample of each property; ``MXC_SLOW=1`` runs the full count
+(over 10,000 graphs in all, 10,000 of them compiled and compared with the float64
+interpreter under a random pass pipeline); ``MXC_PROP_EXAMPLES=N`` sets the count of the
+SETTINGS properties directly. ``--hypothesis-show-statistics`` prints how many graphs each
+property generated and how often the index-sensitive cases came up (square shapes, views
+feeding reductions, reductions feeding views); ``MXC_PROP_STATS=file`` appends the counts
+(graphs generated, passed) as JSON lines."""
+import collections
+import json
+import os
+
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from mxc.base import MXNetError
 from mxc.codegen.program import build_program
-from mxc.compile import compile_graph, default_passes
+from mxc.compile import compile_graph
 from mxc.ir import interp, parse, verify
 from mxc.passes.base import PassContext, Pipeline
 from mxc.passes.memory import liveness, plan_memory
 from mxc.testing import assert_close
-from mxc.testing.strategies import graphs, inputs_for
+from mxc.testing.check import assert_close_fp64, interp_fp64
+from mxc.testing.strategies import graph_features, graphs, inputs_for, pipelines
 
-SETTINGS = settings(max_examples=int(__import__("os").environ.get("MXC_PROP_EXAMPLES", 40)), deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SLOW = os.environ.get("MXC_SLOW", "") not in ("", "0")
+
+
+def _examples(ci: int, slow: int) -> int:
+    n = os.environ.get("MXC_PROP_EXAMPLES")
+    return int(n) if n else (slow if SLOW else ci)
+
+
+def _settings(ci: int, slow: int, **kw):
+    return settings(max_examples=_examples(ci, slow), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                           HealthCheck.filter_too_much], **kw)
+
+
+SETTINGS = _settings(40, 1000)
+COUNTS: dict = collections.defaultdict(collections.Counter)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_counts():
+    yield
+    path = os.environ.get("MXC_PROP_STATS")
+    if path:
+        with open(path, "a") as f:
+            for test, c in sorted(COUNTS.items()):
+                f.write(json.dumps({"test": test, **c}) + "\n")
+
+
+def _count(test: str, what: str, g=None):
+    COUNTS[test][what] += 1
+    path = os.environ.get("MXC_PROP_STATS")
+    if path and what == "generated" and COUNTS[test][what] % 100 == 0:
+        with open(f"{path}.progress", "a") as f:         # for polling a long run
+            f.write(json.dumps({"test": test, **COUNTS[test]}) + "\n")
+    if g is not None:
+        for feat in graph_features(g):
+            COUNTS[test][feat] += 1
+            event(feat)
 
 
 def _check_no_overlap(prog):
@@ -34,26 +83,36 @@ def _check_no_overlap(prog):
             assert root.offset <= b.offset and b.offset + b.nbytes <= root.offset + root.nbytes
 
 
-@SETTINGS
-@given(graphs(), st.integers(0, 2 ** 31 - 1))
-def test_compiled_equals_interp_and_plan_is_sound(g, seed):
+@_settings(40, 10_000)
+@given(graphs(), st.integers(0, 2 ** 31 - 1), pipelines())
+def test_compiled_equals_interp_and_plan_is_sound(g, seed, pipeline):
+    """The LLVM backend against the float64 interpreter, under a pipeline with each optional
+    pass on or off and fusion in each of its modes."""
+    _count("compiled", "generated", g)
+    label, passes = pipeline
+    for part in label.split():
+        event(f"passes: {part}")
     xs = inputs_for(g, seed)
     with np.errstate(all="ignore"):
-        expected = interp(g, xs)
-    c = compile_graph(g, "llvm")
+        expected = interp_fp64(g, xs)
+        ref32 = interp(g, xs)
+    c = compile_graph(g, "llvm", passes=passes)
     _check_no_overlap(c.program)
     with np.errstate(all="ignore"):
         got = c(*xs)
-    for i, (a, e) in enumerate(zip(got, expected)):
-        assert_close(a, e, 2e-5, 2e-5, f"output {i}")
+    for i, (a, e, r) in enumerate(zip(got, expected, ref32)):
+        assert_close_fp64(a, e, r, 2e-5, 2e-5, f"output {i} ({label})")
+    _count("compiled", "passed")
 
 
-@SETTINGS
-@given(graphs(max_ops=8), st.integers(0, 2 ** 31 - 1))
-def test_every_pass_preserves_results(g, seed):
+@_settings(40, 2000)
+@given(graphs(max_ops=8), st.integers(0, 2 ** 31 - 1), pipelines())
+def test_every_pass_preserves_results(g, seed, pipeline):
+    _count("every_pass", "generated", g)
+    label, passes = pipeline
     xs = inputs_for(g, seed)
     ctx = PassContext(verify=True)
-    pipe = Pipeline(default_passes())
+    pipe = Pipeline(passes)
     pipe.run(g, ctx)
     with np.errstate(all="ignore"):
         expected = interp(g, xs)
@@ -62,28 +121,36 @@ def test_every_pass_preserves_results(g, seed):
             assert str(parse(text)) == text
             verify(stage.graph)
             for i, (a, e) in enumerate(zip(interp(stage.graph, xs), expected)):
-                assert_close(a, e, 2e-5, 2e-5, f"after {stage.name}, output {i}")
+                assert_close(a, e, 2e-5, 2e-5, f"after {stage.name} ({label}), output {i}")
+    _count("every_pass", "passed")
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+# the Triton interpreter is slow: its own counts, not MXC_PROP_EXAMPLES
+@settings(max_examples=300 if SLOW else 15, deadline=None,
+          suppress_health_check=list(HealthCheck))
 @given(graphs(max_ops=6), st.integers(0, 2 ** 31 - 1))
 def test_triton_equals_interp(g, seed):
+    _count("triton", "generated", g)
     xs = inputs_for(g, seed)
     with np.errstate(all="ignore"):
-        expected = interp(g, xs)
+        expected = interp_fp64(g, xs)
+        ref32 = interp(g, xs)
         got = compile_graph(g, "triton")(*xs)
-    for i, (a, e) in enumerate(zip(got, expected)):
-        assert_close(a, e, 2e-5, 2e-5, f"output {i} (triton)")
+    for i, (a, e, r) in enumerate(zip(got, expected, ref32)):
+        assert_close_fp64(a, e, r, 2e-5, 2e-5, f"output {i} (triton)")
+    _count("triton", "passed")
 
 
 @SETTINGS
 @given(graphs(max_ops=10))
 def test_memory_plan_with_and_without_reuse_never_overlaps(g):
     from mxc.compile import compile_graph as cg
+    _count("memory", "generated", g)
     c = cg(g)
     for reuse in (True, False):
         prog = plan_memory(build_program(c.graph, no_reuse=not reuse))
         _check_no_overlap(prog)
+    _count("memory", "passed")
 
 
 @settings(max_examples=60, deadline=None)

@@ -20,11 +20,30 @@ from ..ir.registry import Elementwise, Reduce, View
 from ..ir.types import DType, numel
 from .kir import Buffer, Ix, Kernel, KBuilder, Var, delinearize, linearize
 
-__all__ = ["lower_group", "LoweringError", "group_structure", "coalesce"]
+__all__ = ["lower_group", "probe_group", "LoweringError", "IndexMismatch", "group_structure",
+           "coalesce"]
 
 
 class LoweringError(MXNetError):
     """A group of ops that cannot become one kernel (the fusion pass avoids these)."""
+
+
+class IndexMismatch(LoweringError):
+    """A reduction's result is read at other points than the reduction's own grid point.
+
+    Shapes say nothing about this: ``transpose(softmax(x))`` with a square ``x`` has every
+    shape of the kernel that computes ``softmax(x)``, but reads row ``j``'s max at output
+    point ``(i, j)``. Which point a consumer reads is the index expression the views between
+    them (transpose, broadcast, slice, reshape) make of the output's index; the reduction
+    must be computed elsewhere (materialized) when that is not its grid point. ``op`` is the
+    reduction (an op of the group's body), ``views`` the views it is read through."""
+
+    def __init__(self, msg, op, read_at, grid, views=()):
+        super().__init__(msg)
+        self.op = op
+        self.read_at = read_at
+        self.grid = grid
+        self.views = tuple(views)
 
 
 def group_structure(body: Graph):
@@ -83,6 +102,11 @@ class _Lowerer:
         self.rvars = [Ix.var(v) for v in self.kernel.rvars]
         self.memo: dict = {}
         self.reduce_memo: dict = {}
+        # the access map: every point (an index expression over the loop variables) at which
+        # each value of the body is computed or loaded, and where each output is stored
+        self.access: dict[Value, set] = {}
+        self.stored: dict[Value, tuple] = {}
+        self._path: list = []           # values being computed, outermost first
         self.guard = None               # the mask of the masked views being read through
         self.in_buf: dict[Value, Buffer] = {}
         pos = 0
@@ -127,10 +151,15 @@ class _Lowerer:
     # evaluation ---------------------------------------------------------------------------------
     def eval(self, v: Value, idx: list):
         key = (v, tuple(idx), None if self.guard is None else self.guard.id)
+        self.access.setdefault(v, set()).add(key[1])
         hit = self.memo.get(key)
         if hit is not None:
             return hit
-        r = self._eval(v, idx)
+        self._path.append(v)
+        try:
+            r = self._eval(v, idx)
+        finally:
+            self._path.pop()
         self.memo[key] = r
         return r
 
@@ -225,13 +254,24 @@ class _Lowerer:
         else:
             outer = list(idx)
         if outer != self.gvars:
-            raise LoweringError(f"{op.opname} '{op.name}' result is read at index {outer}, not "
-                                f"at its own grid point {self.gvars} (shape {shape})")
+            views = [p.op for p in self._path[:-1] if p.op is not None
+                     and isinstance(p.op.opdef.lower, View)]
+            through = ("" if not views else ", through " + ", ".join(
+                f"{o.opname} '{o.name}'" for o in views))
+            raise IndexMismatch(f"{op.opname} '{op.name}' result is read at index {outer}, not "
+                                f"at its own grid point {self.gvars} (shape {shape}){through}",
+                                op, outer, list(self.gvars), views)
         hit = self.reduce_memo.get(op)
         if hit is not None:
             return hit
         low = op.opdef.lower
-        x = self.eval(op.inputs[0], self.full_index())
+        # the reduction's value does not depend on where its reader is masked (a padded view
+        # of it): its own input is read in full, unguarded
+        outer_guard, self.guard = self.guard, None
+        try:
+            x = self.eval(op.inputs[0], self.full_index())
+        finally:
+            self.guard = outer_guard
         if low.pre is not None:
             x = low.pre(self.k, x)
         acc = self.k.reduce(low.kind, x)
@@ -248,6 +288,7 @@ class _Lowerer:
         vals = []
         for v, buf in zip(self.body.outputs, self.out_bufs):
             idx = self.output_index(v)
+            self.stored[v] = tuple(idx)
             vals.append((buf, linearize(idx, v.shape), self.eval(v, idx)))
         for buf, ix, val in vals:
             self.k.store(buf, ix, val)
@@ -269,6 +310,17 @@ def view_index(low: View, attrs, in_shape, out_shape, idx):
         lead = len(out_shape) - len(in_shape)
         return [Ix.c(0) if d == 1 else idx[lead + i] for i, d in enumerate(in_shape)]
     return [Ix.wrap(i) for i in low.index(attrs, tuple(in_shape), tuple(out_shape), list(idx))]
+
+
+def probe_group(body: Graph) -> "_Lowerer":
+    """Lower ``body``'s index expressions without finishing a kernel: LoweringError (an
+    :class:`IndexMismatch` when a reduction is read off its grid point) if it cannot be one
+    kernel, else the lowerer, whose ``access`` maps each value to the points it is computed
+    at and ``stored`` each output to the point it is written at (what the fusion pass
+    compares: how a consumer indexes a producer, not just their shapes)."""
+    lw = _Lowerer(body, "probe")
+    lw.run()
+    return lw
 
 
 def lower_group(body: Graph, name: str, sources=(), inplace: dict | None = None) -> Kernel:

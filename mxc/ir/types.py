@@ -11,9 +11,9 @@ from enum import Enum
 
 import numpy as np
 
-from ..base import DTypeError
+from ..base import DTypeError, ShapeError, ShapeTypeError
 
-__all__ = ["DType", "TensorType", "Shape", "shape_str", "numel", "dtype_of"]
+__all__ = ["DType", "TensorType", "Shape", "shape_str", "numel", "dtype_of", "check_shape"]
 
 Shape = tuple  # tuple[int | None, ...]
 
@@ -162,3 +162,48 @@ def numel(shape) -> int:
     for d in shape:
         n *= d
     return n
+
+
+def _is_dim(d) -> bool:
+    return isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_))
+
+
+def check_shape(shape, what: str, bind: bool = False, unknown: bool = True) -> tuple:
+    """``shape`` (an int or a sequence of ints) as a tuple of Python ints, or an error that
+    starts with ``what`` (``"simple_bind: input 'data'"``).
+
+    The one place user-given shapes are checked (infer_shape, simple_bind, Module.bind,
+    mx.compile, nd.zeros, ``mxc --shape``). Non-integer dimensions (``'a'``, ``4.5``, ``True``)
+    raise :class:`ShapeTypeError` (a TypeError, as MXNet raises), negative ones
+    :class:`ShapeError`. For inference (the default) ``0``, ``None`` and ``-1`` (as MXNet's
+    infer_shape reads it) are unknown dimensions, returned as 0, None and None. With ``bind``
+    (arrays are about to be allocated for a graph) every dimension must be >= 1: MXNet 1.x's 0
+    means unknown, so the error says that. With ``unknown=False`` (an array's own shape, as in
+    ``nd.zeros``) dimensions are ints >= 0.
+    """
+    if _is_dim(shape):
+        shape = (shape,)
+    if isinstance(shape, (str, bytes, dict, set)) or not hasattr(shape, "__iter__"):
+        raise ShapeTypeError(f"{what}: a shape must be a tuple of ints; got "
+                             f"{type(shape).__name__} {shape!r:.80}")
+    dims = tuple(shape)
+    infer = unknown and not bind
+    for i, d in enumerate(dims):
+        if d is None and infer:
+            continue
+        if not _is_dim(d):
+            raise ShapeTypeError(f"{what}: shape {dims!r:.80} has {d!r:.40} "
+                                 f"({type(d).__name__}) at axis {i}; dimensions must be ints")
+        if d < (-1 if infer else 0):
+            raise ShapeError(f"{what}: shape {dims} has a negative dimension {int(d)} at axis "
+                             f"{i}; dimensions must be "
+                             + (">= 1" if bind else ">= 0 (0 or -1 for an unknown one)" if infer
+                                else ">= 0"))
+    dims = tuple(None if d is None or d == -1 else int(d) for d in dims)
+    if bind:
+        zeros = [i for i, d in enumerate(dims) if d == 0]
+        if zeros:
+            raise ShapeError(f"{what}: shape {dims} has 0 at axis {zeros[0]}; in MXNet 1.x "
+                             "shapes 0 means an unknown dimension, so it cannot be bound (a "
+                             "zero-size batch is not supported); give every dimension's size")
+    return dims

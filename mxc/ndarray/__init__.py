@@ -2,6 +2,7 @@
 from .ndarray import NDArray  # noqa: I001  (the class first; the modules below build on it)
 from .creation import arange, array, empty, full, ones, zeros
 from .io import load, load_frombuffer, save
+from ..engine import waitall
 
 __all__ = ["NDArray", "arange", "array", "empty", "full", "load", "load_frombuffer", "ones",
-           "save", "zeros"]
+           "save", "waitall", "zeros"]

@@ -6,13 +6,15 @@ Names, argument orders and defaults are MXNet 1.x's: ``dtype`` defaults to float
 """
 from __future__ import annotations
 
+import functools
 import math
+import os
 
 import numpy as np
 import torch
 
-from ..base import AttrError, ShapeError, UnsupportedError
-from ..ir.types import DType
+from ..base import AllocationError, AttrError, ShapeError, UnsupportedError
+from ..ir.types import DType, check_shape
 from .ndarray import NDArray, _as_ctx, _is_int, _parse_dtype, _torch_from_numpy
 
 __all__ = ["arange", "array", "empty", "full", "ones", "zeros"]
@@ -20,21 +22,57 @@ __all__ = ["arange", "array", "empty", "full", "ones", "zeros"]
 
 def _shape_arg(shape, fn: str) -> tuple:
     """``shape`` (an int or a sequence of ints) as a tuple of non-negative ints."""
-    if _is_int(shape):
-        shape = (shape,)
-    if not isinstance(shape, (tuple, list, torch.Size)):
-        raise TypeError(f"{fn}: shape must be an int or a tuple of ints; got "
-                        f"{type(shape).__name__} {shape!r}")
-    if not all(_is_int(d) for d in shape):
-        raise TypeError(f"{fn}: shape must hold integers; got {tuple(shape)!r}")
-    shape = tuple(int(d) for d in shape)
-    if any(d < 0 for d in shape):
-        raise ShapeError(f"{fn}: negative dimension in shape {shape}")
-    return shape
+    return check_shape(shape, f"{fn}: argument 'shape'", unknown=False)
 
 
-def _alloc(shape: tuple, ctx, dt: DType, fill=None) -> NDArray:
+def _fmt_bytes(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} bytes"
+
+
+def device_memory(ctx) -> int | None:
+    """Total bytes of memory of ``ctx``'s device (physical RAM for the CPU); None if unknown."""
+    return _device_memory(ctx.device_type == "gpu", ctx.device_id)
+
+
+@functools.lru_cache(maxsize=None)
+def _device_memory(gpu: bool, device_id: int) -> int | None:
+    try:
+        if gpu:
+            return int(torch.cuda.get_device_properties(device_id).total_memory)
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, RuntimeError, AttributeError, AssertionError):
+        return None
+
+
+def nbytes_of(shape, dtype) -> int:
+    n = DType.parse(dtype).itemsize
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+def check_alloc(shape, dtype, ctx, what: str) -> int:
+    """The bytes an array of ``shape`` and ``dtype`` needs on ``ctx``; raises
+    :class:`AllocationError` (naming ``what``, the shape and the device) when that is more than
+    the device has, before anything is allocated. Binding uses it with the operator and
+    argument as ``what``; array creation with the function's name."""
+    dt = DType.parse(dtype)
+    n = nbytes_of(shape, dt)
+    limit = device_memory(ctx)
+    if limit is not None and n > limit:
+        raise AllocationError(f"{what}: shape {tuple(shape)} {dt.np_name} needs "
+                              f"{_fmt_bytes(n)}, more than the {_fmt_bytes(limit)} of memory "
+                              f"of {ctx}")
+    return n
+
+
+def _alloc(shape: tuple, ctx, dt: DType, fill=None, fn: str = "allocate") -> NDArray:
     ctx._require_available()
+    check_alloc(shape, dt, ctx, fn)
     dev = ctx.torch_device
     if fill is None:
         t = torch.empty(shape, dtype=dt.torch, device=dev)
@@ -76,14 +114,15 @@ def empty(shape, ctx=None, dtype=None, stype=None) -> NDArray:
         Element type (default ``float32``).
     """
     _check_extra("empty", stype, {})
-    return _alloc(_shape_arg(shape, "empty"), _as_ctx(ctx), _parse_dtype(dtype))
+    return _alloc(_shape_arg(shape, "empty"), _as_ctx(ctx), _parse_dtype(dtype), fn="empty")
 
 
 def zeros(shape, ctx=None, dtype=None, stype=None, out=None, **kwargs) -> NDArray:
     """A new array of ``shape`` filled with zeros (``dtype`` default ``float32``); with
     ``out=``, fills ``out`` instead and returns it."""
     _check_extra("zeros", stype, kwargs)
-    res = _alloc(_shape_arg(shape, "zeros"), _as_ctx(ctx), _parse_dtype(dtype), fill=0)
+    res = _alloc(_shape_arg(shape, "zeros"), _as_ctx(ctx), _parse_dtype(dtype), fill=0,
+                 fn="zeros")
     return _into_out("zeros", res, out)
 
 
@@ -91,7 +130,8 @@ def ones(shape, ctx=None, dtype=None, stype=None, out=None, **kwargs) -> NDArray
     """A new array of ``shape`` filled with ones (``dtype`` default ``float32``); with
     ``out=``, fills ``out`` instead and returns it."""
     _check_extra("ones", stype, kwargs)
-    res = _alloc(_shape_arg(shape, "ones"), _as_ctx(ctx), _parse_dtype(dtype), fill=1)
+    res = _alloc(_shape_arg(shape, "ones"), _as_ctx(ctx), _parse_dtype(dtype), fill=1,
+                 fn="ones")
     return _into_out("ones", res, out)
 
 

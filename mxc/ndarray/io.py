@@ -353,8 +353,8 @@ def load_frombuffer(buf):
     return _read_list(_Reader(io.BytesIO(b), len(b), "<buffer>"))
 
 
-def _load_raw(buf) -> NDArray:
+def _load_raw(buf, name: str = "<pickled NDArray>") -> NDArray:
     """One array without the list header (MXNet's ``MXNDArrayLoadFromRawBytes``, used by its
-    pickles)."""
+    pickles); errors name ``name``."""
     b = bytes(buf)
-    return _read_array(_Reader(io.BytesIO(b), len(b), "<pickled NDArray>"), 0)
+    return _read_array(_Reader(io.BytesIO(b), len(b), name), 0)

@@ -767,9 +767,14 @@ class NDArray:
         return lambda *a, **k: fn(self, *a, **k)
 
     def wait_to_read(self) -> None:
-        """Block until pending writes to this array are done (synchronises its GPU)."""
+        """Block until pending writes to this array are done.
+
+        mxc runs operators synchronously, so a CPU array is always ready (an operator's error
+        was raised by the call that ran it). A GPU array's device is synchronised; if work
+        queued there failed, :class:`mxc.engine.EngineError` is raised here."""
         if self._t.device.type == "cuda":
-            torch.cuda.synchronize(self._t.device)
+            from ..engine import wait_device
+            wait_device(self._t.device, "wait_to_read")
 
     def wait_to_write(self) -> None:
         """Block until pending reads and writes of this array are done."""

@@ -7,7 +7,17 @@ A value is materialized when it is
 - a graph output, or an operand or result of a library call (GEMM, convolution);
 - needed by two or more kernels and too expensive to recompute (``recompute_limit``), or a
   reduction needed by two or more kernels;
-- a reduction whose iteration space does not fit the kernel that would inline it.
+- a reduction whose iteration space does not fit the kernel that would inline it, or that a
+  consumer reads at other points than the reduction's own grid point (``transpose(softmax(x))``:
+  equal shapes when ``x`` is square, but row ``j``'s max read at output point ``(i, j)``).
+
+Legality is decided on indexing, not shapes: every candidate kernel is lowered to its index
+expressions (:func:`~mxc.codegen.lower.probe_group`), which says at which points each value is
+read after the views in between (transpose, broadcast, slice, reshape). A reduction fuses into
+its consumers only where they read it at its grid point; two kernels merge only if that holds
+in the merged kernel and no expensive value one writes is recomputed at other points for the
+other; an anchor stops being stored only where the kernel computes it at the one point it was
+stored at.
 
 Each materialized value produced by a primitive anchors a kernel whose *cone* is the primitives
 reachable upstream without crossing another materialized value. Kernels with the same iteration
@@ -20,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..codegen.lower import LoweringError, group_structure, lower_group
+from ..codegen.lower import IndexMismatch, LoweringError, group_structure, probe_group
 from ..ir.core import Builder, Graph, Op, Value
 from ..ir.registry import Elementwise, Reduce, View
 from .base import Pass, PassContext
@@ -72,6 +82,7 @@ class Fuse(Pass):
 
     def run(self, g: Graph, ctx: PassContext) -> Graph:
         self._phase = _phases(g, ctx.options.get("n_forward_outputs"))
+        self._probed: dict = {}
         prod = {v: op for op in g.ops for v in op.outputs}
         order = {op: i for i, op in enumerate(g.ops)}
         mat: set[Value] = set(g.outputs)
@@ -100,7 +111,7 @@ class Fuse(Pass):
             self._prune_anchors(g, kernels, mat, why, prod, order)
         for v, reason in why.items():
             if v in prod and _fusible(prod[v]) and reason not in ("graph output",):
-                ctx.remark(self.name, "materialize", f"%{v.name} ({prod[v].opname} "
+                ctx.remark(self.name, "materialize", f"{_vname(v)} ({prod[v].opname} "
                                                      f"'{prod[v].name}'): {reason}")
         return self._emit(g, kernels, mat, prod, order)
 
@@ -164,13 +175,21 @@ class Fuse(Pass):
         if changed:
             return True
         for k in kernels:
-            body, _ = _body_for(k, mat, prod, order)
+            key = (tuple(k.anchors), frozenset(k.cone))
+            if key in self._probed:
+                continue
+            body, _, m = _body_for(k, mat, prod, order, with_map=True)
             try:
-                grid, rdims, x, axes = group_structure(body)
-                from ..codegen.lower import _Lowerer
-                lw = _Lowerer(body, "probe")
-                for v in body.outputs:
-                    lw.output_index(v)
+                probe_group(body)
+            except IndexMismatch as e:
+                # a consumer reads the reduction off its grid point: it is computed by a
+                # kernel of its own and read from memory at whatever points are needed
+                back = {bv: v for v, bv in m.items()}
+                v = back[e.op.outputs[0]]
+                mat.add(v)
+                why[v] = (f"read off its grid point in the kernel of "
+                          f"{_vname(k.anchors[0])} ({_kname(k, order)}): {e}")
+                return True
             except LoweringError as e:
                 reduces = [op for op in k.cone if isinstance(op.opdef.lower, Reduce)
                            and op.outputs[0] not in k.anchors]
@@ -181,6 +200,7 @@ class Fuse(Pass):
                     mat.add(v)
                     why[v] = f"iteration space does not fit its consumer: {e}"
                 return True
+            self._probed[key] = True
         return False
 
     # -- horizontal merging ------------------------------------------------------------------------
@@ -247,11 +267,17 @@ class Fuse(Pass):
                 continue
             cand = _Kernel(a.anchors + b.anchors, a.cone | b.cone, merged_structure)
             try:
-                body, _ = _body_for(cand, mat, prod, order)
-                lower_group(body, "probe")
+                body, _, m = _body_for(cand, mat, prod, order, with_map=True)
+                lw = probe_group(body)
             except LoweringError as e:
-                ctx.remark(self.name, "no-merge",
-                           f"{_kname(a, order)} and {_kname(b, order)}: {e}")
+                recompute = str(e)
+            else:
+                recompute = self._recomputed_anchor(cand, lw, m, mat, prod)
+            if recompute:
+                if (i, j) not in noted:
+                    noted.add((i, j))
+                    ctx.remark(self.name, "no-merge",
+                               f"{_kname(a, order)} and {_kname(b, order)}: {recompute}")
                 continue
             parent[j] = i
             current[i] = cand
@@ -259,13 +285,32 @@ class Fuse(Pass):
             deps[i] = {find(d) for d in deps[i] | deps[j]} - {i}
         return list(current.values())
 
-    @staticmethod
-    def _prune_anchors(g, kernels, mat, why, prod, order):
+    def _recomputed_anchor(self, kern, lw, m, mat, prod) -> str | None:
+        """Why merging would recompute an expensive value, or None: an anchor that the other
+        part reads at points other than the one it is stored at is computed again at each
+        (merged, it is no longer loaded from memory). Equal shapes do not make equal points:
+        ``transpose(y)`` of a square ``y`` reads ``y[j, i]`` at ``(i, j)``."""
+        for v in kern.anchors:
+            bv = m[v]
+            extra = lw.access.get(bv, set()) - {lw.stored[bv]}
+            if not extra:
+                continue
+            cost = sum(op_cost(o) for o in _subcone(v.op, mat, prod))
+            if cost > self.recompute_limit:
+                at = sorted(str(list(p)) for p in extra)
+                return (f"{_vname(v)} ({v.op.opname} '{v.op.name}') is written at "
+                        f"{list(lw.stored[bv])} but read at {', '.join(at[:3])}"
+                        f"{' ...' if len(at) > 3 else ''}; merged, its cone (cost {cost}) would "
+                        "be computed again there")
+        return None
+
+    def _prune_anchors(self, g, kernels, mat, why, prod, order):
         """A value materialized for a consumer that merging then put in the same kernel is
         read by no other step: the kernel computes it and no longer stores it. Only where
-        every reader is elementwise at the value's own shape (it is computed once per
-        element); a value read at other indices would be recomputed there."""
-        users = g.users()
+        the kernel computes it at the one point it stored it at (its access map, after the
+        views between it and its readers), so that it is computed once per element; a value
+        read at other points (a transpose of it, even of the same shape) would be recomputed
+        there."""
         read = set(g.outputs)
         for op in g.ops:
             if not _fusible(op):
@@ -274,15 +319,34 @@ class Fuse(Pass):
         for e in ext:
             read |= e
         for kern in kernels:
-            keep = [v for v in kern.anchors if v in read or not all(
-                isinstance(u.opdef.lower, Elementwise) and
-                all(o.shape == v.shape for o in u.outputs) for u in users.get(v, ()))]
-            if len(keep) == len(kern.anchors) or not keep:
+            drop = [v for v in kern.anchors if v not in read]
+            if not drop or len(drop) == len(kern.anchors):
                 continue
-            cand = _Kernel(keep, kern.cone, kern.structure)
             try:
-                lower_group(_body_for(cand, mat, prod, order)[0], "probe")
+                body, _, m = _body_for(kern, mat, prod, order, with_map=True)
+                stored = probe_group(body).stored
             except LoweringError:
+                continue
+            at = {v: stored[m[v]] for v in drop}
+            while True:
+                keep = [v for v in kern.anchors if v not in drop]
+                if not keep:
+                    break
+                cand = _Kernel(keep, kern.cone, kern.structure)
+                try:
+                    body, _, m = _body_for(cand, mat, prod, order, with_map=True)
+                    access = probe_group(body).access
+                except LoweringError:
+                    keep = []
+                    break
+                once = [v for v in drop if access.get(m[v], set()) <= {at[v]}]
+                if len(once) == len(drop):
+                    break
+                drop = once
+                if not drop:
+                    keep = []
+                    break
+            if not keep:
                 continue
             for v in kern.anchors:
                 if v not in keep:
@@ -539,8 +603,9 @@ def _subcone(op, mat, prod) -> set:
     return seen
 
 
-def _body_for(kern: _Kernel, mat, prod, order):
-    """The body graph of a kernel and the outside values it reads (its inputs, in order)."""
+def _body_for(kern: _Kernel, mat, prod, order, with_map=False):
+    """The body graph of a kernel and the outside values it reads (its inputs, in order);
+    with ``with_map``, also the map from the graph's values to the body's."""
     ops = sorted(kern.cone, key=order.__getitem__)
     inside = set()
     for op in ops:
@@ -562,7 +627,15 @@ def _body_for(kern: _Kernel, mat, prod, order):
         b.ops.append(new)
         for o, n in zip(op.outputs, outs):
             m[o] = n
-    return b.build([m[v] for v in kern.anchors]), ext
+    body = b.build([m[v] for v in kern.anchors])
+    return (body, ext, m) if with_map else (body, ext)
+
+
+def _vname(v) -> str:
+    """How a remark names a value: ``%name``, or its op's output position if unnamed."""
+    if v.name:
+        return f"%{v.name}"
+    return f"output {v.index}" if v.op else "an input"
 
 
 def _first_name(kern, order):

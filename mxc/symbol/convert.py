@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..base import MXNetError
+from ..base import GraphError, MXNetError
 from ..ir.core import Builder, Graph, Value, infer_op_types
-from ..ir.types import DType, TensorType
+from ..ir.types import DType, TensorType, check_shape
 from .symbol import Symbol
 
 __all__ = ["to_graph", "SymbolGraph", "infer_symbol"]
@@ -31,6 +31,9 @@ class SymbolGraph:
     aux_names: list[str]
     output_names: list[str]
     inputs: dict = field(default_factory=dict)   # variable name -> graph input Value
+    # one graph input Value per variable node, in list_inputs order: two distinct variables
+    # may share a name (MXNet allows it until binding), so ``inputs`` alone cannot tell them
+    input_values: list = field(default_factory=list)
     # training: graph outputs after the symbol's own are new values of auxiliary states
     aux_updates: list = field(default_factory=list)   # [aux variable name], in output order
 
@@ -38,18 +41,56 @@ class SymbolGraph:
         return self.graph.inputs.index(self.inputs[name])
 
 
+def _unknown_dim(d) -> bool:
+    """Whether user dimension ``d`` means "unknown": ``0`` in MXNet 1.x's shapes, ``-1`` with
+    NumPy-shape semantics on (where ``0`` is a real zero-size dimension); ``None`` always."""
+    from ..util import is_np_shape
+    return d is None or (d == -1 if is_np_shape() else d == 0)
+
+
+def np_unknown_dims(shape):
+    """``shape`` with NumPy-shape semantics' unknown ``-1`` dims as ``None`` (unchanged when
+    they are off, or for anything that is not a sequence: the shape check reports that)."""
+    from ..util import is_np_shape
+    if not is_np_shape() or isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        return shape
+    return tuple(None if (isinstance(d, int) and d == -1) else d for d in shape)
+
+
 def _var_shape(node, given):
     if given is not None:
-        return tuple(None if d == 0 else int(d) for d in given)
+        return tuple(None if _unknown_dim(d) else d for d in given)
     s = node.attrs.get("__shape__")
     if s:
         try:
             t = ast.literal_eval(s)
-            t = (t,) if isinstance(t, int) else tuple(t)
-            return tuple(None if d == 0 else int(d) for d in t)
-        except (ValueError, SyntaxError):
-            raise MXNetError(f"variable '{node.name}': __shape__={s!r} is not a shape") from None
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise MXNetError(f"variable '{node.name}': __shape__={s!r:.80} is not a shape") \
+                from None
+        t = check_shape(np_unknown_dims(t), f"variable '{node.name}': __shape__")
+        return tuple(None if _unknown_dim(d) else d for d in t)
     return None
+
+
+def check_input_shapes(sym: Symbol, shapes: dict, where: str, bind: bool = False) -> dict:
+    """``shapes`` (input name -> shape) checked against ``sym``: every name is an input
+    (else :class:`MXNetError` with the inputs, or the closest one) and every shape a tuple of
+    ints (:func:`~mxc.ir.types.check_shape`; with ``bind``, no unknown 0 dims). Returns the
+    shapes as tuples. The one check behind infer_shape, simple_bind, Module.bind and compile.
+    """
+    inputs = sym.list_inputs()
+    out = {}
+    for k, v in (shapes or {}).items():
+        if k not in inputs:
+            import difflib
+            close = difflib.get_close_matches(str(k), inputs, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise MXNetError(f"{where}: {k!r} is not an input of this symbol{hint} (inputs are "
+                             f"{inputs})")
+        if v is None:
+            continue
+        out[k] = check_shape(v, f"{where}: input {k!r}", bind=bind)
+    return out
 
 
 def _var_dtype(node, given):
@@ -65,13 +106,15 @@ def _var_dtype(node, given):
 
 
 def to_graph(sym: Symbol, shapes: dict | None = None, dtypes: dict | None = None,
-             is_train: bool = False, name: str = "main", infer: bool = True) -> SymbolGraph:
+             is_train: bool = False, name: str = "main", infer: bool = True,
+             where: str = "compile") -> SymbolGraph:
     """Convert ``sym`` to the IR; ``shapes``/``dtypes`` give input types by variable name.
 
     With ``is_train`` the mode-dependent ops (Dropout, BatchNorm) get ``is_train=true``.
-    ``infer`` runs the shape/dtype inference pass (partial results allowed).
+    ``infer`` runs the shape/dtype inference pass (partial results allowed). ``shapes`` are
+    checked first (:func:`check_input_shapes`); errors start with ``where``.
     """
-    shapes = shapes or {}
+    shapes = check_input_shapes(sym, shapes, where)
     dtypes = dtypes or {}
     nodes = sym._nodes()
     aux_ids = sym._aux_var_ids(nodes)
@@ -86,6 +129,7 @@ def to_graph(sym: Symbol, shapes: dict | None = None, dtypes: dict | None = None
             env[id(node)] = [v]
             (sg.aux_names if id(node) in aux_ids else sg.arg_names).append(node.name)
             sg.inputs.setdefault(node.name, v)
+            sg.input_values.append(v)
             continue
         od = node.opdef
         attrs = dict(node.params())
@@ -101,6 +145,7 @@ def to_graph(sym: Symbol, shapes: dict | None = None, dtypes: dict | None = None
         m = {}
         g = InferTypes().run_with_map(g, m)
         sg.inputs = {k: m[v] for k, v in sg.inputs.items()}
+        sg.input_values = [m[v] for v in sg.input_values]
     if is_train:
         g = _append_aux_updates(g, sg)
     sg.graph = g
@@ -128,6 +173,7 @@ def _append_aux_updates(g: Graph, sg: SymbolGraph) -> Graph:
             o.name = o.name or f"{op.name}_aux_update"
     out = rw.finish()
     sg.inputs = {k: rw.get(v) for k, v in sg.inputs.items()}
+    sg.input_values = [rw.get(v) for v in sg.input_values]
     sg.aux_updates = [name for name, _ in extra]
     return Graph(out.name, out.inputs, out.ops, list(out.outputs) + [v for _, v in extra])
 
@@ -140,8 +186,13 @@ def infer_symbol(sym: Symbol, what: str, args, kwargs, partial: bool):
             raise MXNetError(f"infer_{what}: {len(args)} positional inputs for "
                              f"{len(arg_names)} arguments {arg_names}")
         for n, v in zip(arg_names, args):
-            if v is not None:
-                given[n] = v
+            if v is None:
+                continue
+            if n in given and given[n] != v:
+                raise GraphError(f"infer_{what}: two arguments are named {n!r} and were given "
+                                 f"{given[n]!r} and {v!r}; give distinct variables distinct "
+                                 "names")
+            given[n] = v
     inputs = set(sym.list_inputs())
     for k, v in kwargs.items():
         if k not in inputs:
@@ -149,23 +200,31 @@ def infer_symbol(sym: Symbol, what: str, args, kwargs, partial: bool):
                              f"{sorted(inputs)}")
         if v is not None:
             given[k] = v
+    where = f"infer_{what}" + ("_partial" if partial else "")
     if what == "shape":
-        sg = to_graph(sym, shapes={k: tuple(v) if not isinstance(v, int) else (v,)
-                                   for k, v in given.items()})
+        given = {k: np_unknown_dims(v) for k, v in given.items()}
+        sg = to_graph(sym, shapes=given, where=where)
     else:
-        sg = to_graph(sym, dtypes=given)
+        sg = to_graph(sym, dtypes=given, where=where)
     g = sg.graph
 
+    from ..util import is_np_shape
+    np_shape = is_np_shape()
+
     def get(v):
+        # MXNet's conventions: an unknown shape is () and an unknown dim 0; with NumPy-shape
+        # semantics on, None and -1
         t = v.type
         if what == "shape":
             if t.shape is None:
-                return ()
-            return tuple(0 if d is None else d for d in t.shape)
+                return None if np_shape else ()
+            return tuple((-1 if np_shape else 0) if d is None else d for d in t.shape)
         return None if t.dtype is None else np.dtype(t.dtype.np_name).type
 
-    arg_v = [sg.inputs[n] for n in sg.arg_names]
-    aux_v = [sg.inputs[n] for n in sg.aux_names]
+    aux_ids = sym._aux_var_ids()
+    is_aux = [id(n) in aux_ids for n in sym._nodes() if n.is_var]
+    arg_v = [v for v, a in zip(sg.input_values, is_aux) if not a]
+    aux_v = [v for v, a in zip(sg.input_values, is_aux) if a]
     outs = list(g.outputs)
     if not partial:
         unknown = [(sg_name, v) for sg_name, v in zip(sg.arg_names + sg.aux_names, arg_v + aux_v)
@@ -173,10 +232,17 @@ def infer_symbol(sym: Symbol, what: str, args, kwargs, partial: bool):
         out_unknown = [v for v in outs
                        if not (v.type.shape_known if what == "shape" else v.type.dtype is not None)]
         if unknown or out_unknown:
+            # MXNet warns about the arguments (not the auxiliary states), ten at most
+            lines = [f"{n}: {get(v)}" for n, v in unknown if n in sg.arg_names]
+            if len(lines) > 10:
+                lines = lines[:10] + ["..."]
             if what == "shape":
-                detail = "\n".join(f"\t{n}: {get(v)}" for n, v in unknown)
                 warnings.warn("Cannot decide shape for the following arguments (0s in shape "
-                              "means unknown dimensions). Consider providing them as input:\n"
-                              + detail, stacklevel=3)
+                              "means unknown dimensions). Consider providing them as input:\n\t"
+                              + "\n\t".join(lines), stacklevel=3)
+            else:
+                warnings.warn("Cannot decide type for the following arguments. Consider "
+                              "providing them as input:\n\t" + "\n\t".join(lines),
+                              stacklevel=3)
             return None, None, None
     return [get(v) for v in arg_v], [get(v) for v in outs], [get(v) for v in aux_v]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["NameManager", "Prefix", "AttrScope", "HIDDEN_KEYS", "store_key"]
+__all__ = ["NameManager", "Prefix", "AttrScope", "HIDDEN_KEYS", "store_key", "attr_key"]
 
 # attribute keys MXNet stores as ``__key__`` (and also lists without the underscores)
 HIDDEN_KEYS = ("ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_stage",
@@ -18,6 +18,23 @@ HIDDEN_KEYS = ("ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_sta
 def store_key(k: str) -> str:
     """The key MXNet stores an attribute under (``lr_mult`` -> ``__lr_mult__``)."""
     return f"__{k}__" if k in HIDDEN_KEYS else k
+
+
+def attr_key(k: str, value, where: str) -> str:
+    """:func:`store_key` for an attribute a user sets (operator keywords, ``attr=``, scopes,
+    ``_set_attr``), refusing what MXNet refuses: a key that *ends* in a hidden key
+    (``weight_lr_mult``) is MXNet 0.x's per-argument form, which now belongs on the variable."""
+    from ..base import AttrError
+    k = str(k)
+    for hk in HIDDEN_KEYS:
+        if k == hk:
+            return f"__{hk}__"
+        if k.endswith(hk) and not (k.startswith("__") and k.endswith("__")):
+            arg = k[: -len(hk)].rstrip("_") or "data"
+            raise AttrError(f"{where}: attribute {k}={value!r} sets {hk} of argument {arg!r} "
+                            f"the old way; put it on that argument's variable instead: "
+                            f"w = mx.sym.Variable('...', {hk}={value!r}), then pass {arg}=w")
+    return k
 
 
 class _Scoped:

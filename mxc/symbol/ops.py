@@ -14,7 +14,7 @@ from ..base import MXNetError
 from ..ir.attrs import REQUIRED, fmt_mx_value
 from ..ir.registry import all_ops, get_op
 from ..ir.types import DType
-from .naming import AttrScope, NameManager, store_key
+from .naming import AttrScope, NameManager, attr_key
 from .symbol import Symbol, _Node
 
 __all__ = ["invoke", "make_function", "populate", "fluent"]
@@ -50,13 +50,26 @@ def invoke(called: str, inputs, params: dict, name: str | None = None,
     """
     od = get_op(called)
     name = NameManager.current().get(name, called.lower())
+    where = f"{od.name} '{name}'"
+    declared = {a.name for a in od.attrs}
+    # MXNet's order: keywords that are not operator parameters (lr_mult=2, ctx_group='dev1',
+    # __anything__=...), overridden by the AttrScope's attributes and then by ``attr=``; the
+    # operator's own parameters come after them. A key given twice after mapping (lr_mult and
+    # __lr_mult__, or num_hidden in attr= and as a keyword) keeps its first value, as MXNet
+    # does. Hidden keys are stored as __key__ (on the auto-created variables too); other
+    # non-parameter keys are kept by operators without parameters and refused by the others.
+    extras = {k: v for k, v in params.items() if k not in declared}
+    extras.update(AttrScope.current().get(attr))
     attrs: dict[str, str] = {}
-    for k, v in AttrScope.current().get(attr).items():
-        attrs[store_key(k)] = v
-    for k, v in params.items():
+    for k, v in extras.items():
         if v is _Null:
             continue
-        attrs[k] = _attr_str(od, k, v)
+        key = attr_key(k, v, where)
+        attrs.setdefault(key, _attr_str(od, key, v))
+    for k, v in params.items():
+        if v is _Null or k not in declared:
+            continue
+        attrs.setdefault(k, _attr_str(od, k, v))
     positional = list(inputs) if isinstance(inputs, (list, tuple)) else []
     named = dict(inputs) if isinstance(inputs, dict) else {}
     if od.variadic and od.variadic not in attrs:

@@ -523,6 +523,42 @@ def _upgrade_legacy(node: _Node):
     node._parsed = None
 
 
+def _snip(x) -> str:
+    """A short repr of part of a JSON document, safe for deep or huge values."""
+    import reprlib
+    r = reprlib.Repr()
+    r.maxlevel, r.maxstring, r.maxother, r.maxlist, r.maxdict = 3, 60, 60, 6, 6
+    return r.repr(x)
+
+
+def _is_entry(ent) -> bool:
+    """``[node, output]`` or ``[node, output, version]`` with int fields (MXNet's entries)."""
+    return (isinstance(ent, list) and 2 <= len(ent) <= 3
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in ent))
+
+
+def _deep_at(text, limit: int) -> str:
+    """`` (more than N levels of brackets at line L column C)`` for the first bracket nested
+    deeper than ``limit`` (strings skipped), or ``""``."""
+    import re
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode("utf-8", "replace")
+    depth = 0
+    for m in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > limit:
+                pos = m.start()
+                line = text.count("\n", 0, pos) + 1
+                col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+                return (f" (more than {limit} levels of brackets at line {line} column {col}, "
+                        f"char {pos})")
+        elif c in "]}":
+            depth -= 1
+    return ""
+
+
 def load(fname: str) -> Symbol:
     """Load a symbol from a ``-symbol.json`` file written by MXNet (any 1.x) or mxc."""
     if not isinstance(fname, (str, os.PathLike)):
@@ -545,11 +581,18 @@ def load_json(json_str: str, source: str = "<json>") -> Symbol:
     except json.JSONDecodeError as e:
         raise FormatError(f"{source}: invalid JSON at line {e.lineno} column {e.colno} "
                           f"(char {e.pos}): {e.msg}") from None
+    except RecursionError:
+        raise FormatError(f"{source}: JSON nested too deeply to read"
+                          + _deep_at(json_str, 100) + "; a symbol file nests 5 levels at most") \
+            from None
     if not isinstance(doc, dict) or "nodes" not in doc or "heads" not in doc:
         missing = [k for k in ("nodes", "heads") if not isinstance(doc, dict) or k not in doc]
         raise FormatError(f"{source}: not an MXNet symbol file: missing key(s) "
                           f"{', '.join(repr(k) for k in missing)}")
     jnodes = doc["nodes"]
+    if not isinstance(doc["heads"], list):
+        raise FormatError(f"{source}: 'heads' must be a list of [node, output, version] "
+                          f"entries; got {type(doc['heads']).__name__} {_snip(doc['heads'])}")
     legacy = any(isinstance(n, dict) and ("param" in n or "attr" in n) for n in jnodes
                  if isinstance(jnodes, list)) or "attrs" not in doc
     if not isinstance(jnodes, list):
@@ -558,8 +601,12 @@ def load_json(json_str: str, source: str = "<json>") -> Symbol:
     for i, jn in enumerate(jnodes):
         where = f"{source}: node {i}"
         if not isinstance(jn, dict) or "op" not in jn or "name" not in jn:
-            raise FormatError(f"{where}: a node needs 'op' and 'name'; got {str(jn)[:80]}")
+            raise FormatError(f"{where}: a node needs 'op' and 'name'; got {_snip(jn)}")
         op, name = jn["op"], jn["name"]
+        for key, v in (("op", op), ("name", name)):
+            if not isinstance(v, str):
+                raise FormatError(f"{where}: '{key}' must be a string; got "
+                                  f"{type(v).__name__} {_snip(v)}")
         where = f"{source}: node {i} ({op} {name!r})"
         attrs = {}
         for key in ("param", "attr", "attrs"):   # legacy files split params and user attrs
@@ -571,11 +618,14 @@ def load_json(json_str: str, source: str = "<json>") -> Symbol:
                 # legacy "attr" held user annotations without underscores
                 attrs[store_key(k) if key == "attr" else k] = str(v)
         inputs = []
-        for j, ent in enumerate(jn.get("inputs", [])):
-            if not isinstance(ent, list) or len(ent) < 2 or not all(isinstance(x, int)
-                                                                    for x in ent):
+        jins = jn.get("inputs", [])
+        if not isinstance(jins, list):
+            raise FormatError(f"{where}: 'inputs' must be a list of [node, output, version] "
+                              f"entries; got {type(jins).__name__} {_snip(jins)}")
+        for j, ent in enumerate(jins):
+            if not _is_entry(ent):
                 raise FormatError(f"{where}: input {j} must be [node, output(, version)]; got "
-                                  f"{ent!r}")
+                                  f"{_snip(ent)}")
             nid, idx = ent[0], ent[1]
             if not 0 <= nid < len(jnodes):
                 raise FormatError(f"{where}: input {j} refers to node {nid}, out of range "
@@ -608,8 +658,8 @@ def load_json(json_str: str, source: str = "<json>") -> Symbol:
         nodes.append(node)
     heads = []
     for j, ent in enumerate(doc["heads"]):
-        if not isinstance(ent, list) or len(ent) < 2 or not 0 <= ent[0] < len(nodes):
-            raise FormatError(f"{source}: head {j} ({ent!r}) does not refer to a node")
+        if not _is_entry(ent) or not 0 <= ent[0] < len(nodes):
+            raise FormatError(f"{source}: head {j} ({_snip(ent)}) does not refer to a node")
         if not 0 <= ent[1] < nodes[ent[0]].num_outputs():
             raise FormatError(f"{source}: head {j} refers to output {ent[1]} of node {ent[0]}, "
                               f"which has {nodes[ent[0]].num_outputs()} outputs")

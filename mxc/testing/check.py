@@ -19,7 +19,7 @@ from ..passes.base import PassContext
 from ..passes.infer import InferTypes
 
 __all__ = ["op_graph", "check_shape_rule", "check_compiled", "check_grad", "random_inputs",
-           "as_dtype", "assert_close"]
+           "as_dtype", "assert_close", "assert_close_fp64", "interp_fp64"]
 
 
 def op_graph(opname: str, shapes, attrs: dict | None = None, dtypes=None, name="op") -> Graph:
@@ -67,6 +67,40 @@ def assert_close(actual, expected, rtol=1e-5, atol=1e-6, what=""):
         err = np.nanmax(np.abs(a - e) / (atol + rtol * np.abs(e)))
         raise AssertionError(f"{what}: {(~ok).sum()} of {a.size} elements differ "
                              f"(worst {err:.3g}x tolerance); {detail}")
+
+
+def interp_fp64(g: Graph, inputs) -> list[np.ndarray]:
+    """The interpreter's outputs for ``g`` computed in float64 (floating inputs widened)."""
+    g64 = as_dtype(g, DType.f64)
+    xs = [np.asarray(x, np.float64) if v.type.dtype.is_float else np.asarray(x)
+          for x, v in zip(inputs, g64.inputs)]
+    return interp(g64, xs)
+
+
+def assert_close_fp64(actual, ref64, ref32, rtol=2e-5, atol=2e-5, what="", multiplier=4.0):
+    """``actual`` (a float32 computation) against the float64 reference ``ref64``, with the
+    float32 interpreter's own result ``ref32`` as the error budget (torch._dynamo's ``same``
+    with an fp64 reference): each element may be off by ``atol + rtol*|ref64|`` plus
+    ``multiplier`` times ``|ref32 - ref64|``, the error float32 itself makes there (a chain of
+    squares or a sum that cancels is allowed what float32 needs, a well-conditioned element
+    no more than the tolerance). Where float32 overflows (``ref32`` not finite), ``actual``
+    must be non-finite too or close to ``ref64``."""
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(ref64, dtype=np.float64)
+    r = np.asarray(ref32, dtype=np.float64)
+    if a.shape != e.shape:
+        raise AssertionError(f"{what}: shape {a.shape} != expected {e.shape}")
+    with np.errstate(all="ignore"):
+        budget = atol + rtol * np.abs(e) + multiplier * np.abs(r - e)
+        ok = np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True) | (np.abs(a - e) <= budget)
+        ok |= ~np.isfinite(r) & ~np.isfinite(a)
+        ok |= np.isnan(e) & np.isnan(a)
+    if not ok.all():
+        idx = np.argwhere(~ok)[:5]
+        detail = ", ".join(f"{tuple(i)}: {a[tuple(i)]:.7g} vs {e[tuple(i)]:.7g} (float32 "
+                           f"interpreter {r[tuple(i)]:.7g})" for i in idx)
+        raise AssertionError(f"{what}: {(~ok).sum()} of {a.size} elements differ from the "
+                             f"float64 reference; {detail}")
 
 
 def check_shape_rule(g: Graph, inputs):

@@ -94,12 +94,22 @@ def _check_names_match(data_names, data_shapes, name, throw):
 def _parse_data_desc(data_names, label_names, data_shapes, label_shapes):
     """DataDescs from ``(name, shape)`` pairs, with the names checked."""
     from runtime.io import DataDesc
+    from mxc.ir.types import check_shape
     if data_shapes is None:
         raise MXNetError("bind: data_shapes is required (typically data_iter.provide_data)")
-    data_shapes = [x if isinstance(x, DataDesc) else DataDesc(*x) for x in data_shapes]
+
+    def descs(shapes, kind):
+        out = []
+        for x in shapes:
+            x = x if isinstance(x, DataDesc) else DataDesc(*x)
+            shape = check_shape(x.shape, f"bind: {kind}_shapes {x.name!r}", bind=True)
+            out.append(DataDesc(x.name, shape, x.dtype, x.layout))
+        return out
+
+    data_shapes = descs(data_shapes, "data")
     _check_names_match(data_names, data_shapes, "data", True)
     if label_shapes is not None:
-        label_shapes = [x if isinstance(x, DataDesc) else DataDesc(*x) for x in label_shapes]
+        label_shapes = descs(label_shapes, "label")
         _check_names_match(label_names, label_shapes, "label", False)
     else:
         _check_names_match(label_names, [], "label", False)

@@ -363,6 +363,10 @@ class DataParallelExecutorGroup:
         arg_types = [t or np.float32 for t in arg_types]
         aux_types = [t or np.float32 for t in aux_types]
         inputs = set(input_shapes) | set(self.state_names)
+        from runtime.executor import check_sizes
+        check_sizes(self.symbol, "bind", ctx,
+                    list(zip(self.arg_names, arg_shapes, arg_types))
+                    + list(zip(self.aux_names, aux_shapes, aux_types)))
 
         def reuse(src, shape, dt):
             return (src is not None and tuple(src.shape) == tuple(shape) and

@@ -517,7 +517,14 @@ class Module(BaseModule):
             self._kvstore.load_optimizer_states(fname)
         else:
             from ._states import apply_states, loads_states, read_states_file
-            apply_states(self._updater, loads_states(read_states_file(fname), str(fname)))
+            # each state is checked against its parameter (index i * num_device + k) at load
+            nd = len(self._context)
+            weights = {i * nd + k: (name, arr)
+                       for i, (name, arrs) in enumerate(zip(self._exec_group.param_names,
+                                                            self._exec_group.param_arrays))
+                       for k, arr in enumerate(arrs)}
+            apply_states(self._updater, loads_states(read_states_file(fname), str(fname)),
+                         str(fname), weights)
 
     def install_monitor(self, mon):
         """Install a monitor on every executor."""

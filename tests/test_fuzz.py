@@ -1,0 +1,705 @@
+"""Seeded mutation fuzzing of the file readers: symbol JSON, ``.params`` and ``.states``.
+
+Valid seeds (MXNet's and mxc's symbol files, MXNet's and mxc's ``.params`` files, ``.states``
+files that Module.save_optimizer_states writes for SGD with momentum and Adam, MXNet's checkpoint
+states and a pickled optimizer with an lr scheduler) are mutated with a seeded RNG: bit flips,
+interesting bytes and integers, truncation, inserted / deleted / duplicated / spliced byte runs,
+pickle opcodes replaced, dropped or duplicated, and for JSON structural changes to the parsed
+document (wrong types, deleted keys, node indices out of range, negative, cyclic or huge, deep
+nesting, unknown operators, bad attribute values). Each case goes through the reader and what a
+script does next:
+
+- symbol JSON: ``mx.sym.load`` (or ``load_json``), ``list_arguments``/``outputs``/``aux``,
+  ``tojson``, ``infer_shape`` with the seed's input shapes, ``simple_bind`` when that succeeds;
+- ``.params``: ``mx.nd.load`` (or ``load_frombuffer``) and reading every array back;
+- ``.states``: ``Module.load_optimizer_states`` on a bound, trained module, then ``update()``.
+
+Every outcome must be a success or an :class:`mxc.base.MXNetError` subclass: never another
+exception, a crash or a hang. The cases run in a worker subprocess (a crash kills only the worker;
+a hang is killed after ``CASE_TIMEOUT`` seconds; the worker's address space is capped) that
+rebuilds each case from ``(format, master seed, case index)``, so any failure reproduces with::
+
+    python tests/test_fuzz.py --fmt states --case 1234 [--dump DIR]
+
+CI runs ``N_CASES`` cases per format; ``MXC_SLOW=1`` runs ten times as many. ``python
+tests/test_fuzz.py [-n N] [--slow]`` runs the same and prints the table of outcomes per format.
+Inputs the fuzzer once broke the readers with are kept below as regression cases, minimized.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import copy
+import glob
+import json
+import os
+import pickle
+import pickletools
+import random
+import select
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "data")
+REPO = os.path.dirname(HERE)
+MASTER_SEED = 20240611
+N_CASES = {"symbol": 800, "params": 1200, "states": 1000}
+SLOW_FACTOR = 10
+CASE_TIMEOUT = 30.0                 # seconds for one case (a hang is a failure)
+MEM_LIMIT = 3 << 30                 # worker address space: a runaway allocation fails, not OOMs
+BIND_LIMIT = 64 << 20               # simple_bind only graphs whose arrays fit in this many bytes
+FORMATS = ("symbol", "params", "states")
+
+
+# --- seeds -------------------------------------------------------------------------------------
+def _symbol_seeds():
+    """(name, text, input shapes) for each seed symbol file."""
+    out = []
+    for f in sorted(glob.glob(os.path.join(DATA, "symbols", "*-symbol.json"))):
+        with open(os.path.join(f.replace("-symbol.json", "-expect.json"))) as fh:
+            shapes = json.load(fh)["input_shapes"]
+        with open(f) as fh:
+            out.append((os.path.basename(f), fh.read(), shapes))
+    mlp_shapes = {"data": [4, 784]}
+    for f in sorted(glob.glob(os.path.join(DATA, "symbols", "mxc_written", "*.json"))) + \
+            [os.path.join(DATA, "params", "mlp-symbol.json")]:
+        with open(f) as fh:
+            out.append(("mxc_written/" + os.path.basename(f), fh.read(), mlp_shapes))
+    # smaller batches than the expect files use: binding is the slow part
+    return [(n, t, {k: [min(v[0], 4)] + v[1:] if v else v for k, v in s.items()})
+            for n, t, s in out]
+
+
+def _params_seeds():
+    files = sorted(glob.glob(os.path.join(DATA, "params", "*.params")))
+    files.append(os.path.join(DATA, "training", "ckpt_mlp-0001.params"))
+    out = []
+    for f in files:
+        with open(f, "rb") as fh:
+            out.append((os.path.basename(f), fh.read()))
+    return out
+
+
+MLP_SYMBOL = os.path.join(DATA, "training", "mlp-symbol.json")
+
+
+def _mlp_module(optimizer, params):
+    """The training MLP (data (8, 10), 3 classes), bound, initialized from a fixed RNG, with
+    ``optimizer`` installed and one batch's gradients computed."""
+    import numpy as np
+
+    import mxc as mx
+    from runtime.io import DataBatch
+    from runtime.module import Module
+    mod = Module(mx.sym.load(MLP_SYMBOL))
+    mod.bind([("data", (8, 10))], [("softmax_label", (8,))])
+    rng = np.random.default_rng(0)
+    shapes = dict(zip(mod._exec_group.param_names,
+                      (a[0].shape for a in mod._exec_group.param_arrays)))
+    mod.init_params(arg_params={k: mx.nd.array(rng.standard_normal(s).astype("float32") * .1)
+                                for k, s in shapes.items()})
+    mod.init_optimizer(optimizer=optimizer, optimizer_params=params)
+    batch = DataBatch([mx.nd.array(rng.standard_normal((8, 10)).astype("float32"))],
+                      [mx.nd.array(rng.integers(0, 3, 8).astype("float32"))])
+    mod.forward_backward(batch)
+    return mod
+
+
+STATES_OPTIMIZERS = {"sgd": ("sgd", {"learning_rate": 0.1, "momentum": 0.9, "wd": 1e-4}),
+                     "adam": ("adam", {"learning_rate": 0.01})}
+
+
+def _states_seeds(mods):
+    """(name, bytes, module key) for each seed .states file."""
+    from runtime import lr_scheduler
+    out = []
+    for key, mod in mods.items():
+        mod.update()
+        fd, path = tempfile.mkstemp(suffix=".states")
+        os.close(fd)
+        try:
+            mod.save_optimizer_states(path)
+            with open(path, "rb") as fh:
+                out.append((f"{key}.states", fh.read(), key))
+        finally:
+            os.unlink(path)
+    sgd = mods["sgd"]
+    sgd._updater.optimizer.lr_scheduler = lr_scheduler.FactorScheduler(step=10, factor=0.5)
+    out.append(("sgd_dump.states", sgd._updater.get_states(dump_optimizer=True), "sgd"))
+    sgd._updater.optimizer.lr_scheduler = None
+    with open(os.path.join(DATA, "training", "ckpt_mlp-0001.states"), "rb") as fh:
+        out.append(("mxnet_ckpt_mlp-0001.states", fh.read(), "sgd"))
+    return out
+
+
+# --- mutations ---------------------------------------------------------------------------------
+BYTES8 = [0x00, 0x01, 0x7f, 0x80, 0xff, 0xfe, 0x40, 0x20]
+INTS = [0, 1, 2, 3, 4, 8, 16, 64, 255, 256, 1000, 0x112, 0x7fff, 0xffff, 10 ** 6, 2 ** 24,
+        2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 10 ** 9, 2 ** 62, 2 ** 63 - 1, 2 ** 63,
+        2 ** 64 - 1, 0xF993FAC9, 0xF993FACA, 0xF993FAC8, -1, -2, -(2 ** 31), -(2 ** 63)]
+
+
+def _int_bytes(rng, width):
+    v = rng.choice(INTS) % (1 << (8 * width))
+    return v.to_bytes(width, "little")
+
+
+def mutate_bytes(data: bytes, rng: random.Random, others) -> bytes:
+    b = bytearray(data)
+    for _ in range(rng.choice((1, 1, 1, 2, 2, 3, 4, 8))):
+        if not b:
+            b = bytearray(rng.randbytes(rng.randrange(1, 16)))
+            continue
+        op = rng.randrange(10)
+        pos = rng.randrange(len(b))
+        k = rng.choice((1, 2, 4, 8, 16, 64, 256))
+        if op == 0:                                             # bit flip
+            b[pos] ^= 1 << rng.randrange(8)
+        elif op == 1:                                           # interesting byte
+            b[pos] = rng.choice(BYTES8)
+        elif op in (2, 3):                                      # interesting integer
+            width = rng.choice((1, 2, 4, 8))
+            if op == 3:
+                pos -= pos % width                              # aligned, like header fields
+            b[pos:pos + width] = _int_bytes(rng, width)
+        elif op == 4:                                           # truncation
+            del b[pos:]
+        elif op == 5:                                           # insert a run
+            run = rng.randbytes(k) if rng.random() < .5 else bytes([rng.choice(BYTES8)]) * k
+            b[pos:pos + 0] = run
+        elif op == 6:                                           # delete a run
+            del b[pos:pos + k]
+        elif op == 7:                                           # duplicate a chunk
+            chunk = b[pos:pos + k]
+            at = rng.randrange(len(b) + 1)
+            b[at:at] = chunk
+        elif op == 8:                                           # splice from another seed
+            other = rng.choice(others)
+            if other:
+                s = rng.randrange(len(other))
+                chunk = other[s:s + k]
+                if rng.random() < .5:
+                    b[pos:pos + len(chunk)] = chunk
+                else:
+                    b[pos:pos] = chunk
+        else:                                                   # random byte
+            b[pos] = rng.randrange(256)
+    return bytes(b)
+
+
+_OPCODES = [op.code.encode("latin-1") for op in pickletools.opcodes]
+
+
+def mutate_pickle(data: bytes, rng: random.Random, others) -> bytes:
+    """Opcode-aware changes to a valid pickle (frames dropped first half the time, so inserted
+    and deleted bytes do not just break a frame length), then byte mutations."""
+    try:
+        ops = list(pickletools.genops(data))
+    except Exception:  # noqa: BLE001
+        return mutate_bytes(data, rng, others)
+    if rng.random() < .5:
+        keep, last = [], 0
+        for op, _, pos in ops:
+            if op.name == "FRAME":
+                keep.append(data[last:pos])
+                last = pos + 9
+        data = b"".join(keep) + data[last:]
+        ops = list(pickletools.genops(data))
+    b = bytearray(data)
+    bounds = [pos for _, _, pos in ops] + [len(data)]
+    for _ in range(rng.choice((1, 1, 2, 3))):
+        i = rng.randrange(len(ops))
+        op, arg, pos = ops[i]
+        end = bounds[i + 1]
+        what = rng.randrange(5)
+        if what == 0 and end - pos > 1:                          # an interesting argument
+            width = min(end - pos - 1, rng.choice((1, 2, 4, 8)))
+            b[pos + 1:pos + 1 + width] = _int_bytes(rng, width)
+        elif what == 1:                                          # another opcode
+            b[pos:pos + 1] = rng.choice(_OPCODES)
+        elif what == 2:                                          # drop the opcode
+            del b[pos:end]
+        elif what == 3:                                          # run it twice
+            b[pos:pos] = data[pos:end]
+        else:                                                    # move it elsewhere
+            at = rng.choice(bounds)
+            b[at:at] = data[pos:end]
+        break                                                    # offsets moved: one at a time
+    if rng.random() < .5:
+        return mutate_bytes(bytes(b), rng, others)
+    return bytes(b)
+
+
+BAD_VALUES = [None, True, False, 0, -1, 1.5, 2 ** 31, 2 ** 63, -(2 ** 63) - 1, 10 ** 30, 1e308,
+              float("nan"), float("inf"), "", "x", "-1", "0", "1e400", "nan", [], [[]], {},
+              {"a": 1}, "9" * 50, [0, 0, 0], [-1, 0, 0], "null"]
+BAD_ATTRS = ["", "-1", "0", "1", "2147483648", "9223372036854775808", "1e400", "nan", "inf",
+             "-inf", "(0,0)", "(-1,-1)", "(1,2,3,4,5,6,7,8,9,10)", "()", "[]", "None", "True",
+             "False", "abc", "((1,2),3)", "(1,", "1.5", " ", "\x00", "(2147483648,)", "0x10",
+             "(1, -5)", "(100000, 100000)", "1" * 400, "[1,2]", "{}", "relu", "float16",
+             "int64", "__shape__", "(0,)", "65536", "-2147483649"]
+_BOGUS_OPS = ["", "null", "NoSuchOp", "_Plus", "fullyconnected", "Custom", "_foreach",
+              "_while_loop", "_cond", "_contrib_quantize", "_npi_add", "_CachedOp", 5, None, [],
+              "FullyConnected\x00"]
+
+
+def _op_names():
+    with open(os.path.join(DATA, "mxnet_ops.json")) as fh:
+        return sorted(json.load(fh)["ops"])
+
+
+def _paths(obj, prefix=()):
+    """Every (path, value) in a JSON document."""
+    yield prefix, obj
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _paths(v, prefix + (i,))
+
+
+def _set(doc, path, value):
+    for p in path[:-1]:
+        doc = doc[p]
+    doc[path[-1]] = value
+
+
+def _delete(doc, path):
+    for p in path[:-1]:
+        doc = doc[p]
+    del doc[path[-1]]
+
+
+DEEP = "__DEEP__"
+
+
+def mutate_json(doc, rng: random.Random, op_names):
+    """Structural mutations of a parsed symbol document (in place); returns the text."""
+    deep = None
+    nodes = doc.get("nodes") if isinstance(doc, dict) else None
+    n = len(nodes) if isinstance(nodes, list) else 0
+    for _ in range(rng.choice((1, 1, 1, 2, 3))):
+        what = rng.randrange(10)
+        node = rng.choice(nodes) if n and what < 6 else None
+        if isinstance(node, dict) and what == 0:               # the operator
+            node["op"] = rng.choice(op_names) if rng.random() < .6 else rng.choice(_BOGUS_OPS)
+        elif isinstance(node, dict) and what == 1:             # an attribute
+            attrs = node.setdefault("attrs", {}) if rng.random() < .9 else node
+            if isinstance(attrs, dict):
+                keys = [k for k in attrs if k not in ("op", "name", "inputs")]
+                key = rng.choice(keys) if keys and rng.random() < .7 else rng.choice(
+                    ["num_hidden", "kernel", "stride", "pad", "axis", "shape", "act_type",
+                     "num_outputs", "no_bias", "__shape__", "__dtype__", "num_filter", "eps",
+                     "dtype", "num_args", "begin", "end", "reps", "bogus_attr", "__init__"])
+                attrs[key] = rng.choice(BAD_ATTRS) if rng.random() < .9 else rng.choice(
+                    BAD_VALUES)
+        elif isinstance(node, dict) and what == 2:             # an input reference
+            inputs = node.get("inputs")
+            if isinstance(inputs, list) and inputs and rng.random() < .8:
+                i = rng.randrange(len(inputs))
+                entry = inputs[i]
+                idx = rng.choice([n, n + 5, -1, -n - 1, nodes.index(node), 2 ** 31, 2 ** 63,
+                                  10 ** 20, 1.5, "0", None, rng.randrange(max(n, 1))])
+                if isinstance(entry, list) and entry and rng.random() < .7:
+                    j = rng.randrange(len(entry))
+                    entry[j] = idx if j == 0 else rng.choice([1, 5, -1, 2 ** 40, None, "0"])
+                else:
+                    inputs[i] = rng.choice([[idx, 0, 0], [idx], [idx, 0], [idx, 0, 0, 0], idx,
+                                            {"node": idx}, "x"])
+            elif isinstance(inputs, list) and inputs:
+                if rng.random() < .5:
+                    inputs.pop(rng.randrange(len(inputs)))
+                else:
+                    inputs.append(copy.deepcopy(rng.choice(inputs)))
+            else:
+                node["inputs"] = rng.choice(BAD_VALUES)
+        elif isinstance(node, dict) and what == 3:             # the name
+            others = [m.get("name") for m in nodes if isinstance(m, dict)]
+            node["name"] = rng.choice(others + ["", None, 3, "a" * 1000, "x\x00y", "données"])
+        elif isinstance(node, dict) and what == 4:             # delete a key of the node
+            if node:
+                del node[rng.choice(list(node))]
+        elif what == 5 and n:                                  # nodes: shuffle, drop, copy
+            i, j = rng.randrange(n), rng.randrange(n)
+            r = rng.random()
+            if r < .4:
+                nodes[i], nodes[j] = nodes[j], nodes[i]
+            elif r < .7:
+                nodes.pop(i)
+                n -= 1
+            else:
+                nodes.insert(j, copy.deepcopy(nodes[i]))
+                n += 1
+        elif what == 6 and isinstance(doc, dict):              # heads, arg_nodes, row ptrs
+            key = rng.choice(["heads", "arg_nodes", "node_row_ptr", "attrs"])
+            r = rng.random()
+            if r < .4 and isinstance(doc.get(key), list) and doc[key]:
+                i = rng.randrange(len(doc[key]))
+                doc[key][i] = rng.choice([[n, 0, 0], [n - 1, 99, 0], [-1, 0, 0], 2 ** 63, n,
+                                          -1, None, [0], []])
+            elif r < .7:
+                doc[key] = rng.choice(BAD_VALUES)
+            else:
+                doc.pop(key, None)
+        elif what == 7:                                        # any value, a wrong type
+            paths = list(_paths(doc))[1:]
+            if paths:
+                path, _ = rng.choice(paths)
+                _set(doc, path, rng.choice(BAD_VALUES))
+        elif what == 8:                                        # delete anything
+            paths = list(_paths(doc))[1:]
+            if paths:
+                _delete(doc, rng.choice(paths)[0])
+        else:                                                  # deep nesting somewhere
+            paths = list(_paths(doc))[1:]
+            if paths and deep is None:
+                path, _ = rng.choice(paths)
+                _set(doc, path, DEEP)
+                depth = rng.choice((50, 200, 1000, 100000))
+                deep = ("[" * depth + "]" * depth) if rng.random() < .5 else \
+                    ('{"a":' * depth + "1" + "}" * depth)
+    text = json.dumps(doc)
+    if deep is not None:
+        text = text.replace(json.dumps(DEEP), deep, 1)
+    return text
+
+
+# --- the worker: builds and runs cases -----------------------------------------------------------
+class Fuzzer:
+    """Seeds, case generation and the loaders under test (in the worker process)."""
+
+    def __init__(self):
+        import mxc  # noqa: F401  (import cost once, before the first case)
+        self.sym_seeds = _symbol_seeds()
+        self.sym_docs = [json.loads(t) for _, t, _ in self.sym_seeds]
+        self.op_names = _op_names()
+        self.params_seeds = _params_seeds()
+        self.mods = {k: _mlp_module(*v) for k, v in STATES_OPTIMIZERS.items()}
+        self.states_seeds = _states_seeds(self.mods)
+        self.tmp = tempfile.mkdtemp(prefix="mxc-fuzz-")
+
+    # -- generation -----------------------------------------------------------------------------
+    def case(self, fmt, index, master=MASTER_SEED):
+        """``(seed name, data bytes, extra)`` of case ``index`` of ``fmt``."""
+        rng = random.Random(f"{master}/{fmt}/{index}")
+        if fmt == "symbol":
+            i = rng.randrange(len(self.sym_seeds))
+            name, text, shapes = self.sym_seeds[i]
+            if rng.random() < .25:
+                others = [t.encode() for _, t, _ in self.sym_seeds]
+                return name, mutate_bytes(text.encode(), rng, others), shapes
+            return name, mutate_json(copy.deepcopy(self.sym_docs[i]), rng,
+                                     self.op_names).encode(), shapes
+        if fmt == "params":
+            name, data = rng.choice(self.params_seeds)
+            return name, mutate_bytes(data, rng, [d for _, d in self.params_seeds]), None
+        name, data, key = rng.choice(self.states_seeds)
+        others = [d for _, d, _ in self.states_seeds]
+        if rng.random() < .6:
+            return name, mutate_pickle(data, rng, others), key
+        return name, mutate_bytes(data, rng, others), key
+
+    # -- running --------------------------------------------------------------------------------
+    def run(self, fmt, index, data, extra):
+        """Run one case; returns the outcome ('ok...' or the exception) or raises."""
+        path = os.path.join(self.tmp, f"case{index}.{'json' if fmt == 'symbol' else fmt}")
+        with open(path, "wb") as fh:
+            fh.write(data)
+        try:
+            return getattr(self, "_run_" + fmt)(path, index, data, extra)
+        finally:
+            os.unlink(path)
+
+    def _run_symbol(self, path, index, data, shapes):
+        import mxc as mx
+        if index % 2:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+            sym = mx.sym.load_json(text) if text is not None else mx.sym.load(path)
+        else:
+            sym = mx.sym.load(path)
+        args = sym.list_arguments()
+        sym.list_outputs()
+        sym.list_auxiliary_states()
+        sym.tojson()
+        given = {k: tuple(v) for k, v in shapes.items() if k in args}
+        arg_shapes, out_shapes, aux_shapes = sym.infer_shape(**given)
+        if arg_shapes is None:
+            return "ok (shapes incomplete)"
+        nbytes = 0
+        for s in list(arg_shapes) * 2 + list(out_shapes) + list(aux_shapes):
+            size = 8
+            for d in s:
+                size *= d
+            nbytes += size
+        if nbytes > BIND_LIMIT:
+            return "ok (not bound: too large)"
+        sym.simple_bind(mx.cpu(), **given)
+        return "ok"
+
+    def _run_params(self, path, index, data, _):
+        import mxc as mx
+        got = mx.nd.load(path) if index % 2 == 0 else mx.nd.load_frombuffer(data)
+        for v in (got.values() if isinstance(got, dict) else got):
+            v.asnumpy()
+        return "ok"
+
+    def _run_states(self, path, index, data, key):
+        mod = self.mods[key]
+        upd = mod._updater
+        upd.states, upd.states_synced, upd.optimizer = {}, {}, mod._optimizer
+        upd._states_unchecked = set()
+        mod.load_optimizer_states(path)
+        mod.update()
+        return "ok"
+
+
+def _classify(exc) -> tuple[str, bool]:
+    from mxc.base import MXNetError
+    return type(exc).__name__, isinstance(exc, MXNetError)
+
+
+def worker_main():
+    """Serve cases: read 'fmt index master' lines, answer one JSON line each."""
+    import resource
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (MEM_LIMIT, MEM_LIMIT))
+    except (ValueError, OSError):
+        pass
+    import warnings
+    warnings.simplefilter("ignore")     # "Cannot decide type ...": thousands of them
+    fz = Fuzzer()
+    out = sys.stdout
+    out.write(json.dumps({"ready": True}) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        fmt, index, master = line.split()
+        index, master = int(index), int(master)
+        seed, data, extra = fz.case(fmt, index, master)
+        t = time.perf_counter()
+        try:
+            outcome, ok, msg = fz.run(fmt, index, data, extra), True, ""
+        except Exception as e:  # noqa: BLE001 -- classified: only MXNetError is allowed
+            outcome, ok = _classify(e)
+            msg = str(e)[:300]
+        rec = {"fmt": fmt, "case": index, "seed": seed, "outcome": outcome, "ok": ok,
+               "msg": msg if not ok else "", "s": round(time.perf_counter() - t, 4)}
+        out.write(json.dumps(rec) + "\n")
+        out.flush()
+
+
+# --- the driver: runs a worker, survives its crashes and hangs ----------------------------------
+class Driver:
+    def __init__(self):
+        self.proc = None
+
+    def _start(self):
+        env = dict(os.environ)
+        env.setdefault("MXC_CACHE_DIR", tempfile.mkdtemp(prefix="mxc-fuzz-cache-"))
+        env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+                                     cwd=REPO, text=True, bufsize=1)
+        first = self._read(120.0)
+        if first is None or not first.get("ready"):
+            raise RuntimeError(f"fuzz worker did not start: {first}")
+
+    def _read(self, timeout):
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            return "timeout"
+        line = self.proc.stdout.readline()
+        return json.loads(line) if line else None
+
+    def close(self):
+        if self.proc is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc.stdout.close()
+            self.proc = None
+
+    def run(self, fmt, index, master=MASTER_SEED):
+        if self.proc is None:
+            self._start()
+        self.proc.stdin.write(f"{fmt} {index} {master}\n")
+        self.proc.stdin.flush()
+        rec = self._read(CASE_TIMEOUT)
+        if isinstance(rec, dict):
+            return rec
+        if rec == "timeout":
+            self.proc.kill()
+            outcome = f"hang (> {CASE_TIMEOUT:.0f} s)"
+        else:
+            rc = self.proc.wait()
+            outcome = f"crash (exit {rc})"
+        self.proc.wait()
+        self.proc.stdout.close()
+        self.proc = None
+        return {"fmt": fmt, "case": index, "seed": "?", "outcome": outcome, "ok": False,
+                "msg": "", "s": CASE_TIMEOUT}
+
+
+def run_campaign(driver, fmt, n, master=MASTER_SEED, start=0):
+    """Run ``n`` cases of ``fmt``; returns (Counter of outcomes, list of failing records)."""
+    counts, failures = collections.Counter(), []
+    for i in range(start, start + n):
+        rec = driver.run(fmt, i, master)
+        counts[rec["outcome"]] += 1
+        if not rec["ok"]:
+            failures.append(rec)
+    return counts, failures
+
+
+def format_table(results) -> str:
+    """results: {fmt: Counter}. One block per format: cases tried, outcomes by type."""
+    lines = []
+    for fmt, counts in results.items():
+        lines.append(f"{fmt}: {sum(counts.values())} mutations")
+        for outcome, k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {k:7d}  {outcome}")
+    return "\n".join(lines)
+
+
+def _n(fmt):
+    slow = os.environ.get("MXC_SLOW", "") not in ("", "0")
+    return N_CASES[fmt] * (SLOW_FACTOR if slow else 1)
+
+
+# --- tests ---------------------------------------------------------------------------------------
+RESULTS: dict = {}
+
+
+@pytest.fixture(scope="module")
+def driver():
+    d = Driver()
+    yield d
+    d.close()
+    if RESULTS:
+        print("\nfuzz outcomes\n" + format_table(RESULTS))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_fuzz(driver, fmt):
+    counts, failures = run_campaign(driver, fmt, _n(fmt))
+    RESULTS[fmt] = counts
+    print(f"\n{format_table({fmt: counts})}")
+    assert not failures, (
+        f"{len(failures)} of {sum(counts.values())} {fmt} mutations did not end in success or "
+        "an MXNetError; reproduce one with python tests/test_fuzz.py --fmt FMT --case N --dump "
+        "DIR:\n" + "\n".join(f"  case {r['case']} (seed {r['seed']}): {r['outcome']}: "
+                              f"{r['msg']}" for r in failures[:20]))
+
+
+# --- regressions: inputs the fuzzer found, minimized --------------------------------------------
+def _expect_mxnet_error(fn, *args):
+    from mxc.base import MXNetError
+    try:
+        fn(*args)
+    except MXNetError:
+        return
+    except Exception as e:  # noqa: BLE001
+        pytest.fail(f"{type(e).__name__} instead of an MXNetError: {e}")
+
+
+STATES_REGRESSIONS = {
+}
+PARAMS_REGRESSIONS = {
+}
+SYMBOL_REGRESSIONS = {
+}
+
+
+@pytest.mark.parametrize("name", sorted(STATES_REGRESSIONS))
+def test_states_regression(name, tmp_path):
+    from runtime.module._states import loads_states
+    _expect_mxnet_error(loads_states, STATES_REGRESSIONS[name], name)
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS_REGRESSIONS))
+def test_params_regression(name, tmp_path):
+    import mxc as mx
+    p = tmp_path / "x.params"
+    p.write_bytes(PARAMS_REGRESSIONS[name])
+    _expect_mxnet_error(mx.nd.load, str(p))
+
+
+@pytest.mark.parametrize("name", sorted(SYMBOL_REGRESSIONS))
+def test_symbol_regression(name):
+    import mxc as mx
+    text, shapes = SYMBOL_REGRESSIONS[name]
+
+    def go():
+        s = mx.sym.load_json(text)
+        s.list_arguments()
+        s.tojson()
+        s.infer_shape(**shapes)
+    _expect_mxnet_error(go)
+
+
+# --- command line --------------------------------------------------------------------------------
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--fmt", choices=FORMATS, action="append",
+                    help="formats to fuzz (default: all)")
+    ap.add_argument("-n", type=int, help="cases per format (default: the CI count)")
+    ap.add_argument("--slow", action="store_true", help="ten times the CI count (MXC_SLOW)")
+    ap.add_argument("--master", type=int, default=MASTER_SEED, help="master seed")
+    ap.add_argument("--start", type=int, default=0, help="first case index")
+    ap.add_argument("--case", type=int, help="run only this case, in this process, and show "
+                                             "its traceback")
+    ap.add_argument("--dump", help="with --case: write the mutated input into this directory")
+    a = ap.parse_args(argv)
+    if a.worker:
+        return worker_main()
+    fmts = a.fmt or list(FORMATS)
+    if a.case is not None:
+        fz = Fuzzer()
+        for fmt in fmts:
+            seed, data, extra = fz.case(fmt, a.case, a.master)
+            print(f"{fmt} case {a.case}: seed {seed}, {len(data)} bytes")
+            if a.dump:
+                os.makedirs(a.dump, exist_ok=True)
+                p = os.path.join(a.dump, f"{fmt}-{a.master}-{a.case}.bin")
+                with open(p, "wb") as fh:
+                    fh.write(data)
+                print(f"  written to {p}")
+            print("  outcome:", fz.run(fmt, a.case, data, extra))
+        return 0
+    if a.slow:
+        os.environ["MXC_SLOW"] = "1"
+    d = Driver()
+    results, bad = {}, []
+    t = time.time()
+    try:
+        for fmt in fmts:
+            counts, failures = run_campaign(d, fmt, a.n if a.n is not None else _n(fmt),
+                                            a.master, a.start)
+            results[fmt] = counts
+            bad += failures
+    finally:
+        d.close()
+    print(format_table(results))
+    print(f"({time.time() - t:.1f} s, master seed {a.master})")
+    for r in bad:
+        print(f"FAIL {r['fmt']} case {r['case']} (seed {r['seed']}): {r['outcome']}: {r['msg']}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
