@@ -14,6 +14,7 @@ __all__ = ["FEATURES", "UnsupportedModule", "module"]
 
 # mxc.<name>: (the feature, what to do instead)
 FEATURES = {
+    "api": ("MXNet 2's FFI function registry (mx.api)", "call mx.nd / mx.sym functions"),
     "gluon": ("Gluon (imperative blocks, HybridBlock, Trainer)",
               "write the model with mx.sym and train it with mx.mod.Module"),
     "autograd": ("imperative autograd (autograd.record / NDArray.backward)",

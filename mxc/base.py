@@ -18,8 +18,9 @@ import tempfile
 from contextlib import contextmanager
 
 
-class MXNetError(Exception):
-    """Base of every error mxc raises on bad input (``mx.base.MXNetError``)."""
+class MXNetError(RuntimeError):
+    """Base of every error mxc raises on bad input (``mx.base.MXNetError``); a RuntimeError, as
+    MXNet's is, so ``except RuntimeError`` in old scripts still catches it."""
 
 
 class ShapeError(MXNetError, ValueError):

@@ -209,3 +209,7 @@ def gpu_memory_info(device_id: int = 0) -> tuple:
     import torch
     free, total = torch.cuda.mem_get_info(device_id)
     return int(free), int(total)
+
+
+# names MXNet's mxnet.context module has
+from .base import check_call, classproperty, with_metaclass  # noqa: E402,F401

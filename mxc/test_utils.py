@@ -410,9 +410,9 @@ def _find_max_violation(a, b, rtol, atol, equal_nan=False):
         b = b.astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         diff = np.where(np.equal(a, b), 0, np.abs(a - b))
-        if equal_nan:
-            diff = np.where(np.isnan(a) & np.isnan(b), 0, diff)
         ratio = diff / (atol + rtol * np.abs(b) + 1e-20)
+        if equal_nan:
+            ratio = np.where(np.isnan(a) & np.isnan(b), 0, ratio)
     where = tuple(int(i) for i in np.unravel_index(np.argmax(ratio), ratio.shape))
     return where, np.max(ratio)
 
@@ -1206,32 +1206,41 @@ def environment(*args):
 
 @contextmanager
 def discard_stderr():
-    """Discard everything written to stderr inside the block, by this process and by native
-    code (file descriptor 2 points at /dev/null for the block)."""
+    """Discard everything written to stderr inside the block, by Python code and by native code:
+    file descriptor 2 (and ``sys.stderr``'s own descriptor, if it has another one) point at
+    /dev/null for the block; a ``sys.stderr`` without a descriptor is replaced for the block."""
     try:
-        fd = sys.stderr.fileno()
+        own = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError, _io.UnsupportedOperation):
-        fd = None       # stderr replaced by an object without a descriptor (a capture)
-    with open(os.devnull, "w") as null:
-        if fd is None:
-            old, sys.stderr = sys.stderr, null
-            try:
-                yield
-            finally:
-                sys.stderr = old
-            return
+        own = None
+    try:
         sys.stderr.flush()
-        saved = os.dup(fd)
+    except (AttributeError, OSError, ValueError):
+        pass
+    with open(os.devnull, "w") as null:
+        saved = []
+        for fd in dict.fromkeys([2, own]):
+            if fd is None:
+                continue
+            try:
+                saved.append((fd, os.dup(fd)))
+                os.dup2(null.fileno(), fd)
+            except OSError:
+                pass            # no such descriptor to redirect
+        old = sys.stderr
+        if own is None:
+            sys.stderr = null
         try:
-            os.dup2(null.fileno(), fd)
             yield
         finally:
+            sys.stderr = old
             try:
                 sys.stderr.flush()
-            except (OSError, ValueError):
+            except (AttributeError, OSError, ValueError):
                 pass
-            os.dup2(saved, fd)
-            os.close(saved)
+            for fd, copy in reversed(saved):
+                os.dup2(copy, fd)
+                os.close(copy)
 
 
 # --- symbols and arrays ---------------------------------------------------------------------

@@ -150,3 +150,13 @@ class LogValidationMetricsCallback:
         name_value = param.eval_metric.get_name_value()
         for name, value in name_value:
             _info("Epoch[%d] Validation-%s=%f", param.epoch, name, value)
+
+
+
+def __getattr__(name):
+    # MXNet's mxnet.callback has save_checkpoint too (from mxnet.model, which imports this
+    # module: resolved on first use)
+    if name == "save_checkpoint":
+        from runtime.model import save_checkpoint
+        return save_checkpoint
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

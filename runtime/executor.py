@@ -114,9 +114,10 @@ class Executor:
     """A bound symbol: ``arg_dict``, ``aux_dict``, ``grad_dict``, ``outputs``, ``forward``."""
 
     def __init__(self, symbol, ctx: Context, arg_arrays, grad_arrays, grad_req: dict,
-                 aux_arrays):
+                 aux_arrays, group2ctx=None):
         self._symbol = symbol
         self._ctx = ctx
+        self._group2ctx = group2ctx
         self._arg_names = symbol.list_arguments()
         self._aux_names = symbol.list_auxiliary_states()
         self._out_names = symbol.list_outputs()
@@ -145,8 +146,16 @@ class Executor:
             if limit is not None and nbytes_of(s, t) > limit:
                 check_alloc(s, t, ctx, f"bind: output {n!r} of {_node_desc(node)}"
                             if not node.is_var else f"bind: output {n!r}")
-        self.outputs = [nd_zeros(s, ctx=ctx, dtype=t) for s, t in zip(out_shapes, out_types)]
+        # group2ctx: where each operator runs and each output lives (runtime.placement);
+        # one compiled program on _run_ctx, or per-device segments when they span devices
+        from .placement import Placement, Segmented
+        placement = Placement(symbol, ctx, group2ctx,
+                              {n: a.context for n, a in self._inputs().items()})
+        self._run_ctx = placement.run_ctx
+        self.outputs = [nd_zeros(s, ctx=c, dtype=t)
+                        for s, t, c in zip(out_shapes, out_types, placement.output_ctx)]
         self.output_dict = dict(zip(self._out_names, self.outputs))
+        self._segmented = Segmented(self, placement) if placement.segmented else None
 
     def _inputs(self) -> dict:
         d = dict(zip(self._arg_names, self.arg_arrays))
@@ -162,7 +171,7 @@ class Executor:
                 plan = _TrainPlan(self)
             else:
                 c = compile_cached(self._symbol, self._shapes, self._dtypes,
-                                   target_for(self._ctx), False)
+                                   target_for(self._run_ctx), False)
                 arrays = self._inputs()
                 ins = [arrays[v.name]._t for v in c.graph.inputs]
                 outs = [o._t for o in self.outputs]
@@ -189,7 +198,9 @@ class Executor:
                     raise ShapeError(f"forward: {k} has shape {a.shape}; the executor was "
                                      f"bound with {tuple(dst.shape)} (use reshape)")
                 dst._t.copy_(torch.as_tensor(a, dtype=dst._t.dtype))
-        if is_train:
+        if self._segmented is not None:
+            self._segmented.forward(bool(is_train))
+        elif is_train:
             self._plan("train").forward()
         else:
             _, bound = self._plan("infer")
@@ -204,7 +215,19 @@ class Executor:
         """Gradients of the last training forward into ``grad_arrays`` (``grad_req``: write
         replaces, add accumulates, null skips). ``out_grads`` are the head gradients of the
         outputs that are not loss layers. Auxiliary states (BatchNorm's moving statistics) are
-        updated here, as MXNet 1.9.1 does."""
+        updated here, as MXNet 1.9.1 does.
+
+        With nothing to differentiate (every ``grad_req`` is ``'null'``, or the graph has no
+        arguments) backward does nothing, as in MXNet: no head gradients are needed and
+        auxiliary states are left as they are."""
+        if all(r == "null" for r in self._grad_req.values()):
+            return
+        if self._segmented is not None:
+            if not self._last_train:
+                self._segmented.forward(True)
+                self._last_train = True
+            self._segmented.backward(out_grads)
+            return
         plan = self._plan("train")
         if not self._last_train:
             plan.forward()       # MXNet differentiates the last forward; recompute it in
@@ -222,6 +245,7 @@ class Executor:
         if arg_shapes is None:
             raise ShapeError(f"reshape: shapes {kwargs} do not determine every argument")
         new_args, new_grads = [], []
+        # a new array goes where the old one was (its ctx_group's context)
         for n, a, g, s in zip(self._arg_names, self.arg_arrays, self.grad_arrays, arg_shapes):
             if tuple(a.shape) == tuple(s):
                 new_args.append(a)
@@ -233,8 +257,8 @@ class Executor:
             if int(np.prod(s)) > a.size and not allow_up_sizing:
                 raise ShapeError(f"reshape: argument {n} grows from {tuple(a.shape)} to "
                                  f"{tuple(s)}; pass allow_up_sizing=True")
-            new_args.append(nd_zeros(s, ctx=self._ctx, dtype=a.dtype))
-            new_grads.append(None if g is None else nd_zeros(s, ctx=self._ctx, dtype=g.dtype))
+            new_args.append(nd_zeros(s, ctx=a.context, dtype=a.dtype))
+            new_grads.append(None if g is None else nd_zeros(s, ctx=g.context, dtype=g.dtype))
         new_aux = []
         for n, a, s in zip(self._aux_names, self.aux_arrays, aux_shapes):
             if tuple(a.shape) == tuple(s):
@@ -243,8 +267,9 @@ class Executor:
             if not partial_shaping:
                 raise ShapeError(f"reshape: auxiliary state {n} would change shape from "
                                  f"{tuple(a.shape)} to {tuple(s)}; pass partial_shaping=True")
-            new_aux.append(nd_zeros(s, ctx=self._ctx, dtype=a.dtype))
-        return Executor(self._symbol, self._ctx, new_args, new_grads, self._grad_req, new_aux)
+            new_aux.append(nd_zeros(s, ctx=a.context, dtype=a.dtype))
+        return Executor(self._symbol, self._ctx, new_args, new_grads, self._grad_req, new_aux,
+                        group2ctx=self._group2ctx)
 
     def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
         for name, arr in (arg_params or {}).items():
@@ -264,6 +289,8 @@ class Executor:
         self._monitor = callback
 
     def debug_str(self) -> str:
+        if self._segmented is not None:
+            return self._segmented.debug_str()
         c, _ = self._plan("infer")
         return c.dump(after="fuse", memory=True)
 
@@ -281,8 +308,8 @@ class _TrainPlan:
     def __init__(self, exe: "Executor"):
         self.exe = exe
         wrt = [n for n in exe._arg_names if exe._grad_req.get(n, "null") != "null"]
-        c = compile_cached(exe._symbol, exe._shapes, exe._dtypes, target_for(exe._ctx), True,
-                           grad_wrt=wrt)
+        c = compile_cached(exe._symbol, exe._shapes, exe._dtypes, target_for(exe._run_ctx),
+                           True, grad_wrt=wrt)
         self.compiled = c
         arrays = exe._inputs()
         self.heads = {}
@@ -290,7 +317,7 @@ class _TrainPlan:
         for v in c.graph.inputs:
             if v.name in c.head_inputs:
                 t = torch.zeros(tuple(v.type.shape), dtype=v.type.dtype.torch,
-                                device=exe._ctx.torch_device)
+                                device=exe._run_ctx.torch_device)
                 self.heads[v.name] = t
                 ins.append(t)
             else:
@@ -301,7 +328,7 @@ class _TrainPlan:
         self.aux_new = []
         for name, spec in zip(c.aux_updates, specs[n_out:]):
             t = torch.empty(tuple(spec.type.shape), dtype=spec.type.dtype.torch,
-                            device=exe._ctx.torch_device)
+                            device=exe._run_ctx.torch_device)
             self.aux_new.append((exe.aux_dict[name], t))
             outs.append(t)
         self.add = []
@@ -309,8 +336,8 @@ class _TrainPlan:
             g = exe.grad_dict[name]
             if exe._grad_req[name] == "add":
                 t = torch.empty(tuple(spec.type.shape), dtype=spec.type.dtype.torch,
-                                device=exe._ctx.torch_device)
-                self.add.append((g, NDArray._from_torch(t, exe._ctx)))
+                                device=exe._run_ctx.torch_device)
+                self.add.append((g, NDArray._from_torch(t, exe._run_ctx)))
                 outs.append(t)
             else:
                 outs.append(g._t)
@@ -394,10 +421,9 @@ def simple_bind(symbol, ctx=None, grad_req="write", type_dict=None, group2ctx=No
         raise ShapeError(f"simple_bind: cannot infer the shapes of {unknown} from {shapes}; "
                          "give them as keyword arguments")
     types = {k: v for k, v in (type_dict or {}).items()}
-    arg_types, _, aux_types = symbol.infer_type(**types)
-    if arg_types is None:
-        arg_types = [np.float32] * len(args)
-        aux_types = [np.float32] * len(aux)
+    # partial: whatever the given types (and __dtype__ attributes) leave open is float32,
+    # MXNet's default, without infer_type's "Cannot decide type" warning
+    arg_types, _, aux_types = symbol.infer_type_partial(**types)
     arg_types = [t or np.float32 for t in arg_types]
     aux_types = [t or np.float32 for t in aux_types]
     req = _norm_grad_req(grad_req, args)
@@ -408,18 +434,23 @@ def simple_bind(symbol, ctx=None, grad_req="write", type_dict=None, group2ctx=No
     shared = {}
     if shared_exec is not None:
         shared = {**shared_exec.arg_dict, **shared_exec.aux_dict}
+    from .placement import norm_group2ctx, var_context
+    group2ctx = norm_group2ctx(group2ctx, "simple_bind")
+    where = {n.name: var_context(n, ctx, group2ctx, "simple_bind")
+             for n in symbol._nodes() if n.is_var}
 
     def alloc(name, shape, dt):
         s = shared.get(name)
-        if s is not None and tuple(s.shape) == tuple(shape) and s.dtype == np.dtype(dt):
+        if s is not None and tuple(s.shape) == tuple(shape) and s.dtype == np.dtype(dt) \
+                and s.context == where[name]:
             return s
-        return nd_zeros(shape, ctx=ctx, dtype=dt)
+        return nd_zeros(shape, ctx=where[name], dtype=dt)
 
     arg_arrays = [alloc(n, s, t) for n, s, t in zip(args, arg_shapes, arg_types)]
-    grad_arrays = [nd_zeros(s, ctx=ctx, dtype=t) if req[n] != "null" else None
+    grad_arrays = [nd_zeros(s, ctx=where[n], dtype=t) if req[n] != "null" else None
                    for n, s, t in zip(args, arg_shapes, arg_types)]
     aux_arrays = [alloc(n, s, t) for n, s, t in zip(aux, aux_shapes, aux_types)]
-    return Executor(symbol, ctx, arg_arrays, grad_arrays, req, aux_arrays)
+    return Executor(symbol, ctx, arg_arrays, grad_arrays, req, aux_arrays, group2ctx=group2ctx)
 
 
 def bind(symbol, ctx, args, args_grad=None, grad_req="write", aux_states=None,
@@ -455,4 +486,19 @@ def bind(symbol, ctx, args, args_grad=None, grad_req="write", aux_states=None,
     for n, a in zip(names + aux_names, arg_arrays + aux_arrays):
         if not isinstance(a, NDArray):
             raise TypeError(f"bind: {n} must be an NDArray; got {type(a).__name__}")
-    return Executor(symbol, ctx, arg_arrays, grad_arrays, req, aux_arrays)
+    from .placement import check_bound_contexts, norm_group2ctx
+    group2ctx = norm_group2ctx(group2ctx, "bind")
+    if group2ctx is None:
+        check_bound_contexts(names, arg_arrays, ctx, "argument", "bind")
+        check_bound_contexts(names, grad_arrays, ctx, "gradient array of", "bind")
+        check_bound_contexts(aux_names, aux_arrays, ctx, "auxiliary state", "bind")
+    return Executor(symbol, ctx, arg_arrays, grad_arrays, req, aux_arrays, group2ctx=group2ctx)
+
+
+# names MXNet's mxnet.executor module has (C-API helpers and handle types, from mxc.base)
+from mxc import ndarray  # noqa: E402,F401
+from mxc.base import (ExecutorHandle, NDArrayHandle, SymbolHandle, c_array_buf,  # noqa: E402,F401
+                      c_handle_array, c_str_array, check_call, mx_int, mx_uint, py_str)
+from mxc.ndarray import NDArray  # noqa: E402,F401
+
+py_array = __import__("array").array

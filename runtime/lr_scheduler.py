@@ -113,7 +113,14 @@ class FactorScheduler(LRScheduler):
     def __call__(self, num_update):
         if num_update < self.warmup_steps:
             return self.get_warmup_lr(num_update)
-        # a loop, not an if: training resumed at a later update catches up at once
+        # a loop, not an if: training resumed at a later update catches up at once; far behind
+        # (a checkpoint many steps back), in closed form: the loop would run for ever
+        steps = (num_update - self.count - 1) // self.step
+        if steps > 1000:
+            lr = self.base_lr * self.factor ** steps if self.factor > 0 else 0.0
+            self.count += steps * self.step
+            self.base_lr = self.stop_factor_lr if lr < self.stop_factor_lr else lr
+            _log.info("Update[%d]: Change learning rate to %0.5e", num_update, self.base_lr)
         while num_update > self.count + self.step:
             self.count += self.step
             self.base_lr *= self.factor

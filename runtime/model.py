@@ -603,3 +603,30 @@ def _train_multi_device(symbol, ctx, arg_names, param_names, aux_names, arg_para
                                        eval_metric=eval_metric, locals=locals())
                 _multiple_callbacks(eval_end_callback, params)
             eval_data.reset()
+
+
+# names MXNet's mxnet.model module has
+from collections import namedtuple  # noqa: E402,F401
+
+from mxc import ndarray as nd, symbol as sym  # noqa: E402,F401
+from mxc.base import mx_real_t  # noqa: E402,F401
+from runtime import io, kvstore as kvs, metric, optimizer as opt  # noqa: E402,F401
+from runtime.initializer import Uniform  # noqa: E402,F401
+from runtime.io import DataDesc  # noqa: E402,F401
+from runtime.optimizer import get_updater  # noqa: E402,F401
+
+try:  # FeedForward is a scikit-learn estimator where scikit-learn is installed, as in MXNet
+    from sklearn.base import BaseEstimator as BASE_ESTIMATOR
+    SKLEARN_INSTALLED = True
+except ImportError:
+    BASE_ESTIMATOR = object
+    SKLEARN_INSTALLED = False
+
+
+class DataParallelExecutorManager:
+    """MXNet's legacy executor manager (used by its old FeedForward internals)."""
+
+    def __init__(self, *args, **kwargs):
+        raise UnsupportedError(
+            "mxc does not support the legacy DataParallelExecutorManager; "
+            "mx.module.executor_group.DataParallelExecutorGroup (what Module uses) does its work")

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import pickle
+import random
 import shutil
 import subprocess
 import sys
@@ -150,7 +151,7 @@ def test_truncated_entries(primed, cache_copy, tmp_path):
 
 
 def test_random_bytes(primed, cache_copy, tmp_path):
-    rng = __import__("random").Random(0)
+    rng = random.Random(0)
     for fn in primed[0]:
         (cache_copy / fn).write_bytes(bytes(rng.randrange(256) for _ in range(4096)))
     _recompile(cache_copy, primed, primed[0], tmp_path)
@@ -346,3 +347,21 @@ def test_read_only_cache_dir(tmp_path, monkeypatch, caplog):
     finally:
         d.chmod(0o700)
         shutil.rmtree(d)
+
+
+def test_triton_source_files_are_checked_and_the_folder_falls_back(tmp_path, monkeypatch):
+    """Generated Triton source is imported: a tampered file is rewritten, and an unusable
+    MXC_CACHE_DIR falls back to a private temporary folder."""
+    from mxc.codegen import triton as tr
+    monkeypatch.setenv("MXC_CACHE_DIR", str(tmp_path))
+    src = "X = 1\n"
+    path = tr.write_source(src)
+    with open(path, "w") as f:
+        f.write("import os\nX = 2\n")
+    assert tr.write_source(src) == path
+    assert open(path).read() == src
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("MXC_CACHE_DIR", str(blocker))
+    p2 = tr.write_source(src)
+    assert open(p2).read() == src and not p2.startswith(str(blocker))

@@ -65,11 +65,13 @@ def _symbol_seeds():
             shapes = json.load(fh)["input_shapes"]
         with open(f) as fh:
             out.append((os.path.basename(f), fh.read(), shapes))
-    mlp_shapes = {"data": [4, 784]}
-    for f in sorted(glob.glob(os.path.join(DATA, "symbols", "mxc_written", "*.json"))) + \
-            [os.path.join(DATA, "params", "mlp-symbol.json")]:
-        with open(f) as fh:
-            out.append(("mxc_written/" + os.path.basename(f), fh.read(), mlp_shapes))
+    # symbol files mxc wrote (the *-mxnet.json beside them are MXNet's reports, not symbols)
+    for f, shapes in [("symbols/mxc_written/mlp.json", {"data": [4, 20]}),
+                      ("symbols/mxc_written/attrs.json", {"data": [4, 6]}),
+                      ("symbols/mxc_written/ops.json", {"x": [2, 3], "y": [2, 3]}),
+                      ("params/mlp-symbol.json", {"data": [4, 784]})]:
+        with open(os.path.join(DATA, f)) as fh:
+            out.append((f, fh.read(), shapes))
     # smaller batches than the expect files use: binding is the slow part
     return [(n, t, {k: [min(v[0], 4)] + v[1:] if v else v for k, v in s.items()})
             for n, t, s in out]
@@ -235,6 +237,79 @@ def mutate_pickle(data: bytes, rng: random.Random, others) -> bytes:
     return bytes(b)
 
 
+_GLOBALS = [("builtins", n) for n in ("bytearray", "bytes", "list", "tuple", "dict", "set",
+                                     "frozenset", "int", "float", "str", "complex", "slice",
+                                     "range", "object", "bool")] + [
+    ("copyreg", "_reconstructor"), ("collections", "OrderedDict"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.numeric", "_frombuffer"),
+    ("mxnet.ndarray.ndarray", "NDArray"), ("mxnet.optimizer.optimizer", "SGD"),
+    ("mxnet.optimizer.optimizer", "Adam"), ("mxnet.optimizer.optimizer", "LARS"),
+    ("mxnet.lr_scheduler", "FactorScheduler"), ("mxnet.lr_scheduler", "MultiFactorScheduler"),
+    ("_codecs", "encode"), ("no_such_module", "thing")]
+_STRS = ["f4", "<f8", "b", "O", "V8", "S3", "U2", "f4,f4", "(3,)f4", "latin1", "C", "F",
+         "handle", "data", "ctx", "cpu", "gpu", "lr", "momentum", "step", "", "x" * 100]
+
+
+def gen_pickle(rng: random.Random, raws) -> bytes:
+    """A random program of valid pickle opcodes over the globals a states file may name (and
+    some it may not), with interesting arguments: reaches the call and BUILD checks with
+    argument combinations byte mutations of a real file rarely make."""
+    out = [b"\x80\x04"]
+    memo = 0
+
+    def push_value():
+        r = rng.random()
+        if r < .3:
+            v = rng.choice(INTS)
+            if 0 <= v < 256:
+                return b"K" + bytes([v])
+            if -(2 ** 31) <= v < 2 ** 31:
+                return b"J" + v.to_bytes(4, "little", signed=True)
+            n = (v.bit_length() + 8) // 8
+            return b"\x8a" + bytes([n]) + v.to_bytes(n, "little", signed=True)
+        if r < .5:
+            t = rng.choice(_STRS).encode()
+            return b"\x8c" + bytes([len(t)]) + t
+        if r < .65:
+            b = rng.choice(raws) if raws and rng.random() < .5 else rng.randbytes(
+                rng.choice((0, 1, 4, 8, 16)))
+            return b"B" + len(b).to_bytes(4, "little") + b
+        if r < .75:
+            return rng.choice([b"N", b"\x88", b"\x89"])
+        if r < .85:
+            return b"G" + rng.choice([b"\x7f\xf8" + bytes(6), bytes(8), b"\x40" + bytes(7)])
+        m, g = rng.choice(_GLOBALS)
+        return (b"\x8c" + bytes([len(m)]) + m.encode() + b"\x8c" + bytes([len(g)]) + g.encode()
+                + b"\x93")
+
+    for _ in range(rng.randrange(3, 40)):
+        r = rng.random()
+        if r < .35:
+            out.append(push_value())
+        elif r < .5:                                  # call: global, args, REDUCE / NEWOBJ
+            m, g = rng.choice(_GLOBALS)
+            out.append(b"\x8c" + bytes([len(m)]) + m.encode() + b"\x8c" + bytes([len(g)])
+                       + g.encode() + b"\x93")
+            k = rng.randrange(4)
+            out.append(b"".join(push_value() for _ in range(k)))
+            out.append([b")", b"\x85", b"\x86", b"\x87"][k])
+            out.append(rng.choice([b"R", b"R", b"\x81"]))
+        elif r < .6:
+            out.append(rng.choice([b"(", b"}", b"]", b")", b"\x8f"]))
+        elif r < .75:
+            out.append(rng.choice([b"t", b"\x85", b"\x86", b"\x87", b"s", b"u", b"a", b"e",
+                                   b"b", b"d", b"l", b"\x90", b"\x91", b"R", b"\x81", b"2",
+                                   b"0", b"1"]))
+        elif r < .85:
+            out.append(b"\x94")
+            memo += 1
+        elif memo:
+            out.append(b"h" + bytes([rng.randrange(min(memo, 256))]))
+    out.append(b".")
+    return b"".join(out)
+
+
 BAD_VALUES = [None, True, False, 0, -1, 1.5, 2 ** 31, 2 ** 63, -(2 ** 63) - 1, 10 ** 30, 1e308,
               float("nan"), float("inf"), "", "x", "-1", "0", "1e400", "nan", [], [[]], {},
               {"a": 1}, "9" * 50, [0, 0, 0], [-1, 0, 0], "null"]
@@ -356,7 +431,7 @@ def mutate_json(doc, rng: random.Random, op_names):
             paths = list(_paths(doc))[1:]
             if paths:
                 _delete(doc, rng.choice(paths)[0])
-        else:                                                  # deep nesting somewhere
+        elif rng.random() < .3:                                # deep nesting somewhere
             paths = list(_paths(doc))[1:]
             if paths and deep is None:
                 path, _ = rng.choice(paths)
@@ -382,6 +457,8 @@ class Fuzzer:
         self.params_seeds = _params_seeds()
         self.mods = {k: _mlp_module(*v) for k, v in STATES_OPTIMIZERS.items()}
         self.states_seeds = _states_seeds(self.mods)
+        from mxc.ndarray.io import _save_raw
+        self.raw_arrays = [_save_raw(a[0]) for a in self.mods["sgd"]._exec_group.param_arrays]
         self.tmp = tempfile.mkdtemp(prefix="mxc-fuzz-")
 
     # -- generation -----------------------------------------------------------------------------
@@ -391,7 +468,7 @@ class Fuzzer:
         if fmt == "symbol":
             i = rng.randrange(len(self.sym_seeds))
             name, text, shapes = self.sym_seeds[i]
-            if rng.random() < .25:
+            if rng.random() < .15:                  # bytes: mostly invalid JSON or UTF-8
                 others = [t.encode() for _, t, _ in self.sym_seeds]
                 return name, mutate_bytes(text.encode(), rng, others), shapes
             return name, mutate_json(copy.deepcopy(self.sym_docs[i]), rng,
@@ -401,7 +478,10 @@ class Fuzzer:
             return name, mutate_bytes(data, rng, [d for _, d in self.params_seeds]), None
         name, data, key = rng.choice(self.states_seeds)
         others = [d for _, d, _ in self.states_seeds]
-        if rng.random() < .6:
+        r = rng.random()
+        if r < .2:
+            return "generated", gen_pickle(rng, self.raw_arrays), key
+        if r < .65:
             return name, mutate_pickle(data, rng, others), key
         return name, mutate_bytes(data, rng, others), key
 

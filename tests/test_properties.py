@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from mxc.base import MXNetError
@@ -25,7 +25,7 @@ from mxc.ir import interp, parse, verify
 from mxc.passes.base import PassContext, Pipeline
 from mxc.passes.memory import liveness, plan_memory
 from mxc.testing import assert_close
-from mxc.testing.check import assert_close_fp64, interp_fp64
+from mxc.testing.check import assert_close_fp64, fp64_reference
 from mxc.testing.strategies import graph_features, graphs, inputs_for, pipelines
 
 SLOW = os.environ.get("MXC_SLOW", "") not in ("", "0")
@@ -58,6 +58,8 @@ def _report_counts():
 
 def _count(test: str, what: str, g=None):
     COUNTS[test][what] += 1
+    if g is not None:
+        note(str(g))                    # a failing example prints its graph as IR text
     path = os.environ.get("MXC_PROP_STATS")
     if path and what == "generated" and COUNTS[test][what] % 100 == 0:
         with open(f"{path}.progress", "a") as f:         # for polling a long run
@@ -93,14 +95,12 @@ def test_compiled_equals_interp_and_plan_is_sound(g, seed, pipeline):
     for part in label.split():
         event(f"passes: {part}")
     xs = inputs_for(g, seed)
-    with np.errstate(all="ignore"):
-        expected = interp_fp64(g, xs)
-        ref32 = interp(g, xs)
+    expected, err = fp64_reference(g, xs)
     c = compile_graph(g, "llvm", passes=passes)
     _check_no_overlap(c.program)
     with np.errstate(all="ignore"):
         got = c(*xs)
-    for i, (a, e, r) in enumerate(zip(got, expected, ref32)):
+    for i, (a, e, r) in enumerate(zip(got, expected, err)):
         assert_close_fp64(a, e, r, 2e-5, 2e-5, f"output {i} ({label})")
     _count("compiled", "passed")
 
@@ -132,11 +132,10 @@ def test_every_pass_preserves_results(g, seed, pipeline):
 def test_triton_equals_interp(g, seed):
     _count("triton", "generated", g)
     xs = inputs_for(g, seed)
+    expected, err = fp64_reference(g, xs)
     with np.errstate(all="ignore"):
-        expected = interp_fp64(g, xs)
-        ref32 = interp(g, xs)
         got = compile_graph(g, "triton")(*xs)
-    for i, (a, e, r) in enumerate(zip(got, expected, ref32)):
+    for i, (a, e, r) in enumerate(zip(got, expected, err)):
         assert_close_fp64(a, e, r, 2e-5, 2e-5, f"output {i} (triton)")
     _count("triton", "passed")
 

@@ -34,7 +34,7 @@ def test_indexing_group_internals_children():
     assert len(g) == 2 and g.list_outputs() == ["a_output", "b_output"]
     assert g[1].list_outputs() == ["b_output"] and g["a_output"].name == "a"
     assert [s.name for s in g] == ["a", "b"]
-    with pytest.raises(ValueError, match="no outputs named"):
+    with pytest.raises(ValueError, match="Cannot find output"):
         g["c_output"]
     with pytest.raises(IndexError):
         g[5]
@@ -89,7 +89,7 @@ def test_python_operators_need_symbols_or_numbers():
     assert (x + x).list_arguments() == ["x"]
     with pytest.raises(TypeError):
         x + "a"
-    with pytest.raises(mx.MXNetError, match="truth value"):
+    with pytest.raises(mx.base.NotImplementedForSymbol, match="bool"):
         bool(x)
 
 

@@ -75,8 +75,8 @@ def cache_dir() -> str | None:
     """The entry directory, created if needed; None (after one warning) if it cannot be used.
 
     A cache that cannot be written must not fail compiles, so the directory is probed once per
-    process by creating and removing a file in it (``os.access`` says yes to root even where a
-    write would fail)."""
+    process by creating and removing a file in it: the one test that covers every case (a file
+    in the way, permissions, a read-only mount, ACLs), unlike ``os.access``."""
     base = os.environ.get("MXC_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache",
                                                             "mxc")
     d = os.path.join(base, "compile")
@@ -150,7 +150,7 @@ class CacheEntry:
         self.extra = extra                  # pass results the Compiled object reports
 
 
-# -- reading and writing one entry file -------------------------------------------------------------
+# -- reading and writing one entry file -----------------------------------------------------
 class _Bad(Exception):
     """An entry that must not be used; the message is the reason, on one line."""
 

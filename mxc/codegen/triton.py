@@ -321,11 +321,25 @@ def render_module(kernels, what: str = "a graph") -> str:
 _load_lock = threading.Lock()
 
 
+_FALLBACK_DIR = None
+
+
 def cache_dir() -> str:
+    """Where generated Triton source files live (Triton's jit reads a kernel's source from its
+    file): ``$MXC_CACHE_DIR/triton``, or a private temporary folder when that is unusable."""
+    global _FALLBACK_DIR
     d = os.environ.get("MXC_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "mxc")
     d = os.path.join(d, "triton")
-    os.makedirs(d, exist_ok=True)
-    return d
+    try:
+        os.makedirs(d, exist_ok=True)
+        if os.access(d, os.W_OK | os.X_OK):
+            return d
+    except OSError:
+        pass
+    if _FALLBACK_DIR is None:
+        import tempfile
+        _FALLBACK_DIR = tempfile.mkdtemp(prefix="mxc-triton-")
+    return _FALLBACK_DIR
 
 
 def cuda_available() -> bool:
@@ -366,7 +380,12 @@ def _import_triton():
 def write_source(src: str) -> str:
     h = hashlib.sha256(src.encode()).hexdigest()[:20]
     path = os.path.join(cache_dir(), f"{h}.py")
-    if not os.path.exists(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            intact = f.read() == src     # the name is the content's hash: check it, never trust
+    except (OSError, UnicodeDecodeError):
+        intact = False
+    if not intact:
         from ..base import atomic_write
         with atomic_write(path, "w") as f:
             f.write(src)

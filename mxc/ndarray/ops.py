@@ -58,8 +58,20 @@ class _OneOp:
         self.device = device
 
 
+def _attr_device(attrs) -> torch.device:
+    """The device of an operator without inputs: its ``ctx`` attribute (MXNet's samplers and
+    creation operators, ``ctx='gpu(0)'``), else the CPU."""
+    ctx = attrs.get("ctx") if isinstance(attrs, dict) else None
+    if not ctx:
+        return torch.device("cpu")
+    from .ndarray import _as_ctx
+    c = _as_ctx(ctx)
+    c._require_available()
+    return c.torch_device
+
+
 def _get(opname, attrs, arrays, name):
-    device = arrays[0]._t.device if arrays else torch.device("cpu")
+    device = arrays[0]._t.device if arrays else _attr_device(attrs)
     in_types = [TensorType(tuple(a.shape), DType.parse(a._t.dtype)) for a in arrays]
     key = (opname, _freeze(attrs), tuple((t.shape, t.dtype) for t in in_types), str(device))
     hit = _CACHE.get(key)
@@ -147,7 +159,7 @@ def _aliases(t, ins):
     return any(x.untyped_storage().data_ptr() == p for x in ins)
 
 
-def make_function(called: str):
+def make_function(called: str, hint: str | None = None):
     od = get_op(called)
 
     def fn(*args, out=None, name=None, **kwargs):
@@ -185,8 +197,8 @@ def make_function(called: str):
         return invoke(called, [given[n] for n in order if n in given], params, out=out,
                       name=name)
 
-    fn.__name__ = called
-    fn.__qualname__ = called
+    fn.__name__ = hint or called
+    fn.__qualname__ = hint or called
     fn.__doc__ = od.doc or f"{od.name} operator (eager)."
     return fn
 

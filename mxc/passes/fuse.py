@@ -55,7 +55,8 @@ def op_cost(op: Op) -> int:
         return 1
     if op.opname in _TRANSCENDENTAL:
         return 10
-    return 1
+    # an OpDef may say what it costs (a Philox random generator: ~60 integer ops)
+    return op.opdef.extra.get("cost", 1)
 
 
 def _fusible(op: Op) -> bool:

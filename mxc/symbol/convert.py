@@ -67,7 +67,13 @@ def _var_shape(node, given):
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             raise MXNetError(f"variable '{node.name}': __shape__={s!r:.80} is not a shape") \
                 from None
-        t = check_shape(np_unknown_dims(t), f"variable '{node.name}': __shape__")
+        if t is None:           # "None": an unknown shape, as MXNet writes it in NumPy mode
+            return None
+        # a stored -1 is an unknown dim in either mode (MXNet writes "[128,-1]" when it
+        # upgrades a legacy file under NumPy-shape semantics)
+        if isinstance(t, (list, tuple)):
+            t = tuple(None if (isinstance(d, int) and d == -1) else d for d in t)
+        t = check_shape(t, f"variable '{node.name}': __shape__")
         return tuple(None if _unknown_dim(d) else d for d in t)
     return None
 
@@ -239,10 +245,10 @@ def infer_symbol(sym: Symbol, what: str, args, kwargs, partial: bool):
             if what == "shape":
                 warnings.warn("Cannot decide shape for the following arguments (0s in shape "
                               "means unknown dimensions). Consider providing them as input:\n\t"
-                              + "\n\t".join(lines), stacklevel=3)
+                              + "\n\t".join(lines), stacklevel=4)
             else:
                 warnings.warn("Cannot decide type for the following arguments. Consider "
                               "providing them as input:\n\t" + "\n\t".join(lines),
-                              stacklevel=3)
+                              stacklevel=4)
             return None, None, None
     return [get(v) for v in arg_v], [get(v) for v in outs], [get(v) for v in aux_v]

@@ -126,3 +126,9 @@ class AttrScope(_Scoped):
     def __exit__(self, *exc):
         self._attr = self._saved
         return super().__exit__(*exc)
+
+
+# names MXNet's mxnet.name / mxnet.attribute modules have (this module serves both)
+from collections import defaultdict  # noqa: E402,F401
+
+from ..base import classproperty, string_types, with_metaclass  # noqa: E402,F401

@@ -41,7 +41,7 @@ def _attr_str(od, key, v) -> str:
 
 
 def invoke(called: str, inputs, params: dict, name: str | None = None,
-           attr: dict | None = None) -> Symbol:
+           attr: dict | None = None, hint: str | None = None) -> Symbol:
     """Create an operator symbol the way MXNet's generated functions do.
 
     ``called`` is the name the user called (it gives the automatic name hint: ``_Plus`` ->
@@ -49,7 +49,7 @@ def invoke(called: str, inputs, params: dict, name: str | None = None,
     inputs become variables named ``<name>_<argument>``.
     """
     od = get_op(called)
-    name = NameManager.current().get(name, called.lower())
+    name = NameManager.current().get(name, (hint or called).lower())
     where = f"{od.name} '{name}'"
     declared = {a.name for a in od.attrs}
     # MXNet's order: keywords that are not operator parameters (lr_mult=2, ctx_group='dev1',
@@ -104,7 +104,9 @@ def invoke(called: str, inputs, params: dict, name: str | None = None,
     return Symbol([(node, i) for i in range(node.num_visible())])
 
 
-def make_function(called: str):
+def make_function(called: str, hint: str | None = None):
+    """The ``mx.sym`` function of operator ``called``; ``hint`` names its nodes (MXNet's
+    submodule functions, ``mx.sym.random.uniform_like``, use their own name: ``uniform_like0``)."""
     od = get_op(called)
 
     def fn(*args, **kwargs):
@@ -116,7 +118,7 @@ def make_function(called: str):
         if od.variadic:
             if any(not isinstance(a, Symbol) for a in args):
                 raise TypeError(f"{called}: positional arguments must be Symbols")
-            return invoke(called, list(args) + list(named.values()), params, name, attr)
+            return invoke(called, list(args) + list(named.values()), params, name, attr, hint)
         # MXNet's generated signatures: inputs first (Symbol or None), then attributes
         order = od.list_inputs(_probe_attrs(od, params))
         args = list(args)
@@ -135,10 +137,10 @@ def make_function(called: str):
         unknown = [k for k in inputs if k not in order]
         if unknown:
             raise TypeError(f"{called}: unknown input(s) {unknown}; inputs are {order}")
-        return invoke(called, inputs, params, name, attr)
+        return invoke(called, inputs, params, name, attr, hint)
 
-    fn.__name__ = called
-    fn.__qualname__ = called
+    fn.__name__ = hint or called
+    fn.__qualname__ = hint or called
     fn.__doc__ = _doc(od, called)
     try:
         fn.__signature__ = _signature(od)
@@ -229,12 +231,23 @@ def populate(namespace: dict, package: str, make=None):
             setattr(mods["op"], n, f)
             for pre, sub in _SUBMODULES.items():
                 if n.startswith(pre):
-                    setattr(mods[sub], n[len(pre):], f)
+                    # MXNet: of the _random_ operators only the *_like samplers join
+                    # mx.sym.random / mx.nd.random (its uniform, normal ... are Python
+                    # functions choosing _random_* or _sample_*); the others are _internal
+                    if pre != "_random_" or n.endswith("_like"):
+                        short = n[len(pre):]
+                        setattr(mods[sub], short, _submodule_fn(make, n, short))
                     break
             if n.startswith("_"):
                 setattr(mods["_internal"], n, f)
             else:
                 namespace.setdefault(n, f)
+
+
+def _submodule_fn(make, called: str, short: str):
+    """The function of operator ``called`` as ``mx.sym.<submodule>.<short>`` (named after
+    ``short``, as MXNet's are)."""
+    return make(called, hint=short)
 
 
 def fluent(item: str):

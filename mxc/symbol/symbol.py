@@ -13,10 +13,13 @@ from typing import Iterable
 
 import numpy as np
 
-from ..base import GraphError, MXNetError, UnsupportedError, atomic_write
+from numbers import Number
+
+from ..base import (GraphError, MXNetError, NotImplementedForSymbol, UnsupportedError,
+                    atomic_write)
 from ..ir.registry import canonical_name, get_op
 from ..ir.types import DType
-from .naming import HIDDEN_KEYS, AttrScope, NameManager, store_key
+from .naming import HIDDEN_KEYS, AttrScope, NameManager, attr_key, store_key
 
 __all__ = ["Symbol", "Variable", "var", "Group", "load", "load_json", "MXNET_VERSION"]
 
@@ -51,7 +54,13 @@ class _Node:
         return self._parsed
 
     def op_params(self) -> dict:
-        return {k: v for k, v in self.attrs.items() if not (k.startswith("__") and k.endswith("__"))}
+        """The operator's parameters among the attributes: every key but ``__annotations__``.
+        An operator without parameters (``exp``, ``elemwise_add``) has no attribute parser in
+        MXNet, so other keys given to it (``foo='bar'``) are kept as plain annotations."""
+        p = {k: v for k, v in self.attrs.items() if not (k.startswith("__") and k.endswith("__"))}
+        if p and not self.is_var and not any(a.name != "is_train" for a in self.opdef.attrs):
+            return {}
+        return p
 
     def num_outputs(self) -> int:
         return 1 if self.is_var else self.opdef.num_outputs(self.params())
@@ -152,10 +161,13 @@ class Symbol:
         return Symbol(outs)
 
     def get_children(self) -> "Symbol | None":
-        """The inputs of the head node(s), in order (a group lists each head's inputs)."""
-        outs = []
+        """The inputs of the head node(s), in order (a group lists each head node's inputs
+        once, however many of its outputs the group holds)."""
+        outs, seen = [], set()
         for node, _ in self._outputs:
-            outs += list(node.inputs)
+            if id(node) not in seen:
+                seen.add(id(node))
+                outs += list(node.inputs)
         return Symbol(outs) if outs else None
 
     def __len__(self):
@@ -165,21 +177,33 @@ class Symbol:
         return (Symbol([o]) for o in self._outputs)
 
     def __getitem__(self, index) -> "Symbol":
+        """Output ``index`` (an int from 0, or an output name) as a symbol; a slice gives a
+        group of outputs. As in MXNet, negative indices are refused."""
+        n = len(self._outputs)
+        if isinstance(index, slice):
+            start = 0 if index.start is None else index.start
+            stop = n if index.stop is None else index.stop
+            step = 1 if index.step is None else index.step
+            return Group([self[i] for i in range(start, stop, step)])
         if isinstance(index, str):
             names = self.list_outputs()
-            hits = [i for i, n in enumerate(names) if n == index]
+            hits = [i for i, nm in enumerate(names) if nm == index]
             if not hits:
-                raise ValueError(f"There are no outputs named {index!r}; outputs are {names}")
+                raise ValueError(f"Cannot find output that matches name {index!r}; outputs "
+                                 f"are {names}")
             if len(hits) > 1:
-                raise ValueError(f"There are multiple outputs named {index!r}")
+                raise ValueError(f"There are multiple outputs with name {index!r}: outputs "
+                                 f"{hits} of {names}")
             index = hits[0]
-        if isinstance(index, slice):
-            return Symbol(self._outputs[index])
         if not isinstance(index, (int, np.integer)):
-            raise TypeError(f"Symbol index must be an int or an output name; got {index!r}")
-        if not -len(self._outputs) <= index < len(self._outputs):
-            raise IndexError(f"Symbol index {index} out of range for {len(self._outputs)} "
-                             "outputs")
+            raise TypeError("Symbol only support integer index to fetch i-th output; got "
+                            f"{type(index).__name__} {index!r:.40}")
+        index = int(index)
+        if index < 0:
+            raise SymbolIndexError(f"Symbol index {index}: only nonnegative indices are "
+                                   f"accepted (0 .. {n - 1})")
+        if index >= n:
+            raise IndexError(f"Symbol index {index} out of range for {n} output(s)")
         return Symbol([self._outputs[index]])
 
     # -- attributes -------------------------------------------------------------------------------
@@ -189,14 +213,33 @@ class Symbol:
                              f"this one has {len(self._outputs)} outputs")
         return self._outputs[0][0]
 
+    def _single_node(self) -> "_Node | None":
+        """The node all outputs come from, or None for a group of different nodes."""
+        node = self._outputs[0][0]
+        return node if all(n is node for n, _ in self._outputs) else None
+
     def attr(self, key: str) -> str | None:
-        node = self._head()
-        return node.attrs.get(store_key(key), node.attrs.get(key))
+        """Attribute ``key`` of this symbol's node (``None`` if unset, or for a group).
+        ``'name'`` and ``'op_name'`` give the node's name and operator (``'null'`` for a
+        variable); hidden keys are found by their plain name too (``'lr_mult'``)."""
+        node = self._single_node()
+        if node is None:
+            return None
+        if key == "name":
+            return node.name
+        if key == "op_name":
+            return node.op or "null"
+        if key in node.attrs:
+            return node.attrs[key]
+        return node.attrs.get(store_key(key))
 
     def list_attr(self, recursive: bool = False) -> dict:
+        """The attributes of this symbol's node, hidden keys listed with and without their
+        underscores (a group: its first output's node)."""
         if recursive:
-            raise MXNetError("list_attr(recursive=True) was removed from MXNet; use attr_dict()")
-        return _listed(self._outputs[0][0].attrs)     # a group: its first output's
+            raise DeprecatedError("Symbol.list_attr(recursive=True) has been deprecated; use "
+                                  "attr_dict() for the attributes of every node")
+        return _listed(self._outputs[0][0].attrs)
 
     def attr_dict(self) -> dict:
         out = {}
@@ -206,12 +249,26 @@ class Symbol:
         return out
 
     def _set_attr(self, **kwargs):
-        node = self._head()
+        """Set attributes of this symbol's node (string values; ``lr_mult`` is stored as
+        ``__lr_mult__``; ``name`` renames the node). An operator parameter set this way is
+        checked as at creation, and nothing changes if it is refused."""
+        node = self._single_node()
+        if node is None:
+            raise GraphError(f"_set_attr: only a single symbol has attributes to set; this is "
+                             f"a group of {len(self._outputs)} outputs "
+                             f"({', '.join(self.list_outputs())}); set them per output")
+        attrs, name = dict(node.attrs), node.name
         for k, v in kwargs.items():
             if not isinstance(v, str):
-                raise ValueError(f"Set Attr only accepts string values; {k}={v!r}")
-            node.attrs[store_key(k)] = v
-        node._parsed = None
+                raise ValueError(f"Set Attr only accepts string values; got {k}={v!r} "
+                                 f"({type(v).__name__})")
+            if k == "name":
+                name = v
+                continue
+            attrs[attr_key(k, v, f"{node.op or 'Variable'} '{node.name}'")] = v
+        if not node.is_var:
+            _Node(node.op, name, attrs).params()        # refuses what the operator refuses
+        node.attrs, node.name, node._parsed = attrs, name, None
 
     # -- composition ---------------------------------------------------------------------------
     def __call__(self, *args, **kwargs) -> "Symbol":
@@ -274,6 +331,10 @@ class Symbol:
     # -- inference -------------------------------------------------------------------------------
     def _infer(self, what: str, args, kwargs, partial: bool):
         from .convert import infer_symbol
+        if args and kwargs:
+            raise ValueError(f"infer_{what}: give the known {what}s either positionally or by "
+                             f"keyword, not both (got {len(args)} positional and "
+                             f"{sorted(kwargs)})")
         return infer_symbol(self, what, args, kwargs, partial)
 
     def infer_shape(self, *args, **kwargs):
@@ -292,37 +353,93 @@ class Symbol:
         return self._infer("dtype", args, kwargs, partial=True)
 
     # -- serialization ---------------------------------------------------------------------------
-    def tojson(self) -> str:
+    def _without_amp_cast(self) -> "Symbol":
+        """A copy without ``amp_cast``/``amp_multicast`` nodes (their readers read the casts'
+        inputs instead), what MXNet saves by default; this symbol if it has none."""
         nodes = self._nodes()
-        index = {id(n): i for i, n in enumerate(nodes)}
-        jn = []
-        row = [0]
+        if not any(n.op in _AMP_CAST_OPS for n in nodes):
+            return self
+        m: dict[int, tuple] = {}      # id(cast node) -> {output index: entry it forwards}
+
+        def fwd(src, i):
+            while src.op in _AMP_CAST_OPS:
+                src, i = src.inputs[i]
+            return m[id(src)][0], i
+
         for n in nodes:
-            d = {"op": n.op or "null", "name": n.name}
+            if n.op in _AMP_CAST_OPS:
+                continue
+            c = _Node(n.op, n.name, n.attrs, [fwd(s, i) for s, i in n.inputs])
+            m[id(n)] = (c,)
+        return Symbol([fwd(n, i) for n, i in self._outputs])
+
+    def tojson(self, remove_amp_cast: bool = True) -> str:
+        """The symbol as MXNet 1.9.1 writes it, byte for byte: nodes in MXNet's order,
+        attributes sorted, each input ``[node, output, version]`` (an auxiliary state's
+        version is 1), graph attributes ``mxnet_version`` and, with NumPy-shape semantics on,
+        ``is_np_shape``. ``remove_amp_cast`` drops AMP's cast nodes first."""
+        sym = self._without_amp_cast() if remove_amp_cast else self
+        nodes = sym._nodes()
+        index = {id(n): i for i, n in enumerate(nodes)}
+        versions = _input_versions(nodes)
+        jnodes, row = [], [0]
+        for n in nodes:
+            items = [("op", n.op or "null"), ("name", n.name)]
             if n.attrs:
-                d["attrs"] = dict(n.attrs)
-            d["inputs"] = [[index[id(s)], i, 0] for s, i in n.inputs]
-            jn.append(d)
+                attrs = sorted(n.attrs.items())
+                items.append(("attrs", ("{", attrs, len(attrs) > 1)))
+            ins = [("[", [index[id(s)], i, v], False)
+                   for (s, i), v in zip(n.inputs, versions[id(n)])]
+            items.append(("inputs", ("[", ins, len(ins) > 10)))
+            jnodes.append(("{", items, True))
             row.append(row[-1] + n.num_outputs())
-        doc = {
-            "nodes": jn,
-            "arg_nodes": [i for i, n in enumerate(nodes) if n.is_var],
-            "node_row_ptr": row,
-            "heads": [[index[id(n)], i, 0] for n, i in self._outputs],
-            "attrs": {"mxnet_version": ["int", MXNET_VERSION]},
-        }
-        return json.dumps(doc, indent=2)
+
+        def ints(xs):
+            return ("[", xs, len(xs) > 10)
+
+        from ..util import is_np_shape
+        gattrs = [("mxnet_version", ("[", ["int", MXNET_VERSION], False))]
+        if is_np_shape():
+            gattrs.insert(0, ("is_np_shape", ("[", ["int", 1], False)))
+        heads = [("[", [index[id(n)], i, 0], False) for n, i in sym._outputs]
+        doc = ("{", [("nodes", ("[", jnodes, True)),
+                     ("arg_nodes", ints([i for i, n in enumerate(nodes) if n.is_var])),
+                     ("node_row_ptr", ints(row)),
+                     ("heads", ("[", heads, len(heads) > 10)),
+                     ("attrs", ("{", gattrs, len(gattrs) > 1))], True)
+        return _dmlc_json(doc)
 
     def save(self, fname: str, remove_amp_cast: bool = True):
-        """Write the JSON to ``fname`` (via a temporary file, renamed on success)."""
+        """Write :meth:`tojson` to ``fname`` (via a temporary file, renamed on success)."""
         if not isinstance(fname, (str, os.PathLike)):
-            raise TypeError("fname must be a string")
+            raise TypeError(f"fname must be a string; got {type(fname).__name__}")
         with atomic_write(fname, "w") as f:
-            f.write(self.tojson())
+            f.write(self.tojson() if remove_amp_cast else self.tojson(remove_amp_cast=False))
 
     def debug_str(self) -> str:
-        from .convert import to_graph
-        return str(to_graph(self))
+        """MXNet's text dump of the graph: the outputs, then every node in MXNet's order
+        (variables by name; operators with their inputs, input versions and attributes)."""
+        nodes = self._nodes()
+        if len(self._outputs) == 1 and not self._outputs[0][0].inputs:
+            node = self._outputs[0][0]
+            return (f"Variable:{node.name}\n" if node.is_var
+                    else f"AtomicFunctor  Op:{node.op}\n")
+        versions = _input_versions(nodes)
+        out = ["Symbol Outputs:\n"]
+        out += [f"\toutput[{k}]={n.name}({i})\n" for k, (n, i) in enumerate(self._outputs)]
+        for n in nodes:
+            if n.is_var:
+                out.append(f"Variable:{n.name}\n")
+                continue
+            out.append("--------------------\n")
+            out.append(f"Op:{n.op}, Name={n.name}\nInputs:\n")
+            for k, ((src, i), v) in enumerate(zip(n.inputs, versions[id(n)])):
+                out.append(f"\targ[{k}]={src.name}({i})"
+                           + (f" version={v}\n" if src.is_var else "\n"))
+            if n.attrs:
+                out.append("Attrs:\n")
+                out += [f"\t{k}={v}\n" for k, v in sorted(n.attrs.items())]
+        return "".join(out)
 
     def __repr__(self):
         if self.name is not None:
@@ -351,19 +468,88 @@ class Symbol:
         return exe.forward()
 
     # -- Python operators (MXNet's op names, so automatic names match: _plus0, _mulscalar0) ----
+    # A symbol and a number give the scalar op; two symbols the same-shape op (no broadcasting:
+    # use broadcast_add ...); anything else is a TypeError, as in MXNet (== too: a Symbol never
+    # compares by identity).
     def _bin(self, other, sym_op, scalar_op):
         from . import ops
         if isinstance(other, Symbol):
             return ops.invoke(sym_op, [self, other], {})
-        if isinstance(other, (int, float, np.number, bool)):
+        if isinstance(other, (Number, np.generic)) and not isinstance(other, (str, np.str_)):
             return ops.invoke(scalar_op, [self], {"scalar": other})
-        return NotImplemented
+        raise TypeError(f"type {type(other)} not supported: a Symbol combines with a Symbol "
+                        "or a number")
 
-    def _rbin(self, other, scalar_op):
+    def _rbin(self, other, scalar_op, sym_method=None):
         from . import ops
-        if isinstance(other, (int, float, np.number, bool)):
+        if isinstance(other, Symbol) and sym_method is not None:
+            return getattr(other, sym_method)(self)
+        if isinstance(other, (Number, np.generic)) and not isinstance(other, (str, np.str_)):
             return ops.invoke(scalar_op, [self], {"scalar": other})
-        return NotImplemented
+        raise TypeError(f"type {type(other)} not supported: a Symbol combines with a Symbol "
+                        "or a number")
+
+    # in-place operators exist only for NDArray (a Symbol is never modified in place)
+    def __iadd__(self, other):
+        raise NotImplementedForSymbol(self.__iadd__, "+=", other, 1)
+
+    def __isub__(self, other):
+        raise NotImplementedForSymbol(self.__isub__, "-=", other)
+
+    def __imul__(self, other):
+        raise NotImplementedForSymbol(self.__imul__, "*=", other)
+
+    def __idiv__(self, other):
+        raise NotImplementedForSymbol(self.__idiv__, "/=", other)
+
+    def __itruediv__(self, other):
+        raise NotImplementedForSymbol(self.__itruediv__, "/=", other)
+
+    # NDArray-only functions: a Symbol has no values until it is bound and run
+    def wait_to_read(self):
+        raise NotImplementedForSymbol(self.wait_to_read, None)
+
+    def asnumpy(self):
+        raise NotImplementedForSymbol(self.asnumpy, None)
+
+    def asscalar(self):
+        raise NotImplementedForSymbol(self.asscalar, None)
+
+    def copy(self):
+        raise NotImplementedForSymbol(self.copy, None)
+
+    def as_in_context(self):
+        raise NotImplementedForSymbol(self.as_in_context, None)
+
+    def detach(self):
+        raise NotImplementedForSymbol(self.detach, None)
+
+    def backward(self):
+        raise NotImplementedForSymbol(self.backward, None)
+
+    def as_nd_ndarray(self):
+        """This symbol (it already is a legacy ``mx.sym`` symbol)."""
+        return self
+
+    def as_np_ndarray(self):
+        raise UnsupportedError(f"{self!r}.as_np_ndarray(): mx.np symbols (NumPy-array "
+                               "semantics) are not supported by mxc; use mx.sym symbols")
+
+    def gradient(self, wrt):
+        raise UnsupportedError(f"{self!r}.gradient({wrt!r}): symbolic gradients are not "
+                               "available as symbols (MXNet 1.x does not implement them "
+                               "either); bind the symbol and call backward() to get gradients")
+
+    def get_backend_symbol(self, backend):
+        raise UnsupportedError(f"get_backend_symbol({backend!r}): mxc has no subgraph backends "
+                               "(MKLDNN, TensorRT ...); it compiles and fuses the whole graph "
+                               "itself when the symbol is bound")
+
+    def optimize_for(self, backend, args=None, aux=None, ctx=None, shape_dict=None,
+                     type_dict=None, stype_dict=None, skip_infer=False, **kwargs):
+        raise UnsupportedError(f"optimize_for({backend!r}): mxc has no subgraph backends "
+                               "(MKLDNN, TensorRT ...); it compiles and fuses the whole graph "
+                               "itself when the symbol is bound")
 
     def __add__(self, o):
         return self._bin(o, "_Plus", "_PlusScalar")
@@ -375,7 +561,7 @@ class Symbol:
         return self._bin(o, "_Minus", "_MinusScalar")
 
     def __rsub__(self, o):
-        return self._rbin(o, "_RMinusScalar")
+        return self._rbin(o, "_RMinusScalar", "__sub__")
 
     def __mul__(self, o):
         return self._bin(o, "_Mul", "_MulScalar")
@@ -387,7 +573,7 @@ class Symbol:
         return self._bin(o, "_Div", "_DivScalar")
 
     def __rtruediv__(self, o):
-        return self._rbin(o, "_RDivScalar")
+        return self._rbin(o, "_RDivScalar", "__truediv__")
 
     __div__ = __truediv__
     __rdiv__ = __rtruediv__
@@ -396,13 +582,13 @@ class Symbol:
         return self._bin(o, "_Mod", "_ModScalar")
 
     def __rmod__(self, o):
-        return self._rbin(o, "_RModScalar")
+        return self._rbin(o, "_RModScalar", "__mod__")
 
     def __pow__(self, o):
         return self._bin(o, "_Power", "_PowerScalar")
 
     def __rpow__(self, o):
-        return self._rbin(o, "_rpower_scalar")      # MXNet names it _rpower_scalar0
+        return self._rbin(o, "_rpower_scalar", "__pow__")   # MXNet names it _rpower_scalar0
 
     def __neg__(self):
         return self.__mul__(-1.0)
@@ -430,8 +616,9 @@ class Symbol:
         return self._bin(o, "_lesser_equal", "_lesser_equal_scalar")
 
     def __bool__(self):
-        raise MXNetError("the truth value of a Symbol is undefined; compare values after "
-                         "binding and running the graph")
+        raise NotImplementedForSymbol(self.__bool__, "bool")
+
+    __nonzero__ = __bool__
 
     # -- fluent methods (x.reshape(...), x.sum(...)): the same op functions --------------------
     def __getattr__(self, item):
@@ -442,6 +629,96 @@ class Symbol:
         if fn is None:
             raise AttributeError(f"'Symbol' object has no attribute {item!r}")
         return lambda *a, **k: fn(self, *a, **k)
+
+
+_AMP_CAST_OPS = ("amp_cast", "amp_multicast")
+
+
+class DeprecatedError(MXNetError, DeprecationWarning):
+    """A call MXNet has deprecated and refuses (it raises DeprecationWarning)."""
+
+
+class SymbolIndexError(MXNetError, IndexError):
+    """A negative output index (MXNet accepts indices from 0)."""
+
+
+def _input_versions(nodes) -> dict:
+    """``id(node) -> [version of each input]`` as nnvm numbers them: a variable's version
+    grows by one each time an operator takes it as a mutable input (an auxiliary state);
+    other inputs read the variable's current version, operator outputs are version 0."""
+    count: dict[int, int] = {}
+    out = {}
+    for n in nodes:
+        vs = []
+        aux = n.aux_slots()
+        for k, (src, _) in enumerate(n.inputs):
+            if not src.is_var:
+                vs.append(0)
+            elif k in aux:
+                count[id(src)] = count.get(id(src), 0) + 1
+                vs.append(count[id(src)])
+            else:
+                vs.append(count.get(id(src), 0))
+        out[id(n)] = vs
+    return out
+
+
+_JSON_ESCAPES = str.maketrans({"\r": "\\r", "\n": "\\n", "\\": "\\\\", "\t": "\\t",
+                               '"': '\\"'})
+
+
+def _dmlc_json(v, depth: int = 0) -> str:
+    """JSON text laid out as MXNet's writer (dmlc-core's JSONWriter) lays it out.
+
+    ``v`` is a str, an int, or ``(bracket, items, multi_line)`` with ``bracket`` ``"{"``
+    (items are ``(key, value)``) or ``"["``. Items are separated by ``", "``; a multi-line
+    container puts each item on its own line, indented two spaces per level, and its closing
+    bracket on a line of its own. Strings escape only ``\\r \\n \\t \\\\ \\"``; keys are
+    written as they are."""
+    if isinstance(v, str):
+        return '"' + v.translate(_JSON_ESCAPES) + '"'
+    if isinstance(v, int):
+        return str(v)
+    bracket, items, multi = v
+    nl = "\n" + "  " * (depth + 1)
+    parts = []
+    for k, it in enumerate(items):
+        head = (", " if k else "") + (nl if multi else "")
+        if bracket == "{":
+            key, val = it
+            parts.append(f'{head}"{key}": {_dmlc_json(val, depth + 1)}')
+        else:
+            parts.append(head + _dmlc_json(it, depth + 1))
+    tail = "\n" + "  " * depth if multi and items else ""
+    return bracket + "".join(parts) + tail + ("}" if bracket == "{" else "]")
+
+
+def _np_shape_upgrade(nodes, graph_attrs) -> None:
+    """Loading a file written without NumPy-shape semantics while they are on: MXNet rewrites
+    each variable's ``__shape__`` in NumPy terms, its unknown 0 dims as -1 (``"[128,-1]"``) and
+    an unknown (empty) shape as ``"None"``, so that inference keeps reading them as unknown."""
+    from ..util import is_np_shape
+    if not is_np_shape():
+        return
+    flag = graph_attrs.get("is_np_shape") if isinstance(graph_attrs, dict) else None
+    if isinstance(flag, list) and len(flag) == 2 and flag[1]:
+        return
+    import ast
+    for n in nodes:
+        s = n.attrs.get("__shape__") if n.is_var else None
+        if s is None:
+            continue
+        try:
+            t = ast.literal_eval(s)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            continue                    # not a shape: inference reports it
+        if isinstance(t, int) and not isinstance(t, bool):
+            t = (t,)
+        if not isinstance(t, (list, tuple)) \
+                or not all(isinstance(d, int) and not isinstance(d, bool) for d in t):
+            continue
+        n.attrs["__shape__"] = ("None" if not t else
+                                "[" + ",".join(str(-1 if d == 0 else d) for d in t) + "]")
 
 
 def _listed(attrs: dict) -> dict:
@@ -462,9 +739,19 @@ def Variable(name: str, attr: dict | None = None, shape=None, lr_mult=None, wd_m
         raise TypeError("Expect a string for variable `name`")
     attrs = {}
     for k, v in AttrScope.current().get(attr).items():
-        attrs[store_key(k)] = v
+        if not isinstance(v, str):
+            raise ValueError(f"Variable '{name}': Set Attr only accepts string values; got "
+                             f"{k}={v!r} ({type(v).__name__})")
+        attrs[attr_key(k, v, f"Variable '{name}'")] = v
     if shape is not None:
-        attrs["__shape__"] = str(tuple(shape) if not isinstance(shape, int) else (shape,))
+        # stored as MXNet stores it, str(shape) (shape=3 is "3"), numpy ints as plain ints
+        if isinstance(shape, (list, tuple)):
+            shape = type(shape)(int(d) if isinstance(d, np.integer) else d for d in shape)
+        elif isinstance(shape, np.integer):
+            shape = int(shape)
+        elif not isinstance(shape, int):
+            shape = tuple(shape)
+        attrs["__shape__"] = str(shape)
     if lr_mult is not None:
         attrs["__lr_mult__"] = str(lr_mult)
     if wd_mult is not None:
@@ -482,22 +769,28 @@ def Variable(name: str, attr: dict | None = None, shape=None, lr_mult=None, wd_m
         if k.startswith("__") and k.endswith("__"):
             attrs[k] = str(v)
         else:
-            raise ValueError(f"Variable '{name}': attribute {k} must be of the form __{k}__")
+            raise ValueError(f"Variable '{name}': attribute name={k} is not supported; "
+                             f"additional attributes must start and end with double "
+                             f"underscores, e.g. __{k}__ (lr_mult, wd_mult, dtype, init, "
+                             "shape and stype are parameters of Variable)")
     return Symbol([(_Node(None, name, attrs), 0)])
 
 
 var = Variable
 
 
-def Group(symbols) -> Symbol:
-    """One symbol whose outputs are the outputs of ``symbols``, in order."""
-    symbols = list(symbols)
+def Group(symbols, create_fn=None) -> Symbol:
+    """One symbol whose outputs are the outputs of ``symbols``, in order; ``create_fn`` (a
+    Symbol subclass, default :class:`Symbol`) makes the result from its output entries."""
+    symbols = list(symbols) if symbols is not None else []
     if not symbols or not all(isinstance(s, Symbol) for s in symbols):
-        raise TypeError("Expected a list of symbols as input")
+        raise TypeError("Expected a list of symbols as input; got "
+                        + ("an empty list" if not symbols else
+                           ", ".join(type(s).__name__ for s in symbols)))
     outs = []
     for s in symbols:
         outs += s._outputs
-    return Symbol(outs)
+    return (create_fn or Symbol)(outs)
 
 
 def _upgrade_legacy(node: _Node):
@@ -593,10 +886,11 @@ def load_json(json_str: str, source: str = "<json>") -> Symbol:
     if not isinstance(doc["heads"], list):
         raise FormatError(f"{source}: 'heads' must be a list of [node, output, version] "
                           f"entries; got {type(doc['heads']).__name__} {_snip(doc['heads'])}")
-    legacy = any(isinstance(n, dict) and ("param" in n or "attr" in n) for n in jnodes
-                 if isinstance(jnodes, list)) or "attrs" not in doc
     if not isinstance(jnodes, list):
-        raise FormatError(f"{source}: 'nodes' must be a list")
+        raise FormatError(f"{source}: 'nodes' must be a list; got {type(jnodes).__name__} "
+                          f"{_snip(jnodes)}")
+    legacy = any(isinstance(n, dict) and ("param" in n or "attr" in n) for n in jnodes) \
+        or "attrs" not in doc
     nodes: list[_Node] = []
     for i, jn in enumerate(jnodes):
         where = f"{source}: node {i}"
@@ -666,5 +960,6 @@ def load_json(json_str: str, source: str = "<json>") -> Symbol:
         heads.append((nodes[ent[0]], ent[1]))
     if not heads:
         raise FormatError(f"{source}: the symbol has no heads (outputs)")
+    _np_shape_upgrade(nodes, doc.get("attrs"))
     return Symbol(heads)
 

@@ -127,6 +127,8 @@ def graphs(draw, max_ops=12, max_inputs=3, dtype=DType.f32, square=True):
     pool = [b.input(f"x{i}", TensorType(shape, dtype)) for i in range(n_in)]
     n_ops = draw(st.integers(1, max_ops))
     for _ in range(n_ops):
+        if draw(st.integers(0, 9)) == 0:
+            continue            # what the shrinker sets to drop an op from a failing graph
         kind = draw(_S["kind"])
         # half the time an operand among the newest values: deeper chains, views of views
         x = _pick(draw, pool[-2:] if draw(st.booleans()) else pool)

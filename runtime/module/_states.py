@@ -666,10 +666,47 @@ def _build_optimizer(opt, state):
             if not bad and k == "_all_index_update_counts":
                 bad = not all(isinstance(v, dict) and all(_is_real(c) for c in v.values())
                               for v in got.values())
+        if k in ("num_update", "begin_num_update", "aggregate_num"):
+            bad = not _is_int(got) or got < 0          # counters; 0 aggregate_num loops forever
+        if k == "_index_update_count" and not bad:
+            bad = not all(_is_int(c) and c >= 0 for c in got.values())
         if bad:
             raise _Bad(f"optimizer {name}: attribute {k!r} is {_kind(got)} {got!r:.60}; "
                        f"expected a value like {want!r:.60}")
-    opt.__setstate__({**ref, **state})
+    merged = {**ref, **state}
+    if merged.get("lr") is None and merged.get("lr_scheduler") is None:
+        raise _Bad(f"optimizer {name}: no learning rate (lr and lr_scheduler are both None)")
+    opt.__setstate__(merged)
+
+
+def _real(v):
+    return _is_real(v) and v == v           # not NaN
+
+
+def _count(lo):
+    return lambda v: _is_int(v) and v >= lo
+
+
+def _steps(v):
+    return (isinstance(v, list) and v and all(_is_int(s) and s >= 1 for s in v)
+            and all(a < b for a, b in zip(v, v[1:])))
+
+
+# what every attribute of each scheduler must be, as its constructor checks it: a file that
+# breaks these makes __call__ loop forever (step 0), divide by zero or compare str with int
+_SCHED_ATTRS = {
+    "LRScheduler": {"base_lr": _real, "warmup_steps": _count(0), "warmup_begin_lr": _real,
+                    "warmup_final_lr": _real,
+                    "warmup_mode": lambda v: v in ("linear", "constant")},
+    "FactorScheduler": {"step": _count(1), "factor": lambda v: _real(v) and 0 <= v <= 1,
+                        "stop_factor_lr": _real, "count": _count(0)},
+    "MultiFactorScheduler": {"step": _steps, "factor": lambda v: _real(v) and 0 <= v <= 1,
+                             "cur_step_ind": _count(0), "count": _count(0)},
+    "PolyScheduler": {"power": lambda v: _real(v) and v >= 0, "base_lr_orig": _real,
+                      "max_update": _count(1), "final_lr": _real, "max_steps": _count(1)},
+    "CosineScheduler": {"base_lr_orig": _real, "max_update": _count(1), "final_lr": _real,
+                        "max_steps": _count(1)},
+}
 
 
 def _build_scheduler(sched, state):
@@ -677,12 +714,16 @@ def _build_scheduler(sched, state):
     if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
         raise _Bad(f"the state of lr scheduler {name} must be a dict of attributes; got "
                    f"{_kind(state)}")
-    for k, v in state.items():
-        ok = v is None or isinstance(v, str) or _is_real(v) or (
-            isinstance(v, (list, tuple)) and all(_is_real(x) for x in v))
-        if not ok:
-            raise _Bad(f"lr scheduler {name}: attribute {k!r} is a {_kind(v)}; expected a "
-                       "number, a string or a list of numbers")
+    for cls in type(sched).__mro__:
+        for k, ok in _SCHED_ATTRS.get(cls.__name__, {}).items():
+            if k not in state:
+                raise _Bad(f"lr scheduler {name}: attribute {k!r} is missing")
+            if not ok(state[k]):
+                raise _Bad(f"lr scheduler {name}: attribute {k!r} has the invalid value "
+                           f"{_kind(state[k])} {state[k]!r:.60}")
+    if name == "MultiFactorScheduler" and state["cur_step_ind"] > len(state["step"]):
+        raise _Bad(f"lr scheduler {name}: cur_step_ind {state['cur_step_ind']} is past the "
+                   f"{len(state['step'])} steps")
     sched.__dict__.update(state)
 
 
@@ -835,6 +876,7 @@ def apply_states(updater, loaded, source="<states>", weights=None) -> None:
             check_state(optimizer, key, state, hit[0], hit[1], source)
     if opt is not None:
         updater.optimizer = opt
+        updater.aggregate_updates = opt.aggregate_num > 0   # as if created with it
     updater.states = states
     updater.states_synced = dict.fromkeys(states.keys(), False)
     updater._states_source = source

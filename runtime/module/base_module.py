@@ -495,3 +495,12 @@ class BaseModule:
     def symbol(self):
         """The symbol of this module (for BucketingModule, the current bucket's)."""
         return self._symbol
+
+
+# names MXNet's mxnet.module.base_module has
+from mxc import ndarray  # noqa: E402,F401
+from mxc.context import cpu  # noqa: E402,F401
+from runtime import metric  # noqa: E402,F401
+from runtime.initializer import Uniform  # noqa: E402,F401
+from runtime.io import DataBatch, DataDesc, DataIter  # noqa: E402,F401
+from runtime.model import BatchEndParam  # noqa: E402,F401

@@ -351,3 +351,10 @@ class BucketingModule(BaseModule):
         mod._curr_module.params_initialized = True
         mod.params_initialized = True
         return mod
+
+
+# names MXNet's mxnet.module.bucketing_module has
+from mxc import context as ctx, ndarray as nd, symbol as sym  # noqa: E402,F401
+from mxc.symbol.naming import NameManager  # noqa: E402,F401
+from runtime.initializer import Uniform  # noqa: E402,F401
+from runtime.model import load_params  # noqa: E402,F401

@@ -337,6 +337,11 @@ class DataParallelExecutorGroup:
             None if shared_group is None else shared_group.execs[i])
         ctx = self.contexts[i]
         shared_data = self.shared_data_arrays[i]
+        # with group2ctx, a variable's arrays live on its ctx_group's context (MXNet)
+        from runtime.placement import norm_group2ctx, var_context
+        g2c = norm_group2ctx(self.group2ctxs[i], "bind")
+        where = {v.name: var_context(v, ctx, g2c, "bind")
+                 for v in self.symbol._nodes() if v.is_var}
         input_shapes = {x.name: tuple(x.shape) for x in data_shapes}
         input_types = {x.name: x.dtype for x in data_shapes}
         if label_shapes is not None:
@@ -356,10 +361,8 @@ class DataParallelExecutorGroup:
             raise ShapeError(f"bind: cannot infer the shapes of {unknown} from the input "
                              f"shapes {input_shapes}; give every input the symbol reads "
                              f"(data_names/label_names/state_names)")
-        arg_types, _, aux_types = self.symbol.infer_type(**input_types)
-        if arg_types is None:
-            arg_types = [np.float32] * len(self.arg_names)
-            aux_types = [np.float32] * len(self.aux_names)
+        # partial: types left open are float32 (MXNet's default), without a warning
+        arg_types, _, aux_types = self.symbol.infer_type_partial(**input_types)
         arg_types = [t or np.float32 for t in arg_types]
         aux_types = [t or np.float32 for t in aux_types]
         inputs = set(input_shapes) | set(self.state_names)
@@ -402,7 +405,7 @@ class DataParallelExecutorGroup:
             else:
                 arr = shared("arg_dict", "argument", name, shape, dt)
             if arr is None:
-                arr = nd_zeros(shape, ctx=ctx, dtype=dt)
+                arr = nd_zeros(shape, ctx=where[name], dtype=dt)
                 nbytes += arr._t.numel() * arr._t.element_size()
                 if name in inputs:
                     shared_data[name] = arr
@@ -414,7 +417,7 @@ class DataParallelExecutorGroup:
                     if reuse(cand, shape, dt):
                         g = cand
                 if g is None:
-                    g = nd_zeros(shape, ctx=ctx, dtype=dt)
+                    g = nd_zeros(shape, ctx=where[name], dtype=dt)
                     nbytes += g._t.numel() * g._t.element_size()
                 grads[name] = g
         for name, shape, dt in zip(self.aux_names, aux_shapes, aux_types):
@@ -422,7 +425,7 @@ class DataParallelExecutorGroup:
             arr = None
             arr = shared("aux_dict", "auxiliary state", name, shape, dt)
             if arr is None:
-                arr = nd_zeros(shape, ctx=ctx, dtype=dt)
+                arr = nd_zeros(shape, ctx=where[name], dtype=dt)
                 nbytes += arr._t.numel() * arr._t.element_size()
             auxs[name] = arr
         req = {n: (self.grad_req.get(n, "null") if n in grads else "null")
@@ -610,3 +613,8 @@ def _load_label(batch, targets, major_axis, names):
                              f"the module reads {len(targets)} ({names}); check label_names "
                              "and the iterator's provide_label")
         _load_general(batch.label, targets, major_axis, names)
+
+
+# names MXNet's mxnet.module.executor_group has
+from mxc import context as ctx, ndarray as nd  # noqa: E402,F401
+from runtime.io import DataDesc  # noqa: E402,F401

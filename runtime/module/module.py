@@ -537,3 +537,11 @@ class Module(BaseModule):
         if sparse_row_id_fn is not None:
             warnings.warn(UserWarning("Parameters are not updated in the KVStore. "
                                       "No need to call sparse_row_id_fn."), stacklevel=2)
+
+
+# names MXNet's mxnet.module.module has
+from mxc import context as ctx, ndarray as nd  # noqa: E402,F401
+from runtime import optimizer as opt  # noqa: E402,F401
+from runtime.initializer import InitDesc, Uniform  # noqa: E402,F401
+from runtime.io import DataDesc  # noqa: E402,F401
+from runtime.model import load_checkpoint  # noqa: E402,F401

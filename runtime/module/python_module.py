@@ -178,3 +178,8 @@ class PythonLossModule(PythonModule):
 
     def install_monitor(self, mon):
         raise NotImplementedError()
+
+
+# names MXNet's mxnet.module.python_module has
+from mxc import ndarray as nd  # noqa: E402,F401
+from runtime.initializer import Uniform  # noqa: E402,F401

@@ -213,3 +213,7 @@ class SequentialModule(BaseModule):
         self._require("install_monitor", binded=True)
         for module in self._modules:
             module.install_monitor(mon)
+
+
+# names MXNet's mxnet.module.sequential_module has
+from runtime.initializer import Uniform  # noqa: E402,F401

@@ -1,3 +1,4 @@
 """Operator definitions, one module per family. Importing this package registers them all."""
 from . import elemwise, fused, nn, reduce, shape  # noqa: F401
 from . import im2col, indexing, linalg, loss, nn_layers, rnn, sorting  # noqa: F401
+from . import random  # noqa: F401

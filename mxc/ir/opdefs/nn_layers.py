@@ -1487,33 +1487,15 @@ register_op(OpDef(
 
 
 # =================================================================================================
-# Random numbers (Dropout, rrelu)
+# Random numbers (Dropout, rrelu): ``_random_uniform_like`` is defined with MXNet's other
+# samplers in random.py (Philox, counter-based); the reference interpreters here draw from the
+# same stream, so interp and compiled code agree
 # =================================================================================================
 def _np_uniform(shape, low, high, dtype):
-    import torch
-
-    from ... import random as _random
-    t = torch.empty(tuple(shape), dtype=torch.float64)
-    t.uniform_(low, high, generator=_random.generator("cpu"))
-    return t.numpy().astype(dtype)
-
-
-def _uniform_like_extern(attrs, ins, outs):
-    from ... import random as _random
-    o = outs[0]
-    o.uniform_(attrs["low"], attrs["high"], generator=_random.generator(o.device))
-
-
-register_op(OpDef(
-    name="_random_uniform_like",
-    attrs=(Attr("low", "float", 0.0, doc="Lower bound of the distribution."),
-           Attr("high", "float", 1.0, doc="Upper bound of the distribution.")),
-    arguments=("data",), infer_shape=lambda rc, s: (list(s), [s[0]]),
-    interp=lambda xs, a: (_np_uniform(xs[0].shape, a["low"], a["high"], xs[0].dtype),),
-    differentiable=False, lower=Extern(_uniform_like_extern, "random_uniform"),
-    traits={RANDOM},
-    doc="Uniform random numbers in [low, high) shaped like data (from mxc.random's generator).",
-))
+    from .random import _np_gen, _scalars, next_key
+    lo, hi = _scalars("uniform", {"low": low, "high": high})
+    return _np_gen(next_key("cpu"), tuple(shape), "uniform", DType.parse(np.dtype(dtype).name),
+                   [], lo, hi)
 
 
 # =================================================================================================

@@ -10,7 +10,7 @@ Philox4x32-10 (Salmon et al., SC'11) with key ``(seed_lo, seed_hi)`` and counter
 ``(index_lo, index_hi | substream << 16, draw_lo, draw_hi)``. ``draw`` is a 64-bit counter of
 the device's generator, taken (and bumped) once per execution of a random operator, the way
 MXNet's global generator advances with each sampling call. The seed and the draw reach a
-compiled kernel as data, not code: a ``_random_key`` step (a tiny library call) writes the four
+compiled kernel as data, not code: a ``_rng_key`` step (a tiny library call) writes the four
 words into a buffer every time the program runs, and the generated kernels read them. So a
 kernel is compiled once, its results are reproducible for a seed, and they do not depend on how
 ops are fused, on the number of threads, or on the backend: the LLVM kernel, the Triton kernel
@@ -18,7 +18,7 @@ and the numpy reference (``interp``) compute the same Philox words bit for bit.
 
 Which operators are generated kernels and which are library (extern) steps:
 
-- generated kernels (``_random_gen``): uniform, normal (Box-Muller), exponential (inversion),
+- generated kernels (``_rng_gen``): uniform, normal (Box-Muller), exponential (inversion),
   randint (modulo of a 64-bit word), for ``_random_*``, ``_random_*_like`` and ``_sample_*``;
 - extern steps, deterministic numpy code on the same Philox stream (their rejection loops need
   control flow the kernel IR does not have): gamma (Marsaglia-Tsang), poisson (inversion below
@@ -48,7 +48,8 @@ import numpy as np
 
 from ...base import MXNetError, UnsupportedError
 from ..attrs import Attr
-from ..registry import (ELEMENTWISE, RANDOM, Elementwise, Extern, OpDef, register_op)
+from ..registry import (ELEMENTWISE, RANDOM, Elementwise, Extern, OpDef, forward_shape,
+                        register_op, unify_shapes)
 from ..types import DType
 
 __all__ = ["philox4x32", "set_seed", "next_key", "seed_of", "uniform_bits_np"]
@@ -231,7 +232,7 @@ def _np_scalar_uniform(w, low: float, high: float, out: DType):
 
 
 def _np_gen(key, shape, dist: str, out: DType, params: list, a: float, b: float):
-    """Reference of ``_random_gen``: ``params`` are arrays broadcast to ``shape`` (or empty:
+    """Reference of ``_rng_gen``: ``params`` are arrays broadcast to ``shape`` (or empty:
     the scalars ``a``, ``b``)."""
     n = int(np.prod(shape, dtype=np.int64)) if shape else 1
     w = _np_words(key, n)
@@ -258,8 +259,11 @@ def _np_gen(key, shape, dist: str, out: DType, params: list, a: float, b: float)
                 lam = ps[0] if ps else cdt(a)
                 r = -np.log(u1) / lam
         else:
-            raise MXNetError(f"_random_gen: unknown distribution {dist!r}")
-    return np.asarray(r).astype(out.numpy).reshape(shape)
+            raise MXNetError(f"_rng_gen: unknown distribution {dist!r}")
+    r = np.asarray(r)
+    if out == DType.f16:        # through float32, as the kernels do (no float64 -> half cast)
+        r = r.astype(np.float32)
+    return r.astype(out.numpy).reshape(shape)
 
 
 def _np_randint(key, shape, low: int, high: int, out: DType):
@@ -335,7 +339,8 @@ def _gen_formula(k, attrs, *xs):
         return k.const(v, cdt)
     if dist == "uniform":
         if not ps:
-            return k.cast(_k_scalar_uniform(k, w, attrs["a"], attrs["b"], out), out)
+            r = _k_scalar_uniform(k, w, attrs["a"], attrs["b"], out)
+            return k.cast(k.cast(r, cdt), out)
         u = _k_u53(k, w[0], w[1]) if wide else k.cast(_k_u24(k, w[0]), cdt)
         return k.cast(k.add(ps[0], k.mul(k.sub(ps[1], ps[0]), u)), out)
     if wide:
@@ -349,7 +354,7 @@ def _gen_formula(k, attrs, *xs):
     if dist == "exponential":
         lam = ps[0] if ps else c(attrs["a"])
         return k.cast(k.div(k.neg(k.log(u1)), lam), out)
-    raise MXNetError(f"_random_gen: unknown distribution {dist!r}")
+    raise MXNetError(f"_rng_gen: unknown distribution {dist!r}")
 
 
 def _randint_formula(k, attrs, *kw):
@@ -463,7 +468,7 @@ _EXT_DISTS = ("gamma", "poisson", "negative_binomial", "generalized_negative_bin
 
 def _np_sample_ext(key, shape, dist: str, out: DType, params: list, a: float, b: float,
                    what: str = "sampler"):
-    """Reference (and implementation) of ``_random_sample_ext``."""
+    """Reference (and implementation) of ``_rng_sample``."""
     n = int(np.prod(shape, dtype=np.int64)) if shape else 1
     if n >= MAX_ELEMENTS:
         raise UnsupportedError(f"{what}: random arrays of {n} elements (2^48 or more) are not "
@@ -576,7 +581,7 @@ def _shuffle_extern(attrs, ins, outs):
 # primitives: the key step, the generated kernel, the extern samplers
 # =================================================================================================
 register_op(OpDef(
-    name="_random_key", arguments=(), outputs=("key",),
+    name="_rng_key", arguments=(), outputs=("key",),
     infer_shape=lambda rc, s: ([], [(4,)]),
     infer_dtype=lambda rc, d: ([], [DType.i64]),
     interp=lambda xs, a: (next_key("cpu"),), differentiable=False,
@@ -607,7 +612,7 @@ def _gen_np(xs, a):
 
 
 register_op(OpDef(
-    name="_random_gen",
+    name="_rng_gen",
     attrs=(Attr("dist", "str", choices=("uniform", "normal", "exponential")),
            Attr("shape", "shape"), Attr("dtype", "dtype", "float32"),
            Attr("nparams", "int", 0), Attr("a", "float", 0.0), Attr("b", "float", 1.0)),
@@ -620,7 +625,7 @@ register_op(OpDef(
 ))
 
 register_op(OpDef(
-    name="_random_randint_gen",
+    name="_rng_randint",
     attrs=(Attr("low", "int"), Attr("high", "int"), Attr("shape", "shape"),
            Attr("dtype", "dtype", "int32")),
     arguments=("k0", "k1", "c0", "c1"), infer_shape=_gen_shape, infer_dtype=_gen_dtype,
@@ -638,7 +643,7 @@ def _ext_args(attrs):
 
 
 register_op(OpDef(
-    name="_random_sample_ext",
+    name="_rng_sample",
     attrs=(Attr("dist", "str", choices=_EXT_DISTS), Attr("shape", "shape"),
            Attr("dtype", "dtype", "float32"), Attr("nparams", "int", 0),
            Attr("a", "float", 1.0), Attr("b", "float", 1.0)),
@@ -669,11 +674,11 @@ def _mn_ext_dtype(rc, dts):
 
 
 register_op(OpDef(
-    name="_random_multinomial_ext",
+    name="_rng_multinomial",
     attrs=(Attr("shape", "shape", ()), Attr("get_prob", "bool", False),
            Attr("dtype", "dtype", "int32")),
     arguments=("key", "data"),
-    outputs=lambda a: ["output", "prob"] if a.get("get_prob") else ["output"],
+    outputs=lambda a: ["output0", "output1"] if a.get("get_prob") else ["output"],
     infer_shape=_mn_ext_shape, infer_dtype=_mn_ext_dtype,
     interp=lambda xs, a: _np_multinomial(xs[0], xs[1], a["shape"], a["get_prob"],
                                          DType.parse(a["dtype"])),
@@ -683,10 +688,575 @@ register_op(OpDef(
 ))
 
 register_op(OpDef(
-    name="_random_shuffle_ext", arguments=("key", "data"),
+    name="_rng_shuffle", arguments=("key", "data"),
     infer_shape=lambda rc, s: (list(s), [s[1]]),
     infer_dtype=lambda rc, d: (list(d), [d[1]]),
     interp=lambda xs, a: (_np_shuffle(xs[0], xs[1]),), differentiable=False,
     lower=Extern(_shuffle_extern, "shuffle"),
     doc="Extern shuffle along axis 0: rows sorted by a 64-bit Philox key each.",
 ))
+
+
+# =================================================================================================
+# MXNet's samplers: _random_<dist>, _random_<dist>_like, _sample_<dist>
+# =================================================================================================
+# dist -> (scalar parameters (name, kind, default, doc), _sample_ argument names, how generated)
+_DISTS = {
+    "uniform": ((("low", "float", 0.0, "Lower bound of the distribution."),
+                 ("high", "float", 1.0, "Upper bound of the distribution.")),
+                ("low", "high"), "gen"),
+    "normal": ((("loc", "float", 0.0, "Mean of the distribution."),
+                ("scale", "float", 1.0, "Standard deviation of the distribution.")),
+               ("mu", "sigma"), "gen"),
+    "gamma": ((("alpha", "float", 1.0, "Alpha parameter (shape) of the gamma distribution."),
+               ("beta", "float", 1.0, "Beta parameter (scale) of the gamma distribution.")),
+              ("alpha", "beta"), "ext"),
+    "exponential": ((("lam", "float", 1.0,
+                      "Lambda parameter (rate) of the exponential distribution."),),
+                    ("lam",), "gen"),
+    "poisson": ((("lam", "float", 1.0, "Lambda parameter (rate) of the Poisson distribution."),),
+                ("lam",), "ext"),
+    "negative_binomial": ((("k", "int", 1, "Limit of unsuccessful experiments."),
+                           ("p", "float", 1.0, "Failure probability in each experiment.")),
+                          ("k", "p"), "ext"),
+    "generalized_negative_binomial": (
+        (("mu", "float", 1.0, "Mean of the negative binomial distribution."),
+         ("alpha", "float", 1.0,
+          "Alpha (dispersion) parameter of the negative binomial distribution.")),
+        ("mu", "alpha"), "ext"),
+}
+
+# MXNet's checks of scalar parameters (its messages), run when the op is created
+_CHECKS = {
+    "uniform": [(lambda a: a["high"] >= a["low"],
+                 "low must be less or equal to high in uniform distribution")],
+    "normal": [(lambda a: a["scale"] > 0, "scale parameter in gaussian has to be positive")],
+    "gamma": [(lambda a: a["alpha"] > 0,
+               "alpha parameter in gamma distribution has to be positive"),
+              (lambda a: a["beta"] > 0,
+               "beta parameter in gamma distribution has to be positive")],
+    "exponential": [(lambda a: a["lam"] > 0,
+                     "lambda parameter in exponential distribution has to be positive")],
+    "poisson": [(lambda a: a["lam"] >= 0,
+                 "lambda parameter in poisson distribution has to be non-negative")],
+    "negative_binomial": [
+        (lambda a: a["k"] >= 0,
+         "k parameter in negative binomial distribution has to be non-negative"),
+        (lambda a: a["p"] >= 0,
+         "p parameter in negative binomial distribution has to be non-negative")],
+    "generalized_negative_binomial": [
+        (lambda a: a["mu"] >= 0, "mu parameter in generalized negative binomial distribution "
+                                 "has to be non-negative"),
+        (lambda a: a["alpha"] >= 0, "alpha parameter in generalized negative binomial "
+                                    "distribution has to be non-negative")],
+}
+
+
+def _validator(dist):
+    def validate(rc):
+        for ok, msg in _CHECKS[dist]:
+            if not ok(rc.attrs):
+                vals = ", ".join(f"{n}={rc.attrs[n]}" for n, *_ in _DISTS[dist][0])
+                raise rc.attr_error(f"{msg} (got {vals})")
+    return validate
+
+
+def _scalars(dist, attrs) -> tuple[float, float]:
+    """The scalar parameters as the samplers take them (MXNet passes them as float32)."""
+    names = [p[0] for p in _DISTS[dist][0]]
+    vals = [float(np.float32(attrs[n])) for n in names] + [1.0]
+    return vals[0], vals[1]
+
+
+def _key_words(b):
+    key = b.op("_rng_key", [])
+    return [b.op("slice_axis", [key], {"axis": 0, "begin": i, "end": i + 1}) for i in range(4)]
+
+
+def _build_sampler(b, dist, shape, dtype: DType, params=(), scal=(0.0, 1.0)):
+    """The primitives drawing ``shape`` numbers of ``dist`` (params: Values broadcast to
+    ``shape``, or the scalars ``scal``)."""
+    attrs = {"dist": dist, "shape": tuple(shape), "dtype": dtype.np_name,
+             "nparams": len(params), "a": scal[0], "b": scal[1]}
+    if _DISTS[dist][2] == "gen":
+        return b.op("_rng_gen", _key_words(b) + list(params), attrs)
+    return b.op("_rng_sample", [b.op("_rng_key", [])] + list(params), attrs)
+
+
+def _np_sampler(dist, shape, dtype: DType, params=(), scal=(0.0, 1.0)):
+    key = next_key("cpu")
+    if _DISTS[dist][2] == "gen":
+        return _np_gen(key, tuple(shape), dist, dtype, list(params), scal[0], scal[1])
+    return _np_sample_ext(key, tuple(shape), dist, dtype, list(params), scal[0], scal[1],
+                          f"sample_{dist}")
+
+
+# -- shape and dtype rules ------------------------------------------------------------------------
+def _init_shape(rc, shapes):
+    """MXNet's InitShape: ``shape`` (0 dims and an empty shape unknown, taken from the
+    consumers as for zeros((0, H)))."""
+    s = tuple(rc.attrs["shape"])
+    o = rc.out_shapes[0] if rc.out_shapes else None
+    if not s:
+        return [], [o]
+    s = tuple(None if d == 0 else d for d in s)
+    if o is not None and len(o) == len(s):
+        s = tuple(k if d is None else d for d, k in zip(s, o))
+    return [], [s]
+
+
+def _out_dtype(rc, default: str, allowed: tuple) -> DType:
+    """MXNet's SampleOpType: the output's dtype when inference knows it (it must equal
+    ``dtype`` when given), else ``dtype``, else ``default``."""
+    want = rc.attrs.get("dtype")
+    known = rc.out_dtypes[0] if rc.out_dtypes else None
+    if known is not None:
+        if want is not None and DType.parse(want) != known:
+            raise rc.dtype_error(f"output type {known.np_name} does not match the requested "
+                                 f"dtype={want}")
+        d = known
+    else:
+        d = DType.parse(want or default)
+    if d.np_name not in allowed:
+        raise rc.dtype_error(f"output type must be one of {', '.join(allowed)}; got "
+                             f"{d.np_name}")
+    return d
+
+
+def _init_dtype(default, allowed):
+    def rule(rc, dts):
+        return [], [_out_dtype(rc, default, allowed)]
+    return rule
+
+
+def _refine_init(attrs, out_types):
+    """Once inference completes the output, the IR's attrs name its shape and dtype."""
+    t = out_types[0]
+    new = dict(attrs)
+    if t.shape_known:
+        new["shape"] = tuple(t.shape)
+    if t.dtype is not None:
+        new["dtype"] = t.dtype.np_name
+    return new
+
+
+def _like_dtype(rc, dts):
+    d = dts[0] if dts[0] is not None else (rc.out_dtypes[0] if rc.out_dtypes else None)
+    if d is not None and not d.is_float:
+        raise rc.dtype_error(f"data has dtype {d.np_name}; the sampler writes float16, float32 "
+                             "or float64")
+    return [d], [d]
+
+
+def _multi_shape(rc, shapes):
+    """MXNet's MultiSampleOpShape: the parameters share a shape [s]; the output is
+    [s] x shape."""
+    sshape = tuple(rc.attrs["shape"])
+    o = rc.out_shapes[0] if rc.out_shapes else None
+    t = None
+    if o is not None and len(o) > len(sshape):
+        t = tuple(o[:len(o) - len(sshape)])
+    names = rc.input_names()
+    t = unify_shapes(rc, [t] + list(shapes), ["output"] + names)
+    if t is None:
+        return list(shapes), [None]
+    return [t] * len(shapes), [t + sshape]
+
+
+def _multi_dtype(rc, dts):
+    known = [d for d in dts if d is not None]
+    if known and any(d != known[0] for d in known):
+        names = rc.input_names()
+        raise rc.dtype_error("parameters must share one dtype; got " + ", ".join(
+            f"{n}={d.np_name if d else '?'}" for n, d in zip(names, dts)))
+    d = known[0] if known else None
+    return [d] * len(dts), [_out_dtype(rc, "float32", _FLOAT_OUT)]
+
+
+def _multi_validate(rc):
+    for d in rc.attrs["shape"]:
+        if d <= 0:
+            raise rc.attr_error(f"shape={tuple(rc.attrs['shape'])}: shape parameter must be "
+                                "non-zero within each dimension")
+
+
+# -- registration ------------------------------------------------------------------------------------
+_SHAPE = Attr("shape", "shape", (), doc="Shape of the output.")
+_CTX = Attr("ctx", "str", "", doc="Context of output, in format [cpu|gpu|cpu_pinned](n). Only "
+                                  "used for imperative calls.")
+_DTYPE = Attr("dtype", "dtype", None, optional=True, choices=_FLOAT_OUT,
+              doc="DType of the output in case this can't be inferred. Defaults to float32 if "
+                  "not defined (dtype=None).")
+
+
+def _how(dist):
+    return ("a generated kernel (Philox in-kernel)" if _DISTS[dist][2] == "gen" else
+            "an extern step (rejection loop in numpy on the same Philox stream)")
+
+
+def _register_dist(dist):
+    params, sample_args, _ = _DISTS[dist]
+    pattrs = tuple(Attr(n, k, d, doc=doc) for n, k, d, doc in params)
+
+    def random_decompose(b, op):
+        v = op.outputs[0]
+        return [_build_sampler(b, dist, v.shape, v.dtype, (), _scalars(dist, op.attrs))]
+
+    def random_np(xs, a):
+        dt = DType.parse(a["dtype"] or "float32")
+        return (_np_sampler(dist, a["shape"], dt, (), _scalars(dist, a)),)
+
+    register_op(OpDef(
+        name=f"_random_{dist}", attrs=pattrs + (_SHAPE, _CTX, _DTYPE), arguments=(),
+        infer_shape=_init_shape, infer_dtype=_init_dtype("float32", _FLOAT_OUT),
+        interp=random_np, differentiable=False, decompose=random_decompose, traits={RANDOM},
+        aliases=(f"random_{dist}",) + (("uniform",) if dist == "uniform" else
+                                       ("normal",) if dist == "normal" else ()),
+        validate=_validator(dist), extra={"refine_attrs": _refine_init},
+        doc=f"Draw random samples from a {dist.replace('_', ' ')} distribution; computed by "
+            f"{_how(dist)}.",
+    ))
+
+    def like_decompose(b, op):
+        v = op.outputs[0]
+        return [_build_sampler(b, dist, v.shape, v.dtype, (), _scalars(dist, op.attrs))]
+
+    def like_np(xs, a):
+        x = np.asarray(xs[0])
+        return (_np_sampler(dist, x.shape, DType.parse(x.dtype), (), _scalars(dist, a)),)
+
+    register_op(OpDef(
+        name=f"_random_{dist}_like", attrs=pattrs, arguments=("data",),
+        infer_shape=lambda rc, s: (list(s) if s[0] is not None else
+                                   [rc.out_shapes[0] if rc.out_shapes else None],
+                                   [s[0] if s[0] is not None else
+                                    (rc.out_shapes[0] if rc.out_shapes else None)]),
+        infer_dtype=_like_dtype, interp=like_np, differentiable=False,
+        decompose=like_decompose, traits={RANDOM}, validate=_validator(dist),
+        doc=f"Random samples of a {dist.replace('_', ' ')} distribution shaped like data (its "
+            f"values are not read); computed by {_how(dist)}.",
+    ))
+
+    def sample_decompose(b, op):
+        v = op.outputs[0]
+        m = len(op.attrs["shape"])
+        ps = [b.reshape(p, tuple(p.shape) + (1,) * m) if m else p for p in op.inputs]
+        return [_build_sampler(b, dist, v.shape, v.dtype, ps)]
+
+    def sample_np(xs, a):
+        m = len(a["shape"])
+        ps = [np.asarray(x).reshape(np.shape(x) + (1,) * m) for x in xs]
+        shape = tuple(np.shape(xs[0])) + tuple(a["shape"])
+        dt = DType.parse(a["dtype"] or "float32")
+        return (_np_sampler(dist, shape, dt, ps),)
+
+    register_op(OpDef(
+        name=f"_sample_{dist}",
+        attrs=(Attr("shape", "shape", (), doc="Shape to be sampled from each random "
+                                              "distribution."), _DTYPE),
+        arguments=sample_args, infer_shape=_multi_shape, infer_dtype=_multi_dtype,
+        interp=sample_np, differentiable=False, decompose=sample_decompose, traits={RANDOM},
+        aliases=(f"sample_{dist}",), validate=_multi_validate,
+        extra={"refine_attrs": lambda attrs, ts: {**attrs, "dtype": ts[0].dtype.np_name}
+               if ts[0].dtype is not None else attrs},
+        doc=f"Concurrent sampling from multiple {dist.replace('_', ' ')} distributions whose "
+            f"parameters are the input arrays (output shape: parameters' shape + shape; no "
+            f"gradient, as in MXNet); computed by {_how(dist)}.",
+    ))
+
+
+for _d in _DISTS:
+    _register_dist(_d)
+
+
+# -- randint ----------------------------------------------------------------------------------------
+def _randint_validate(rc):
+    a = rc.attrs
+    if a["high"] < a["low"]:
+        raise rc.attr_error(f"low must be less or equal to high in uniform distribution (got "
+                            f"low={a['low']}, high={a['high']})")
+    if a["high"] == a["low"]:
+        # MXNet 1.9.1 divides by zero here (the process dies with SIGFPE)
+        raise rc.attr_error(f"low={a['low']} equals high={a['high']}: the range [low, high) is "
+                            "empty")
+
+
+def _randint_decompose(b, op):
+    v = op.outputs[0]
+    return [b.op("_rng_randint", _key_words(b),
+                 {"low": op.attrs["low"], "high": op.attrs["high"], "shape": tuple(v.shape),
+                  "dtype": v.dtype.np_name})]
+
+
+register_op(OpDef(
+    name="_random_randint",
+    attrs=(Attr("low", "int", doc="Lower bound of the distribution."),
+           Attr("high", "int", doc="Upper bound of the distribution."), _SHAPE, _CTX,
+           Attr("dtype", "dtype", None, optional=True, choices=("int32", "int64"),
+                doc="DType of the output in case this can't be inferred. Defaults to int32 if "
+                    "not defined (dtype=None).")),
+    arguments=(), infer_shape=_init_shape, infer_dtype=_init_dtype("int32", ("int32", "int64")),
+    interp=lambda xs, a: (_np_randint(next_key("cpu"), tuple(a["shape"]), a["low"], a["high"],
+                                      DType.parse(a["dtype"] or "int32")),),
+    differentiable=False, decompose=_randint_decompose, traits={RANDOM},
+    aliases=("random_randint",), validate=_randint_validate,
+    extra={"refine_attrs": _refine_init},
+    doc="Draw random integers uniformly from [low, high); computed by a generated kernel "
+        "(Philox in-kernel).",
+))
+
+
+# -- multinomial --------------------------------------------------------------------------------------
+def _mn_shape(rc, shapes):
+    d = shapes[0]
+    n = 2 if rc.attrs["get_prob"] else 1
+    if d is None or any(x is None for x in d):
+        return list(shapes), [None] * n
+    return list(shapes), [_multinomial_shape(d, rc.attrs["shape"])] * n
+
+
+def _mn_dtype(rc, dts):
+    out = [DType.parse(rc.attrs["dtype"])]
+    if rc.attrs["get_prob"]:
+        out.append(dts[0])
+    return list(dts), out
+
+
+def _mn_decompose(b, op):
+    r = b.op("_rng_multinomial", [b.op("_rng_key", []), op.inputs[0]],
+             {"shape": tuple(op.attrs["shape"]), "get_prob": op.attrs["get_prob"],
+              "dtype": op.attrs["dtype"]})
+    return list(r) if isinstance(r, tuple) else [r]
+
+
+def _mn_vjp(b, op, g):
+    """MXNet's _backward_sample_multinomial: with get_prob, the gradient of the
+    log-probabilities reaches the sampled entries of data as g / p; none without get_prob."""
+    if not op.attrs["get_prob"]:
+        return (None,)
+    data = op.inputs[0]
+    idx, _ = op.outputs
+    gp = g[1] if isinstance(g, list) else g
+    kk = data.shape[-1]
+    lead = len(data.shape) - 1
+    oh = b.op("one_hot", [idx], {"depth": kk, "dtype": data.dtype.np_name})
+    contrib = b.mul(oh, b.reshape(gp, tuple(gp.shape) + (1,)))
+    axes = tuple(range(lead, len(contrib.shape) - 1))
+    s = b.sum(contrib, axis=axes) if axes else contrib
+    s = b.reshape(s, tuple(data.shape))
+    nz = b.op("_not_equal_scalar", [s], {"scalar": 0.0})
+    den = b.where(nz, data, b.ones_like(data))
+    return (b.div(s, den),)
+
+
+register_op(OpDef(
+    name="_sample_multinomial",
+    attrs=(Attr("shape", "shape", (), doc="Shape to be sampled from each random distribution."),
+           Attr("get_prob", "bool", False, doc="Whether to also return the log probability of "
+                                               "sampled result."),
+           Attr("dtype", "dtype", "int32",
+                choices=("uint8", "int32", "float16", "float32", "float64"),
+                doc="DType of the output in case this can't be inferred.")),
+    arguments=("data",),
+    outputs=lambda a: ["output0", "output1"] if a.get("get_prob") else ["output"],
+    infer_shape=_mn_shape, infer_dtype=_mn_dtype,
+    interp=lambda xs, a: _np_multinomial(next_key("cpu"), xs[0], a["shape"], a["get_prob"],
+                                         DType.parse(a["dtype"])),
+    vjp=_mn_vjp, decompose=_mn_decompose, traits={RANDOM}, aliases=("sample_multinomial",),
+    doc="Concurrent sampling from multiple multinomial distributions (rows of data, which must "
+        "sum to 1); with get_prob also the log-probabilities of the samples, whose gradient "
+        "reaches data as MXNet's. Computed by an extern step on the Philox stream.",
+))
+
+
+# -- shuffle ------------------------------------------------------------------------------------------
+register_op(OpDef(
+    name="_shuffle", arguments=("data",),
+    infer_shape=lambda rc, s: ([s[0] or (rc.out_shapes[0] if rc.out_shapes else None)],
+                               [s[0] or (rc.out_shapes[0] if rc.out_shapes else None)]),
+    interp=lambda xs, a: (_np_shuffle(next_key("cpu"), xs[0]),),
+    differentiable=False,
+    decompose=lambda b, op: [b.op("_rng_shuffle", [b.op("_rng_key", []),
+                                                           op.inputs[0]])],
+    traits={RANDOM}, aliases=("shuffle",),
+    doc="Randomly shuffle the array along its first axis (not differentiable, as in MXNet); "
+        "an extern step sorting the rows by a Philox key each.",
+))
+
+
+# =================================================================================================
+# densities: _random_pdf_<dist>(sample, parameters...; is_log)
+# =================================================================================================
+# MXNet's pdf parameters: gamma's beta is a *rate* here (a log b + (a-1) log x - b x - lgamma a),
+# unlike the samplers' scale; negative_binomial's p is the failure probability
+_PDFS = {
+    "uniform": ("low", "high"), "normal": ("mu", "sigma"), "gamma": ("alpha", "beta"),
+    "exponential": ("lam",), "poisson": ("lam",), "negative_binomial": ("k", "p"),
+    "generalized_negative_binomial": ("mu", "alpha"), "dirichlet": ("alpha",),
+}
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
+
+
+def _pdf_rule(vparm: bool):
+    def rule(rc, shapes):
+        from ..types import shape_str
+        x = tuple(shapes[0])
+        names = rc.input_names()
+        p = tuple(shapes[1])
+        for n, s in zip(names[2:], shapes[2:]):
+            if tuple(s) != p:
+                raise rc.shape_error(f"{n} has shape ({shape_str(s)}) and {names[1]} has shape "
+                                     f"({shape_str(p)}); the parameters must share one shape")
+        if len(p) > len(x):
+            raise rc.shape_error(f"dimension of input samples ({len(x)}) must be at least "
+                                 f"dimension of distribution parameters ({len(p)})")
+        want = x[:len(p)]
+        if vparm and p:
+            want = want[:-1] + (x[-1],)
+        if p != want:
+            raise rc.shape_error(f"{names[1]} has shape ({shape_str(p)}); expected "
+                                 f"({shape_str(want)}), the leading dims of sample "
+                                 f"({shape_str(x)})" + (" with its last dim" if vparm else ""))
+        if vparm:
+            return (1,) if len(x) == 1 else x[:-1]
+        return x
+    return rule
+
+
+def _np_lpdf(dist, x, ps):
+    """Log-density in float64 (``ps`` broadcast against ``x``)."""
+    lg = _lgamma_np
+    if dist == "uniform":
+        lo, hi = ps
+        return np.broadcast_to(-np.log(hi - lo), x.shape)
+    if dist == "normal":
+        mu, s = ps
+        return -0.5 * (x - mu) ** 2 / (s * s) - np.log(_SQRT_2PI * s)
+    if dist == "gamma":
+        a, be = ps
+        return a * np.log(be) + (a - 1) * np.log(x) - be * x - lg(a)
+    if dist == "exponential":
+        lam, = ps
+        return np.log(lam) - lam * x
+    if dist == "poisson":
+        lam, = ps
+        return x * np.log(lam) - lg(x + 1) - lam
+    if dist in ("negative_binomial", "generalized_negative_binomial"):
+        if dist == "negative_binomial":
+            k, p = ps
+        else:
+            mu, alpha = ps
+            k, p = 1.0 / alpha, 1.0 / (mu * alpha + 1.0)
+        k, p = np.broadcast_to(k, x.shape), np.broadcast_to(p, x.shape)
+        return lg(x + k) - lg(x + 1) - lg(k) + k * np.log(p) + x * np.log(1 - p)
+    raise MXNetError(f"_random_pdf_{dist}: unknown distribution")
+
+
+def _pdf_np(dist):
+    def f(xs, a):
+        x = np.asarray(xs[0])
+        x64 = x.astype(np.float64)
+        with np.errstate(all="ignore"):
+            if dist == "dirichlet":
+                al = np.asarray(xs[1]).astype(np.float64)
+                m = x.ndim - al.ndim
+                ab = al.reshape(al.shape[:-1] + (1,) * m + al.shape[-1:])
+                c = _lgamma_np(al.sum(-1)) - _lgamma_np(al).sum(-1)
+                lp = ((ab - 1) * np.log(x64)).sum(-1) + c.reshape(c.shape + (1,) * m)
+                lp = lp.reshape((1,) if x.ndim == 1 else x.shape[:-1])
+            else:
+                ps = [np.asarray(p).astype(np.float64) for p in xs[1:]]
+                ps = [p.reshape(p.shape + (1,) * (x.ndim - p.ndim)) for p in ps]
+                lp = _np_lpdf(dist, x64, ps)
+            r = lp if a["is_log"] else np.exp(lp)
+        return (np.asarray(r).astype(x.dtype),)
+    return f
+
+
+def _pdf_decompose(dist):
+    def decompose(b, op):
+        x = op.inputs[0]
+        is_log = op.attrs["is_log"]
+        nd = len(x.shape)
+        if dist == "dirichlet":
+            al = op.inputs[1]
+            m = nd - len(al.shape)
+            ab = b.reshape(al, tuple(al.shape[:-1]) + (1,) * m + tuple(al.shape[-1:]))
+            t = b.sum(b.mul(b.sub(ab, 1.0), b.log(x)), axis=nd - 1, keepdims=True)
+            ka = len(al.shape) - 1
+            c = b.sub(b.op("gammaln", [b.sum(al, axis=ka, keepdims=True)]),
+                      b.sum(b.op("gammaln", [al]), axis=ka, keepdims=True))
+            c = b.reshape(c, tuple(al.shape[:-1]) + (1,) * (m + 1))
+            lp = b.reshape(b.add(t, c), tuple(op.outputs[0].shape))
+            return [lp if is_log else b.exp(lp)]
+        ps = [b.reshape(p, tuple(p.shape) + (1,) * (nd - len(p.shape))) for p in op.inputs[1:]]
+        if dist in ("poisson", "negative_binomial", "generalized_negative_binomial"):
+            x = b.op("BlockGrad", [x])     # MXNet: no gradient for a discrete sample
+        if dist == "uniform":
+            lo, hi = ps
+            d = b.sub(hi, lo)
+            r = b.neg(b.log(d)) if is_log else b.div(1.0, d)
+            return [b.broadcast_to(r, tuple(x.shape))]
+        if dist == "normal":
+            mu, s = ps
+            dx = b.sub(x, mu)
+            expo = b.div(b.mul(b.mul(dx, dx), -0.5), b.mul(s, s))
+            if is_log:
+                return [b.sub(expo, b.log(b.mul(s, _SQRT_2PI)))]
+            return [b.div(b.exp(expo), b.mul(s, _SQRT_2PI))]
+        if dist == "exponential":
+            lam, = ps
+            if is_log:
+                return [b.sub(b.log(lam), b.mul(lam, x))]
+            return [b.mul(lam, b.exp(b.neg(b.mul(lam, x))))]
+        if dist == "gamma":
+            al, be = ps
+            lp = b.sub(b.sub(b.add(b.mul(al, b.log(be)), b.mul(b.sub(al, 1.0), b.log(x))),
+                             b.mul(be, x)), b.op("gammaln", [al]))
+        elif dist == "poisson":
+            lam, = ps
+            lp = b.sub(b.sub(b.mul(x, b.log(lam)), b.op("gammaln", [b.add(x, 1.0)])), lam)
+        else:
+            if dist == "negative_binomial":
+                k, p = ps
+            else:
+                mu, al = ps
+                k = b.div(1.0, al)
+                p = b.div(1.0, b.add(b.mul(mu, al), 1.0))
+            lp = b.add(b.add(b.sub(b.sub(b.op("gammaln", [b.add(x, k)]),
+                                         b.op("gammaln", [b.add(x, 1.0)])),
+                                   b.op("gammaln", [k])),
+                             b.mul(k, b.log(p))),
+                       b.mul(x, b.log(b.sub(1.0, p))))
+        return [lp if is_log else b.exp(lp)]
+    return decompose
+
+
+_PDF_DOCS = {
+    "uniform": "1 / (high - low) (the sample's support is not checked, as in MXNet)",
+    "normal": "exp(-(x - mu)^2 / (2 sigma^2)) / (sqrt(2 pi) sigma)",
+    "gamma": "beta^alpha x^(alpha-1) exp(-beta x) / Gamma(alpha) (beta is the rate)",
+    "exponential": "lam exp(-lam x)",
+    "poisson": "lam^x exp(-lam) / x! (no gradient for the sample)",
+    "negative_binomial": "Gamma(x+k) / (x! Gamma(k)) p^k (1-p)^x (p: failure probability; no "
+                         "gradient for the sample)",
+    "generalized_negative_binomial": "negative binomial with k = 1/alpha, p = 1/(mu alpha + 1) "
+                                     "(no gradient for the sample)",
+    "dirichlet": "Gamma(sum alpha) / prod Gamma(alpha_j) prod x_j^(alpha_j - 1) over the last "
+                 "axis",
+}
+
+for _d, _params in _PDFS.items():
+    register_op(OpDef(
+        name=f"_random_pdf_{_d}",
+        attrs=(Attr("is_log", "bool", False, doc="If set, compute the density of the "
+                                                 "log-probability instead of the probability."),),
+        arguments=("sample",) + _params,
+        infer_shape=forward_shape(_pdf_rule(_d == "dirichlet")),
+        interp=_pdf_np(_d), decompose=_pdf_decompose(_d), aliases=(f"random_pdf_{_d}",),
+        doc=f"Density (or log-density with is_log) of {_d.replace('_', ' ')} distributions at "
+            f"the samples: {_PDF_DOCS[_d]}. The parameters' shape is the leading part of the "
+            "sample's; gradients w.r.t. sample and parameters are MXNet's (autodiff of this "
+            "formula).",
+    ))
