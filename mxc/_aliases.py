@@ -47,6 +47,9 @@ ALIASES = {
     "mxc.attribute": "mxc.symbol.naming",
     "mxc.rnd": "mxc.random",
     "mxc.registry": "runtime.registry",
+    "mxc.recordio": "mxc.recordio",
+    "mxc.image": "mxc.image",
+    "mxc.img": "mxc.image",
 }
 
 _PACKAGES: dict[str, str] = {}     # "mxnet" -> "mxc", set by alias_package

@@ -1,15 +1,17 @@
 """``mxc``: the command line.
 
     mxc dump net-symbol.json --shape data=64,784 [--after PASS] [--kernels] [--memory]
-             [--why-no-fuse] [--target llvm|triton] [--train]
+             [--why-no-fuse] [--target llvm|triton] [--train] [--monitor PATTERN [--monitor-all]]
     mxc run  net-symbol.json --shape data=64,784 [--params net-0000.params] [--repeat N]
              [--profile] [--train]
     mxc bench [bench options]
 
 ``dump`` prints the IR after each pass (or one pass), the kernels' IR and sources (LLVM IR or
-Triton), the memory plan and the fusion remarks. ``run`` executes the compiled graph on random
-inputs (parameters from a .params file if given) and prints the outputs' shapes and timing;
-``--profile`` adds the time of every kernel and library call, slowest first.
+Triton), the memory plan and the fusion remarks; ``--monitor PATTERN`` compiles the program an
+executor with ``mx.mon.Monitor(pattern=PATTERN)`` installed runs (the values it watches are
+pinned; ``--why-no-fuse`` lists each as a ``pin`` remark). ``run`` executes the compiled graph
+on random inputs (parameters from a .params file if given) and prints the outputs' shapes and
+timing; ``--profile`` adds the time of every kernel and library call, slowest first.
 """
 from __future__ import annotations
 
@@ -61,8 +63,19 @@ def _compile(args):
     grad = None
     if getattr(args, "train", False):
         grad = [n for n in sym.list_arguments() if n not in shapes]
+    pins = None
+    if getattr(args, "monitor", None) is not None:
+        # the values a Monitor(pattern=...) would watch, kept materialized (mxc.passes.pin)
+        import re
+        try:
+            re.compile(args.monitor)
+        except re.error as e:
+            raise UsageError(f"--monitor {args.monitor!r} is not a regular expression: {e}") \
+                from None
+        pins = mx.monitor.monitor_pins(sym, args.monitor, args.monitor_all,
+                                       train=grad is not None) or None
     return sym, mx.compile(sym, shapes=shapes, target=args.target,
-                           is_train=getattr(args, "train", False), grad_wrt=grad)
+                           is_train=getattr(args, "train", False), grad_wrt=grad, pins=pins)
 
 
 def cmd_dump(args) -> int:
@@ -157,6 +170,11 @@ def main(argv=None) -> int:
             q.add_argument("--kernels", action="store_true", help="kernel IR and sources")
             q.add_argument("--memory", action="store_true", help="the memory plan")
             q.add_argument("--why-no-fuse", action="store_true", help="fusion remarks")
+            q.add_argument("--monitor", metavar="PATTERN",
+                           help="compile as for an mx.mon.Monitor with this pattern: the values "
+                                "it watches are pinned (see --why-no-fuse)")
+            q.add_argument("--monitor-all", action="store_true",
+                           help="with --monitor: the monitor watches node inputs too")
         else:
             q.add_argument("--params", help="a .params file with the parameters")
             q.add_argument("--repeat", type=int, default=10)

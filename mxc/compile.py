@@ -41,10 +41,11 @@ from .passes.simplify import Simplify
 __all__ = ["compile", "compile_graph", "Compiled", "default_passes"]
 
 
-def default_passes(fuse: bool = True, grad_wrt=None, n_diff_outputs=None):
+def default_passes(fuse: bool = True, grad_wrt=None, n_diff_outputs=None, taps=()):
     passes = [InferTypes(require_complete=True)]  # complete every shape and dtype
     if grad_wrt is not None:                        # gradients as IR (joint graph)
-        passes.append(Autodiff(wrt=list(grad_wrt), n_diff_outputs=n_diff_outputs))
+        passes.append(Autodiff(wrt=list(grad_wrt), n_diff_outputs=n_diff_outputs,
+                               taps=tuple(taps)))
     passes += [
         Decompose(),                         # composites -> primitives
         Simplify(),                          # local rewrites
@@ -75,6 +76,8 @@ class Compiled:
         self.ctx = ctx
         self.symbol_graph = symbol_graph
         self.from_cache = False
+        # {Pin: output index} of the values kept for a monitor (see mxc.passes.pin)
+        self.pins: dict = {}
 
     # stages
     @property
@@ -196,7 +199,7 @@ def _fields(p) -> dict:
 
 def compile_graph(g: Graph, target: str = "llvm", ctx: PassContext | None = None,
                   passes=None, symbol_graph=None, grad_wrt=None,
-                  n_diff_outputs=None, inplace: dict | None = None) -> Compiled:
+                  n_diff_outputs=None, inplace: dict | None = None, pins=None) -> Compiled:
     """Compile an IR graph whose input types are complete.
 
     With ``grad_wrt`` (input names) the graph is differentiated first: the compiled function
@@ -205,29 +208,55 @@ def compile_graph(g: Graph, target: str = "llvm", ctx: PassContext | None = None
 
     ``inplace`` ({output index: input index}) asks for outputs written into their input's
     storage (an optimizer's new weight into the weight); ``Compiled.program.inplace`` says
-    which were granted: bind the same array to both."""
+    which were granted: bind the same array to both.
+
+    ``pins`` (:class:`~mxc.passes.pin.Pin`) are values kept materialized and returned as
+    extra outputs, forward ones after the graph's outputs, gradient ones after the gradients
+    (``Compiled.pins`` gives their output indices); fusion stores each where it is computed
+    and fuses the rest as before."""
     ctx = ctx or PassContext(target=normalize_target(target))
     default = passes is None
+    pins = tuple(sorted(set(pins or ())))
+    taps = tuple(p for p in pins if p.kind == "grad")
+    if taps and grad_wrt is None:
+        raise MXNetError(f"gradient pins {[p.describe() for p in taps]} need a differentiated "
+                         "graph (grad_wrt)")
+    pin_map: dict = {}
+    if pins:
+        from .passes.pin import append_pins
+        g, pin_map = append_pins(g, pins)
+        pinned = ctx.options.setdefault("pinned", {})
+        for p, i in pin_map.items():
+            pinned.setdefault(i, p.describe())
     pipe = Pipeline(passes if passes is not None else
-                    default_passes(grad_wrt=grad_wrt, n_diff_outputs=n_diff_outputs),
+                    default_passes(grad_wrt=grad_wrt, n_diff_outputs=n_diff_outputs,
+                                   taps=taps),
                     name=g.name)
     key = None
     if default and cache.enabled() and not ctx.dump_dir:
         key = cache.cache_key(str(g), normalize_target(target),
-                              repr(pipe.passes) + repr(ctx.is_train) + repr(inplace))
+                              repr(pipe.passes) + repr(ctx.is_train) + repr(inplace)
+                              + repr(pins))
         hit = cache.load(key)
         if hit is not None:
             return _from_cache(hit, g, pipe, ctx, target, symbol_graph)
     out = pipe.run(g, ctx)
+    ad = next((p for p in pipe.passes if isinstance(p, Autodiff)), None)
+    if ad is not None:
+        pin_map.update(ad.tap_outputs)
     prog = plan_memory(build_program(out, ctx.options.get("n_forward_outputs"), inplace))
     exe = Executable(prog, target)
     if key is not None:
         ad = next((p for p in pipe.passes if isinstance(p, Autodiff)), None)
         extra = {"autodiff": (ad.head_inputs, ad.head_outputs) if ad else None,
-                 "n_forward_outputs": ctx.options.get("n_forward_outputs")}
+                 "n_forward_outputs": ctx.options.get("n_forward_outputs"),
+                 "pins": [(p.op, p.index, p.kind, p.label, i) for p, i in pin_map.items()],
+                 "pinned": dict(ctx.options.get("pinned") or {})}
         cache.store(key, cache.CacheEntry(str(out), prog, list(ctx.remarks), exe.artefacts(),
                                           ctx.options.get("n_forward_outputs"), extra))
-    return Compiled(out, pipe, prog, exe, ctx, symbol_graph)
+    c = Compiled(out, pipe, prog, exe, ctx, symbol_graph)
+    c.pins = pin_map
+    return c
 
 
 def _from_cache(hit, g, pipe, ctx, target, symbol_graph) -> "Compiled":
@@ -241,22 +270,29 @@ def _from_cache(hit, g, pipe, ctx, target, symbol_graph) -> "Compiled":
     ad = next((p for p in pipe.passes if isinstance(p, Autodiff)), None)
     if ad is not None and hit.extra.get("autodiff"):
         ad.head_inputs, ad.head_outputs = (list(x) for x in hit.extra["autodiff"])
+    from .passes.pin import Pin
+    pins = {Pin(op, idx, kind, label): i for op, idx, kind, label, i in hit.extra.get("pins", ())}
+    if ad is not None:
+        ad.tap_outputs = {p: i for p, i in pins.items() if p.kind == "grad"}
+    if hit.extra.get("pinned"):
+        ctx.options["pinned"] = dict(hit.extra["pinned"])
     pipe.stages = [Stage("input", g, 0.0), Stage("cached", out, 0.0)]
     exe = Executable(hit.program, target, artefacts=hit.artefacts)
     c = Compiled(out, pipe, hit.program, exe, ctx, symbol_graph)
     c.from_cache = True
+    c.pins = pins
     return c
 
 
 def compile(symbol, shapes: dict | None = None, dtypes: dict | None = None,
-            target: str = "llvm", is_train: bool = False, grad_wrt=None,
+            target: str = "llvm", is_train: bool = False, grad_wrt=None, pins=None,
             **shape_kwargs) -> Compiled:
     """Compile an ``mx.sym`` Symbol (or an IR Graph) for ``target`` (``llvm``/``cpu`` or
     ``triton``/``gpu``). ``shapes`` gives input shapes by name (also as keyword arguments);
     dtypes default to float32 where nothing decides them. ``grad_wrt`` lists the inputs to
-    differentiate (see :func:`compile_graph`)."""
+    differentiate and ``pins`` the values to keep (see :func:`compile_graph`)."""
     if isinstance(symbol, Graph):
-        return compile_graph(symbol, target, grad_wrt=grad_wrt)
+        return compile_graph(symbol, target, grad_wrt=grad_wrt, pins=pins)
     from .symbol.convert import to_graph
     shapes = dict(shapes or {})
     shapes.update(shape_kwargs)
@@ -266,7 +302,7 @@ def compile(symbol, shapes: dict | None = None, dtypes: dict | None = None,
     g = _default_float32(sg.graph)
     return compile_graph(g, target, PassContext(target=normalize_target(target),
                                                 is_train=is_train), symbol_graph=sg,
-                         grad_wrt=grad_wrt, n_diff_outputs=len(sg.output_names))
+                         grad_wrt=grad_wrt, n_diff_outputs=len(sg.output_names), pins=pins)
 
 
 def _default_float32(g: Graph) -> Graph:

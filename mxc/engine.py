@@ -18,7 +18,7 @@ from __future__ import annotations
 import operator
 import threading
 
-from .base import MXNetError
+from .base import MXNetError, check_call  # noqa: F401  (mx.engine.check_call, as MXNet's)
 
 __all__ = ["EngineError", "bulk", "set_bulk_size", "waitall", "wait_device"]
 

@@ -16,8 +16,8 @@ What differs from MXNet, on purpose:
   :class:`mxc.base.UnsupportedError`.
 * Execution is synchronous (see :mod:`mxc.engine`); ``mx.nd.waitall()`` calls are kept where
   MXNet makes them and cost nothing on the CPU.
-* :func:`getenv` / :func:`setenv` read and write ``os.environ``: mxc's backend is Python, so that
-  is the environment it sees (MXNet's read the C runtime's copy).
+* :func:`getenv` / :func:`setenv` (``mx.util``'s) read and write ``os.environ``: mxc's backend is
+  Python, so that is the environment it sees (MXNet's read the C runtime's copy).
 """
 # ruff: noqa: N802, N806  (MXNet's names: checkShapes, locationError)
 from __future__ import annotations
@@ -54,36 +54,37 @@ import mxc as mx
 from .base import DTypeError, FormatError, MXNetError, ShapeError, UnsupportedError
 from .context import Context, DeviceError, current_context
 from .ndarray import NDArray, array
+from .runtime import Features
 from .symbol import Symbol
+from .util import get_cuda_compute_capability, getenv, setenv, use_np
 
 __all__ = [
     # modules and names MXNet's test_utils imports (they come with its star import)
-    "Context", "OrderedDict", "Symbol", "array", "bz2", "contextmanager", "current_context",
-    "errno", "getenv", "get_cuda_compute_capability", "gzip", "json", "logging", "mx", "np",
-    "npt", "numbers", "os", "platform", "rnd", "setenv", "ss", "struct", "sys", "time",
-    "traceback", "use_np", "zipfile",
+    "array", "bz2", "Context", "contextmanager", "current_context", "errno", "Features",
+    "get_cuda_compute_capability", "getenv", "gzip", "json", "logging", "mx", "np", "npt",
+    "numbers", "OrderedDict", "os", "platform", "rnd", "setenv", "ss", "struct", "Symbol", "sys",
+    "time", "traceback", "use_np", "zipfile",
     # the helpers
-    "DummyIter", "almost_equal", "assert_allclose", "assert_almost_equal",
-    "assert_almost_equal_ignore_nan", "assert_almost_equal_with_err", "assert_exception",
-    "assign_each", "assign_each2", "checkShapes", "check_consistency",
-    "check_gluon_hybridize_consistency", "check_numeric_gradient", "check_speed",
-    "check_symbolic_backward", "check_symbolic_forward", "chi_square_check",
-    "collapse_sum_like", "compare_ndarray_tuple", "compare_optimizer", "create_2d_tensor",
-    "create_sparse_array", "create_sparse_array_zd", "create_vector", "default_atols",
-    "default_context", "default_dtype", "default_numeric_eps", "default_rtols",
-    "discard_stderr", "download", "download_model", "effective_dtype", "environment",
+    "almost_equal", "assert_allclose", "assert_almost_equal", "assert_almost_equal_ignore_nan",
+    "assert_almost_equal_with_err", "assert_exception", "assign_each", "assign_each2",
+    "check_consistency", "check_gluon_hybridize_consistency", "check_numeric_gradient",
+    "check_speed", "check_symbolic_backward", "check_symbolic_forward", "checkShapes",
+    "chi_square_check", "collapse_sum_like", "compare_ndarray_tuple", "compare_optimizer",
+    "create_2d_tensor", "create_sparse_array", "create_sparse_array_zd", "create_vector",
+    "default_atols", "default_context", "default_dtype", "default_numeric_eps", "default_rtols",
+    "discard_stderr", "download", "download_model", "DummyIter", "effective_dtype", "environment",
     "gen_buckets_probs_with_ppf", "get_atol", "get_bz2_data", "get_cifar10", "get_etol",
     "get_identity_mat", "get_identity_mat_batch", "get_im2rec_path", "get_mnist",
     "get_mnist_iterator", "get_mnist_pkl", "get_mnist_ubyte", "get_rtol", "get_tolerance",
-    "get_tols", "get_zip_data", "has_tvm_ops", "is_aarch64_run", "is_cd_run",
-    "is_op_runnable", "list_gpus", "locationError", "mean_check",
-    "new_matrix_with_real_eigvals_2d", "new_matrix_with_real_eigvals_nd",
-    "new_orthonormal_matrix_2d", "new_sym_matrix_with_real_eigvals_2d",
-    "new_sym_matrix_with_real_eigvals_nd", "np_reduce", "numeric_grad", "rand_coord_2d",
-    "rand_ndarray", "rand_shape_2d", "rand_shape_3d", "rand_shape_nd", "rand_sparse_ndarray",
-    "random_arrays", "random_sample", "random_uniform_arrays", "retry", "same", "same_array",
-    "same_symbol_structure", "set_default_context", "shuffle_csr_column_indices",
-    "simple_forward", "var_check", "verify_generator",
+    "get_tols", "get_zip_data", "has_tvm_ops", "is_aarch64_run", "is_cd_run", "is_op_runnable",
+    "list_gpus", "locationError", "mean_check", "new_matrix_with_real_eigvals_2d",
+    "new_matrix_with_real_eigvals_nd", "new_orthonormal_matrix_2d",
+    "new_sym_matrix_with_real_eigvals_2d", "new_sym_matrix_with_real_eigvals_nd", "np_reduce",
+    "np_symbol", "numeric_grad", "rand_coord_2d", "rand_ndarray", "rand_shape_2d", "rand_shape_3d",
+    "rand_shape_nd", "rand_sparse_ndarray", "random_arrays", "random_sample",
+    "random_uniform_arrays", "retry", "same", "same_array", "same_symbol_structure",
+    "set_default_context", "shuffle_csr_column_indices", "simple_forward", "var_check",
+    "verify_generator",
 ]
 
 
@@ -155,7 +156,7 @@ def _tf32_in_use(ctx) -> bool:
             return False
         import torch
         allowed = torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32
-    except MXNetError:
+    except (ValueError, OSError, RuntimeError):
         return False
     return bool(allowed) and os.environ.get("NVIDIA_TF32_OVERRIDE") != "0"
 
@@ -1125,24 +1126,31 @@ def list_gpus():
     return range(mx.context.num_gpus())
 
 
-def get_cuda_compute_capability(ctx):
-    """The CUDA compute capability of ``ctx``'s GPU as an int (``90`` for sm_90)."""
-    if not isinstance(ctx, Context) or ctx.device_type != "gpu":
-        raise UsageError("Expecting a gpu context to get cuda compute capability, while "
-                         f"received ctx {ctx}")
-    ctx._require_available()       # DeviceError without CUDA or without that GPU
-    import torch
-    major, minor = torch.cuda.get_device_capability(ctx.device_id)
-    return major * 10 + minor
-
-
 def has_tvm_ops():
-    """False: mxc has no TVM-generated operators (its kernels come from LLVM and Triton)."""
-    return False
+    """Whether operators generated by TVM are available (``mx.runtime.Features``' TVM_OP): never
+    in mxc, whose kernels come from LLVM and Triton. On a GPU context MXNet also requires compute
+    capability 5.3 or newer."""
+    built = Features().is_enabled("TVM_OP")
+    ctx = current_context()
+    if ctx.device_type == "gpu":
+        try:
+            cc = get_cuda_compute_capability(ctx)
+        except (ValueError, OSError, RuntimeError):
+            return False
+        return built and cc >= 53
+    return built
 
 
 def is_op_runnable():
-    """True: without TVM operators nothing depends on the GPU's compute capability."""
+    """Whether operators can run on the current context: always on a CPU; on a GPU too unless
+    TVM operators are built in (never in mxc) and the GPU is older than compute capability
+    5.3."""
+    ctx = current_context()
+    if ctx.device_type == "gpu" and Features().is_enabled("TVM_OP"):
+        try:
+            return get_cuda_compute_capability(ctx) >= 53
+        except (ValueError, OSError, RuntimeError):
+            return False
     return True
 
 
@@ -1157,24 +1165,6 @@ def is_aarch64_run():
 
 
 # --- environment -------------------------------------------------------------------------------
-def getenv(name):
-    """The value of environment variable ``name``, or None if unset (mxc's backend reads
-    ``os.environ``, so that is what this reads)."""
-    if not isinstance(name, str):
-        raise TypeError(f"getenv: name must be a str; got {type(name).__name__} {name!r}")
-    return os.environ.get(name)
-
-
-def setenv(name, value):
-    """Set environment variable ``name`` to ``value`` (a str), or unset it (``None``)."""
-    if not isinstance(name, str):
-        raise TypeError(f"setenv: name must be a str; got {type(name).__name__} {name!r}")
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value
-
-
 @contextmanager
 def environment(*args):
     """Set environment variables for the ``with`` block and restore them after, even when the
@@ -1199,9 +1189,11 @@ def environment(*args):
     try:
         yield
     finally:
-        mx.nd.waitall()     # queued device work may still read the settings
-        for k, v in saved.items():
-            setenv(k, v)
+        try:
+            mx.nd.waitall()     # queued device work may still read the settings
+        finally:
+            for k, v in saved.items():
+                setenv(k, v)
 
 
 @contextmanager
@@ -1487,15 +1479,14 @@ def new_sym_matrix_with_real_eigvals_nd(shape):
 
 
 # --- features mxc does not have ---------------------------------------------------------------
-def use_np(func):
-    """MXNet's numpy-mode decorator (``mx.np`` semantics inside ``func``). mxc has no numpy
-    mode: the decorated function (or class) raises UnsupportedError when called."""
-    @functools.wraps(func)
-    def refuse(*args, **kwargs):
-        raise UnsupportedError(f"{getattr(func, '__name__', func)}: mxc does not support "
-                               "MXNet's numpy mode (use_np / mx.np / npx.set_np); use mx.nd "
-                               "and mx.sym")
-    return refuse
+class np_symbol(Symbol):  # noqa: N801  (MXNet's name: mx.np's Symbol class)
+    """MXNet's numpy-style Symbol class (``mxnet.symbol.numpy._Symbol``). mxc has no numpy
+    symbols: no instance exists, so ``isinstance(s, np_symbol)`` is False for every symbol, and
+    creating one raises UnsupportedError."""
+
+    def __new__(cls, *args, **kwargs):
+        raise UnsupportedError("np_symbol: mxc does not support MXNet 2-style numpy symbols "
+                               "(mx.np / mx.sym.np); use mx.sym")
 
 
 def check_gluon_hybridize_consistency(net_builder, data_l, numpy_func=None, test_grad=True,

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import difflib
 import os
+import time
 
 import numpy as np
 import torch
 
-from mxc.base import GraphError, MXNetError, ShapeError, op_prefix
+from mxc.base import GraphError, MXNetError, ShapeError, UnsupportedError, op_prefix
 from mxc.context import Context, current_context
 from mxc.ir.types import DType
 from mxc.ndarray import NDArray
 from mxc.ndarray import zeros as nd_zeros
+
+from . import profiler as _profiler
 
 __all__ = ["Executor", "simple_bind", "bind", "target_for", "compile_cached", "check_sizes",
            "check_unique_inputs"]
@@ -34,17 +37,19 @@ def target_for(ctx: Context) -> str:
 
 
 def compile_cached(symbol, shapes: dict, dtypes: dict, target: str, is_train: bool,
-                   grad_wrt=None):
+                   grad_wrt=None, pins=None):
     """``mxc.compile`` through a process-wide cache (executors of the same graph and shapes,
-    reshapes and bucket switches share compiled code)."""
+    reshapes and bucket switches share compiled code). ``pins`` (values a monitor watches,
+    :mod:`mxc.passes.pin`) are part of the key: a monitored executor gets its own program."""
     from mxc.compile import compile as mx_compile
+    pins = tuple(sorted(set(pins))) if pins else ()
     key = (symbol.tojson(), tuple(sorted((k, tuple(v)) for k, v in shapes.items())),
            tuple(sorted((k, DType.parse(v).np_name) for k, v in dtypes.items())), target,
-           bool(is_train), tuple(grad_wrt) if grad_wrt is not None else None)
+           bool(is_train), tuple(grad_wrt) if grad_wrt is not None else None, pins)
     hit = _COMPILE_CACHE.get(key)
     if hit is None:
         hit = mx_compile(symbol, shapes=shapes, dtypes=dtypes, target=target,
-                         is_train=is_train, grad_wrt=grad_wrt)
+                         is_train=is_train, grad_wrt=grad_wrt, pins=pins or None)
         _COMPILE_CACHE[key] = hit
     return hit
 
@@ -131,6 +136,10 @@ class Executor:
         self.aux_dict = dict(zip(self._aux_names, self.aux_arrays))
         self._plans: dict = {}
         self._monitor = None
+        self._monitor_all = False
+        self._monitor_accept = None
+        self._watch = None          # what the monitor sees (_Watch), built on first use
+        self._pinned: dict = {}     # mode -> {(node, index, kind): NDArray} of pinned values
         self._last_train = False
         shapes = {n: a.shape for n, a in self._inputs().items()}
         dtypes = {n: a.dtype for n, a in self._inputs().items()}
@@ -167,15 +176,20 @@ class Executor:
         """``(compiled, bound)`` for "infer", or the training plan for "train"."""
         plan = self._plans.get(mode)
         if plan is None:
+            watch = self._watch_for()
             if mode == "train":
-                plan = _TrainPlan(self)
+                plan = _TrainPlan(self, watch)
+                self._pinned[mode] = plan.pinned
             else:
                 c = compile_cached(self._symbol, self._shapes, self._dtypes,
-                                   target_for(self._run_ctx), False)
+                                   target_for(self._run_ctx), False,
+                                   pins=watch.forward_pins if watch is not None else None)
                 arrays = self._inputs()
                 ins = [arrays[v.name]._t for v in c.graph.inputs]
                 outs = [o._t for o in self.outputs]
+                outs += _pin_buffers(c, len(outs), self._run_ctx)
                 plan = (c, c.executable.bind(ins, outs))
+                self._pinned[mode] = _pinned_arrays(c, outs, self._run_ctx)
             self._plans[mode] = plan
         return plan
 
@@ -198,17 +212,26 @@ class Executor:
                     raise ShapeError(f"forward: {k} has shape {a.shape}; the executor was "
                                      f"bound with {tuple(dst.shape)} (use reshape)")
                 dst._t.copy_(torch.as_tensor(a, dtype=dst._t.dtype))
+        t0 = _profiler.API and time.perf_counter_ns()
         if self._segmented is not None:
+            if self._monitor is not None:
+                raise UnsupportedError("mxc does not support monitor callbacks on an executor "
+                                       "whose group2ctx places operators on several devices "
+                                       "yet; monitor a single-device executor")
             self._segmented.forward(bool(is_train))
         elif is_train:
             self._plan("train").forward()
         else:
             _, bound = self._plan("infer")
-            bound.run()
+            if _profiler.SYMBOLIC:
+                _profiler.record_steps(bound)
+            else:
+                bound.run()
         self._last_train = bool(is_train)
         if self._monitor is not None:
-            for n, o in zip(self._out_names, self.outputs):
-                self._monitor(n, o)
+            self._report_forward("train" if is_train else "infer")
+        if t0:
+            _profiler.api_event("Executor.forward", t0, time.perf_counter_ns())
         return self.outputs
 
     def backward(self, out_grads=None, is_train=True):
@@ -228,11 +251,16 @@ class Executor:
                 self._last_train = True
             self._segmented.backward(out_grads)
             return
+        t0 = _profiler.API and time.perf_counter_ns()
         plan = self._plan("train")
         if not self._last_train:
             plan.forward()       # MXNet differentiates the last forward; recompute it in
             self._last_train = True  # training mode so the saved activations exist
         plan.backward(out_grads)
+        if self._monitor is not None:
+            self._report_backward()
+        if t0:
+            _profiler.api_event("Executor.backward", t0, time.perf_counter_ns())
 
     def reshape(self, partial_shaping=False, allow_up_sizing=False, **kwargs) -> "Executor":
         """A new executor for new input shapes, sharing the arrays whose shapes do not
@@ -268,8 +296,11 @@ class Executor:
                 raise ShapeError(f"reshape: auxiliary state {n} would change shape from "
                                  f"{tuple(a.shape)} to {tuple(s)}; pass partial_shaping=True")
             new_aux.append(nd_zeros(s, ctx=a.context, dtype=a.dtype))
-        return Executor(self._symbol, self._ctx, new_args, new_grads, self._grad_req, new_aux,
-                        group2ctx=self._group2ctx)
+        exe = Executor(self._symbol, self._ctx, new_args, new_grads, self._grad_req, new_aux,
+                       group2ctx=self._group2ctx)
+        if self._monitor is not None:      # the monitor follows the executor, as in MXNet
+            exe._set_monitor(self._monitor, self._monitor_all, self._monitor_accept)
+        return exe
 
     def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
         for name, arr in (arg_params or {}).items():
@@ -286,7 +317,60 @@ class Executor:
                                  "auxiliary states")
 
     def set_monitor_callback(self, callback, monitor_all=False):
+        """Call ``callback(name, array)`` with every node output the executor computes, named
+        as MXNet names them (``fc1_output``; training adds ``fc1_backward_output0`` ...), and
+        with ``monitor_all`` every node's inputs first (``data``, ``fc1_data``,
+        ``fc1_weight`` ...), in execution order, after each forward and backward. ``name`` is
+        a str and ``array`` an NDArray over the executor's storage, valid until the next run.
+        The values watched are kept materialized by the compiler (the program is recompiled,
+        or taken from the cache, with them pinned); ``callback=None`` removes the monitor and
+        the executor runs its unpinned program again."""
+        self._set_monitor(callback, monitor_all, None)
+
+    def _set_monitor(self, callback, monitor_all=False, accept=None):
+        """``set_monitor_callback`` for names ``accept(name)`` admits (a Monitor's pattern):
+        only those values are pinned."""
+        if callback is not None and not callable(callback):
+            raise MXNetError(f"set_monitor_callback: callback must be callable or None; got "
+                             f"{type(callback).__name__}")
         self._monitor = callback
+        self._monitor_all = bool(monitor_all)
+        self._monitor_accept = accept
+        self._watch = None
+        self._plans = {}         # recompiled (or found in the cache) with the new pins
+        self._pinned = {}
+        self._last_train = False
+
+    def _watch_for(self):
+        if self._monitor is None:
+            return None
+        if self._watch is None:
+            from .monitor import Watch
+            self._watch = Watch(self._symbol, self._monitor_all, self._monitor_accept)
+        return self._watch
+
+    def _value(self, src, mode):
+        kind = src[0]
+        if kind == "var":
+            return self.arg_dict.get(src[1], self.aux_dict.get(src[1]))
+        return self._pinned.get(mode, {}).get((src[1], src[2], "out"))
+
+    def _report_forward(self, mode):
+        watch = self._watch_for()
+        cb = self._monitor
+        for name, src in watch.forward:
+            arr = self._value(src, mode)
+            if arr is not None:
+                cb(name, arr)
+
+    def _report_backward(self):
+        watch = self._watch_for()
+        cb = self._monitor
+        pinned = self._pinned.get("train", {})
+        for name, node, i in watch.backward:
+            arr = pinned.get((node, i, "grad"))
+            if arr is not None:
+                cb(name, arr)
 
     def debug_str(self) -> str:
         if self._segmented is not None:
@@ -305,11 +389,14 @@ class _TrainPlan:
     executor's outputs, new aux values (written back at backward) and the gradients (into the
     grad arrays for grad_req 'write', into temporaries accumulated for 'add')."""
 
-    def __init__(self, exe: "Executor"):
+    def __init__(self, exe: "Executor", watch=None):
         self.exe = exe
         wrt = [n for n in exe._arg_names if exe._grad_req.get(n, "null") != "null"]
+        pins = None
+        if watch is not None:
+            pins = watch.forward_pins + (watch.backward_pins if wrt else ())
         c = compile_cached(exe._symbol, exe._shapes, exe._dtypes, target_for(exe._run_ctx),
-                           True, grad_wrt=wrt)
+                           True, grad_wrt=wrt, pins=pins)
         self.compiled = c
         arrays = exe._inputs()
         self.heads = {}
@@ -331,8 +418,12 @@ class _TrainPlan:
                             device=exe._run_ctx.torch_device)
             self.aux_new.append((exe.aux_dict[name], t))
             outs.append(t)
+        # values pinned for a monitor: forward ones after the aux updates, gradient ones after
+        # the gradients (mxc.passes.pin)
+        n_fwd_out = c.program.n_forward_outputs or len(specs)
+        outs += _pin_buffers(c, len(outs), exe._run_ctx, n_fwd_out)
         self.add = []
-        for name, spec in zip(wrt, specs[n_out + len(c.aux_updates):]):
+        for name, spec in zip(wrt, specs[n_fwd_out:]):
             g = exe.grad_dict[name]
             if exe._grad_req[name] == "add":
                 t = torch.empty(tuple(spec.type.shape), dtype=spec.type.dtype.torch,
@@ -341,11 +432,16 @@ class _TrainPlan:
                 outs.append(t)
             else:
                 outs.append(g._t)
+        outs += _pin_buffers(c, len(outs), exe._run_ctx)
+        self.pinned = _pinned_arrays(c, outs, exe._run_ctx)
         self.bound = c.executable.bind(ins, outs)
         self.n_fwd = c.program.n_forward_steps or 0
 
     def forward(self):
-        self.bound.run_steps(0, self.n_fwd)
+        if _profiler.SYMBOLIC:
+            _profiler.record_steps(self.bound, 0, self.n_fwd, "forward")
+        else:
+            self.bound.run_steps(0, self.n_fwd)
 
     def backward(self, out_grads):
         c = self.compiled
@@ -368,13 +464,30 @@ class _TrainPlan:
                                      f"output {self.exe._out_names[idx]} has shape "
                                      f"{tuple(self.heads[name].shape)}")
                 self.heads[name].copy_(t)
-        self.bound.run_steps(self.n_fwd)
+        if _profiler.SYMBOLIC:
+            _profiler.record_steps(self.bound, self.n_fwd, None, "backward")
+        else:
+            self.bound.run_steps(self.n_fwd)
         for dst, src in self.aux_new:
             dst._t.copy_(src)
         if self.add:
             from mxc.ndarray.ops import invoke
             for g, t in self.add:
                 invoke("elemwise_add", [g, t], {}, out=g)
+
+
+def _pin_buffers(c, start: int, ctx, stop: int | None = None) -> list:
+    """Storage for the program outputs ``start:stop`` that hold pinned values."""
+    specs = [c.program.buffers[b] for b in c.program.outputs]
+    stop = len(specs) if stop is None else stop
+    return [torch.empty(tuple(sp.type.shape), dtype=sp.type.dtype.torch, device=ctx.torch_device)
+            for sp in specs[start:stop]]
+
+
+def _pinned_arrays(c, outs: list, ctx) -> dict:
+    """``{(node, index, kind): NDArray}`` over the output storage of each pinned value."""
+    return {(p.op, p.index, p.kind): NDArray._from_torch(outs[i], ctx)
+            for p, i in c.pins.items() if i < len(outs)}
 
 
 def _copy_into(dst: NDArray, src, name):

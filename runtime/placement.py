@@ -215,6 +215,7 @@ class Segmented:
         grads = exe.grad_dict
         aux_names = set(exe._aux_names)
         self.staged_grads: dict[str, list] = {}
+        self.direct_grads: set[str] = set()     # gradients a segment writes in place
         for s in segs:
             members = {id(n) for n in s.nodes}
             copies: dict[int, object] = {}
@@ -259,6 +260,8 @@ class Segmented:
                     if kind == "arg":
                         sub_grads[name] = grads.get(name)
                         sub_req[name] = grad_req.get(name, "null") if name in grads else "null"
+                        if sub_req[name] != "null":
+                            self.direct_grads.add(name)
                     continue
                 a = nd_zeros(src.shape, ctx=s.ctx, dtype=src.dtype)
                 table[name] = a
@@ -300,11 +303,16 @@ class Segmented:
         if isinstance(out_grads, NDArray):
             out_grads = [out_grads]
         pending: dict[tuple, list] = {}
+        var_heads: dict[str, list] = {}      # outputs that are variables: gradient = head
         if out_grads is not None:
             out_grads = list(out_grads)
             for (n, i), g in zip(self.exe._symbol._outputs, out_grads):
-                if g is not None and not n.is_var:
-                    t = g._t if isinstance(g, NDArray) else torch.as_tensor(g)
+                if g is None:
+                    continue
+                t = g._t if isinstance(g, NDArray) else torch.as_tensor(g)
+                if n.is_var:
+                    var_heads.setdefault(n.name, []).append(t)
+                else:
                     pending.setdefault((id(n), i), []).append(t)
         for s in reversed(self.segments):
             og = []
@@ -331,6 +339,16 @@ class Segmented:
             for p in parts[1:]:
                 total = total + p._t.to(dst._t.device)
             if self.exe._grad_req[name] == "add":
+                dst._t.add_(total)
+            else:
+                dst._t.copy_(total)
+        read = set(self.staged_grads) | self.direct_grads
+        for name, parts in var_heads.items():
+            dst = self.exe.grad_dict.get(name)
+            if dst is None:
+                continue
+            total = sum(p.to(dst._t.device, dst._t.dtype) for p in parts)
+            if name in read or self.exe._grad_req[name] == "add":
                 dst._t.add_(total)
             else:
                 dst._t.copy_(total)

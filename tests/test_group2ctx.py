@@ -100,9 +100,9 @@ def test_ctx_group(split_by):
         for arr, name in zip(texec.arg_arrays, mlp.list_arguments()):
             want = group2ctx["stage1"] if name in set_stage1 else group2ctx["stage2"]
             assert arr.context == want, name
-        for arr, name in zip(texec.grad_arrays, mlp.list_arguments()):
-            if arr is not None:
-                assert arr.context == arr.context, name
+        for arr, grad in zip(texec.arg_arrays, texec.grad_arrays):
+            assert grad is None or grad.context == arr.context
+        assert (texec.grad_dict.get("data") is None) == isinstance(grad_req, dict)
         assert [a.context for a in texec.aux_arrays] == [mx.cpu(2), mx.cpu(2)]
         assert [o.context for o in texec.outputs] == [mx.cpu(2)]
         assert isinstance(texec, mx.executor.Executor)
@@ -110,7 +110,6 @@ def test_ctx_group(split_by):
 
 def test_two_stage_training_matches_one_device(split_by):
     mlp, _ = _mlp_in_two_stages()
-    rng = np.random.RandomState(0)
 
     def run(group2ctx):
         exe = mlp.simple_bind(mx.cpu(0), group2ctx=group2ctx, data=(6, 10))
@@ -132,7 +131,6 @@ def test_two_stage_training_matches_one_device(split_by):
     for name in mlp.list_auxiliary_states():
         np.testing.assert_allclose(e1.aux_dict[name].asnumpy(), e2.aux_dict[name].asnumpy(),
                                    rtol=1e-5, err_msg=name)
-    del rng
 
 
 # -- placement rules ----------------------------------------------------------------------------

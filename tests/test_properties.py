@@ -172,3 +172,31 @@ def test_bad_attrs_and_shapes_raise_mxnet_errors(op, attrs, in_shapes):
             raise
     except Exception as e:  # noqa: BLE001
         pytest.fail(f"{op} {attrs} {in_shapes}: {type(e).__name__}: {e}")
+
+
+_CANCELLING = """graph @random(%x0: f32[3,3], %x1: f32[3,3], %x2: f32[3,3]) {
+  %0 = elemwise_sub(%x0, %x2) : f32[3,3]
+  %1 = sum(%0) {axis=(0, 1), keepdims=true} : f32[1,1]
+  %2 = broadcast_mul(%0, %1) : f32[3,3]
+  %3 = log_softmax(%2) {axis=0} : f32[3,3]
+  %5 = sum(%3) {axis=(0,), keepdims=true} : f32[1,3]
+  %6 = broadcast_mul(%3, %5) : f32[3,3]
+  return %6
+}
+"""
+
+
+def test_fp64_oracle_allows_float32_rounding_and_catches_wrong_points():
+    """The first failure of the large run was the oracle's, not the compiler's: log_softmax
+    of values near 20 is x - max - log(sum), ~1e-8 with an absolute float32 error ~2e-6, then
+    multiplied by a column sum near -30; the float32 interpreter happened to round to exactly
+    0 there and the compiled kernel (another association) did not. The perturbation estimate
+    allows that error; an answer read at the wrong points (transposed) still fails."""
+    g = parse(_CANCELLING)
+    xs = inputs_for(g, 161)
+    expected, err = fp64_reference(g, xs)
+    got = compile_graph(g)(*xs)[0]
+    assert_close_fp64(got, expected[0], err[0], 2e-5, 2e-5, "cancelling graph")
+    assert (err[0] > 1e-6).any()
+    with pytest.raises(AssertionError, match="differ from the float64 reference"):
+        assert_close_fp64(got.T, expected[0], err[0], 2e-5, 2e-5, "transposed")

@@ -108,16 +108,34 @@ def _copy_kernel(v: Value, name: str) -> Kernel:
     return lower_group(b.build([y]), name, ["copy"])
 
 
-def _reuse_candidates(op, g, users, graph_outputs, taken) -> dict:
-    """{output position: input position} for temporaries this kernel could write in place."""
+def _forward_ops(g: Graph, n_forward_outputs: int | None) -> set | None:
+    """The ops a training program's forward segment runs (those its first outputs need)."""
+    if n_forward_outputs is None:
+        return None
+    need = set(g.outputs[:n_forward_outputs])
+    fwd_ops = set()
+    for op in reversed(g.ops):
+        if any(v in need for v in op.outputs):
+            fwd_ops.add(op)
+            need.update(op.inputs)
+    return fwd_ops
+
+
+def _reuse_candidates(op, g, users, graph_outputs, taken, fwd_ops=None) -> dict:
+    """{output position: input position} for temporaries this kernel could write in place.
+    A backward kernel never takes a forward value's storage: backward may run again after one
+    forward (MXNet allows it) and must find the saved activations intact."""
     graph_inputs = set(g.inputs)
     used = set(taken.values())
+    backward = fwd_ops is not None and op not in fwd_ops
     out = {}
     for j, v in enumerate(op.outputs):
         if j in taken or v in graph_outputs:
             continue
         for i, u in enumerate(op.inputs):
             if i in used or u in graph_inputs or u in graph_outputs or u.op is None:
+                continue
+            if backward and u.op in fwd_ops:
                 continue
             if u.type != v.type or any(x is not op for x in users.get(u, [])):
                 continue
@@ -153,6 +171,7 @@ def build_program(g: Graph, n_forward_outputs: int | None = None,
             out_vals.append(v)
             out_set.add(v)
     users = g.users()
+    fwd_ops = _forward_ops(g, n_forward_outputs)
     # in-place requests that can hold: output o produced by a kernel that is the only reader
     # of input i (which is not itself a graph output)
     candidates = {}
@@ -183,7 +202,7 @@ def build_program(g: Graph, n_forward_outputs: int | None = None,
                         want[j] = op.inputs.index(w)
             # memory planning's in-place reuse: a temporary output may take the storage of a
             # temporary input that dies here (read only where the output is written)
-            reuse = {} if no_reuse else _reuse_candidates(op, g, users, out_set, want)
+            reuse = {} if no_reuse else _reuse_candidates(op, g, users, out_set, want, fwd_ops)
             kern = None
             for attempt in ({**want, **reuse}, want):
                 if not attempt:
@@ -217,13 +236,7 @@ def build_program(g: Graph, n_forward_outputs: int | None = None,
             raise MXNetError(f"{op.opname} '{op.name}': not lowered; run the fuse pass before "
                              "building a program")
     n_fwd_steps = None
-    if n_forward_outputs is not None:
-        need = set(g.outputs[:n_forward_outputs])
-        fwd_ops = set()
-        for op in reversed(g.ops):
-            if any(v in need for v in op.outputs):
-                fwd_ops.add(op)
-                need.update(op.inputs)
+    if fwd_ops is not None:
         flags = [op in fwd_ops for op in g.ops]
         n_fwd_steps = sum(flags)
         if flags != [True] * n_fwd_steps + [False] * (len(flags) - n_fwd_steps):

@@ -8,6 +8,7 @@ arrays, or ``out=`` arrays written in place.
 from __future__ import annotations
 
 import threading
+import time
 
 import torch
 
@@ -95,6 +96,10 @@ def clear_cache():
     _CACHE.clear()
 
 
+# set by runtime.profiler while it records imperative operators: fn(opname, t0_ns, t1_ns)
+_profile_hook = None
+
+
 def invoke(opname: str, inputs, attrs: dict | None = None, out=None, name: str | None = None):
     """Run operator ``opname`` on NDArrays; returns an NDArray, or a list for multi-output ops."""
     od = get_op(opname)
@@ -133,7 +138,14 @@ def invoke(opname: str, inputs, attrs: dict | None = None, out=None, name: str |
         dt = t.dtype.torch
         tgt.append(o._t if o._t.dtype == dt and not _aliases(o._t, ins) else
                    torch.empty(tuple(t.shape), dtype=dt, device=op.device))
-    op.compiled.executable.bind(ins, tgt).run()
+    if _profile_hook is None:
+        op.compiled.executable.bind(ins, tgt).run()
+    else:                               # mx.profiler records imperative calls
+        t0 = time.perf_counter_ns()
+        op.compiled.executable.bind(ins, tgt).run()
+        if op.compiled.executable.device.type == "cuda":
+            torch.cuda.synchronize()
+        _profile_hook(od.name, t0, time.perf_counter_ns())
     for o, t in zip(outs, tgt):
         if t is not o._t:
             o._t.copy_(t)

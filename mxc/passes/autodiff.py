@@ -55,6 +55,11 @@ class Autodiff(Pass):
     head_inputs: list = field(default_factory=list)
     head_outputs: list = field(default_factory=list)   # output index of each head input
     n_forward_outputs: int = 0
+    # gradient pins (:class:`~mxc.passes.pin.Pin` with kind "grad"): the gradient an op's vjp
+    # gives one of its inputs, returned after the gradients; ``tap_outputs`` maps each pin
+    # granted (its op takes part in the gradient) to its output index
+    taps: tuple = ()
+    tap_outputs: dict = field(default_factory=dict)
 
     def run(self, g: Graph, ctx: PassContext) -> Graph:
         g = _expand_vjp_free(g)
@@ -77,6 +82,8 @@ class Autodiff(Pass):
             _accumulate(b, grads, rw.get(out), h, None)
         loss_ops = {out.op for out in g.outputs[:n_diff] if out.op is not None
                     and LOSS in out.op.opdef.traits}
+        tapped = {p.op for p in self.taps if p.kind == "grad"}
+        contrib: dict = {}      # op name -> its vjp's per-input gradients (tapped ops only)
         for op in reversed(g.ops):
             nop = new_ops[op]
             gs = [grads.get(v) for v in nop.outputs]
@@ -98,6 +105,8 @@ class Autodiff(Pass):
             in_grads = list(in_grads) if isinstance(in_grads, (list, tuple)) else [in_grads]
             if len(in_grads) < len(nop.inputs):
                 in_grads += [None] * (len(nop.inputs) - len(in_grads))
+            if op.name in tapped and op.name not in contrib:
+                contrib[op.name] = (op, nop, list(in_grads))
             for v, gi in zip(nop.inputs, in_grads):
                 if gi is None:
                     continue
@@ -124,7 +133,45 @@ class Autodiff(Pass):
             if gv.op is not None and gv.name is None:
                 gv.name = grad_name(v)
             outs.append(gv)
+        self._append_taps(g, b, outs, contrib, wrt, ctx)
         return b.build(outs)
+
+    def _append_taps(self, g, b, outs, contrib, wrt, ctx):
+        """Gradient pins as outputs after the gradients. An op takes part in the gradient
+        (MXNet gives it a backward node) when its vjp ran and it reads, directly or not, one of
+        the inputs differentiated; an input its vjp gives no gradient (a label) gets zeros."""
+        self.tap_outputs = {}
+        grads = [p for p in self.taps if p.kind == "grad"]
+        if not grads:
+            return
+        wrt_inputs = {v for v in g.inputs if v.name in set(wrt)}
+        reaches = set(wrt_inputs)
+        for op in g.ops:
+            if any(v in reaches for v in op.inputs):
+                reaches.update(op.outputs)
+        pinned = ctx.options.setdefault("pinned", {})
+        for p in grads:
+            entry = contrib.get(p.op)
+            if entry is None:
+                continue
+            op, nop, in_grads = entry
+            if not any(v in reaches for v in op.inputs) or p.index >= len(nop.inputs):
+                continue
+            gv = in_grads[p.index]
+            if gv is None:
+                n0 = len(b.ops)
+                gv = b.zeros_like(nop.inputs[p.index])
+                for new in b.ops[n0:]:
+                    new.name = new.name or f"{op.name}_backward"
+            if gv.name is None:
+                gv.name = f"{op.name}_in{p.index}_grad"
+            if gv in outs:              # already returned (a gradient asked for): no copy
+                self.tap_outputs[p] = outs.index(gv)
+                pinned.setdefault(outs.index(gv), p.describe())
+                continue
+            self.tap_outputs[p] = len(outs)
+            pinned[len(outs)] = p.describe()
+            outs.append(gv)
 
 
 def _expand_vjp_free(g: Graph) -> Graph:

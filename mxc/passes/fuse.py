@@ -88,6 +88,7 @@ class Fuse(Pass):
         order = {op: i for i, op in enumerate(g.ops)}
         mat: set[Value] = set(g.outputs)
         why: dict[Value, str] = {v: "graph output" for v in g.outputs}
+        _remark_pins(g, prod, ctx, self.name)
         for op in g.ops:
             if not _fusible(op):
                 lib = f"library call {op.opname} '{op.name}'"
@@ -182,16 +183,17 @@ class Fuse(Pass):
             body, _, m = _body_for(k, mat, prod, order, with_map=True)
             try:
                 probe_group(body)
-            except IndexMismatch as e:
-                # a consumer reads the reduction off its grid point: it is computed by a
-                # kernel of its own and read from memory at whatever points are needed
-                back = {bv: v for v, bv in m.items()}
-                v = back[e.op.outputs[0]]
-                mat.add(v)
-                why[v] = (f"read off its grid point in the kernel of "
-                          f"{_vname(k.anchors[0])} ({_kname(k, order)}): {e}")
-                return True
             except LoweringError as e:
+                if isinstance(e, IndexMismatch):
+                    # a consumer reads the reduction off its grid point: it is computed by a
+                    # kernel of its own and read from memory at whatever points are needed
+                    back = {bv: v for v, bv in m.items()}
+                    v = back.get(e.op.outputs[0])
+                    if v is not None and v not in mat:
+                        mat.add(v)
+                        why[v] = (f"read off its grid point in the kernel of "
+                                  f"{_vname(k.anchors[0])} ({_kname(k, order)}): {e}")
+                        return True
                 reduces = [op for op in k.cone if isinstance(op.opdef.lower, Reduce)
                            and op.outputs[0] not in k.anchors]
                 if not reduces:
@@ -535,6 +537,19 @@ class _UnitGraph:
         return False
 
 
+def _remark_pins(g, prod, ctx, pass_name):
+    """Values pinned for a monitor (``ctx.options["pinned"]``: output index -> label, see
+    mxc.passes.pin) are graph outputs, so each is stored by the kernel (or library call) that
+    computes it while the rest of that kernel fuses as before; say which they are."""
+    for i, label in sorted((ctx.options.get("pinned") or {}).items()):
+        if i >= len(g.outputs):
+            continue
+        v = g.outputs[i]
+        p = prod.get(v)
+        where = f" ({p.opname} '{p.name}')" if p is not None else " (an input)"
+        ctx.remark(pass_name, "pin", f"%{v.name}{where}: kept materialized for {label}")
+
+
 def _anchor_bytes(kern) -> int:
     return sum(v.type.nbytes for v in kern.anchors)
 
@@ -558,7 +573,12 @@ def _compatible(sa, sb):
     stores), or the reduced input's shape (inner-scope stores) if the reduction runs over the
     input's trailing axes: over leading ones (a bias gradient's sum over the batch) the
     reduction kernel walks memory with a stride, which a large pointwise kernel must not
-    inherit."""
+    inherit.
+
+    Equal spaces are only where a merge may start: whether the merged kernel reads every
+    reduction at its grid point, and recomputes nothing expensive at other points, depends
+    on the views between the two parts (a transpose of a square keeps every shape), and the
+    merge step decides it from the merged kernel's access map."""
     if sa == sb:
         return sa
     for p, r in ((sa, sb), (sb, sa)):

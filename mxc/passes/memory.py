@@ -33,7 +33,8 @@ def _root(prog, b):
 
 def liveness(prog: Program) -> dict[int, tuple[int, int]]:
     """Temp buffer id -> (first step writing it, last step reading it). A buffer stored inside
-    another (``view_of``) counts as its root's: the root lives while any part of it does."""
+    another (``view_of``) counts as its root's: the root lives while any part of it does. In a
+    training program, a forward temporary read by backward lives to the last step."""
     first, last = {}, {}
     for si, s in enumerate(prog.steps):
         for b in s.outs:
@@ -45,7 +46,14 @@ def liveness(prog: Program) -> dict[int, tuple[int, int]]:
             if prog.buffers[b].kind == "temp":
                 r = _root(prog, b)
                 last[r] = si if r not in last else max(last[r], si)
-    return {b: (first[b], last.get(b, first[b])) for b in first}
+    live = {b: (first[b], last.get(b, first[b])) for b in first}
+    nf = prog.n_forward_steps
+    if nf is not None:
+        # a forward value that backward reads lives to the end: backward may run again after
+        # one forward (MXNet allows it) and must find the saved activations intact
+        end = len(prog.steps) - 1
+        live = {b: (s, end if s < nf <= e else e) for b, (s, e) in live.items()}
+    return live
 
 
 @dataclass

@@ -945,6 +945,11 @@ def load_json(json_str: str, source: str = "<json>") -> Symbol:
             node.params()
         except MXNetError as e:
             raise type(e)(f"{source}: node {i}: {e}") from None
+        n_var = node.params().get(od.variadic) if od.variadic else None
+        if isinstance(n_var, int) and n_var > len(node.inputs):
+            # checked before listing the inputs: num_args=2**31 would build that many names
+            raise FormatError(f"{where}: {od.variadic}={n_var} but the node has "
+                              f"{len(node.inputs)} inputs")
         n_in = len(od.list_inputs(node.params()))
         if len(node.inputs) != n_in and not od.variadic:
             raise FormatError(f"{where}: has {len(node.inputs)} inputs; {op} takes {n_in} "

@@ -503,4 +503,4 @@ from mxc.context import cpu  # noqa: E402,F401
 from runtime import metric  # noqa: E402,F401
 from runtime.initializer import Uniform  # noqa: E402,F401
 from runtime.io import DataBatch, DataDesc, DataIter  # noqa: E402,F401
-from runtime.model import BatchEndParam  # noqa: E402,F401
+from runtime.callback import BatchEndParam  # noqa: E402,F401

@@ -357,4 +357,11 @@ class BucketingModule(BaseModule):
 from mxc import context as ctx, ndarray as nd, symbol as sym  # noqa: E402,F401
 from mxc.symbol.naming import NameManager  # noqa: E402,F401
 from runtime.initializer import Uniform  # noqa: E402,F401
-from runtime.model import load_params  # noqa: E402,F401
+
+
+def __getattr__(name):
+    # runtime.model imports this package: MXNet's re-export of load_params resolves on use
+    if name == "load_params":
+        from runtime.model import load_params
+        return load_params
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -544,4 +544,11 @@ from mxc import context as ctx, ndarray as nd  # noqa: E402,F401
 from runtime import optimizer as opt  # noqa: E402,F401
 from runtime.initializer import InitDesc, Uniform  # noqa: E402,F401
 from runtime.io import DataDesc  # noqa: E402,F401
-from runtime.model import load_checkpoint  # noqa: E402,F401
+
+
+def __getattr__(name):
+    # runtime.model imports this package: MXNet's re-export of load_checkpoint resolves on use
+    if name == "load_checkpoint":
+        from runtime.model import load_checkpoint
+        return load_checkpoint
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

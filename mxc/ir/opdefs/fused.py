@@ -22,7 +22,8 @@ def _body_dtypes(rc, dtypes):
 register_op(OpDef(
     name="fused",
     attrs=(Attr("kernel", "str", "", doc="kernel name, from the MXNet ops it came from"),
-           Attr("num_outputs", "int", 1)),
+           Attr("num_outputs", "int", 1, check=lambda v: None if 1 <= v <= 65536 else
+                "is not accepted; expected 1 <= num_outputs <= 65536")),
     arguments=lambda attrs: [],
     outputs=lambda attrs: [f"output{i}" for i in range(attrs["num_outputs"])],
     infer_shape=_body_shapes, infer_dtype=_body_dtypes,

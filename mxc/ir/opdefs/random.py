@@ -880,7 +880,7 @@ def _multi_validate(rc):
                                 "non-zero within each dimension")
 
 
-# -- registration ------------------------------------------------------------------------------------
+# -- registration ----------------------------------------------------------------------------------
 _SHAPE = Attr("shape", "shape", (), doc="Shape of the output.")
 _CTX = Attr("ctx", "str", "", doc="Context of output, in format [cpu|gpu|cpu_pinned](n). Only "
                                   "used for imperative calls.")
@@ -969,7 +969,7 @@ for _d in _DISTS:
     _register_dist(_d)
 
 
-# -- randint ----------------------------------------------------------------------------------------
+# -- randint ---------------------------------------------------------------------------------------
 def _randint_validate(rc):
     a = rc.attrs
     if a["high"] < a["low"]:
@@ -1006,7 +1006,7 @@ register_op(OpDef(
 ))
 
 
-# -- multinomial --------------------------------------------------------------------------------------
+# -- multinomial -----------------------------------------------------------------------------------
 def _mn_shape(rc, shapes):
     d = shapes[0]
     n = 2 if rc.attrs["get_prob"] else 1
@@ -1069,7 +1069,7 @@ register_op(OpDef(
 ))
 
 
-# -- shuffle ------------------------------------------------------------------------------------------
+# -- shuffle ---------------------------------------------------------------------------------------
 register_op(OpDef(
     name="_shuffle", arguments=("data",),
     infer_shape=lambda rc, s: ([s[0] or (rc.out_shapes[0] if rc.out_shapes else None)],

@@ -1221,8 +1221,10 @@ def _split_vjp(b, op, g):
 
 register_op(OpDef(
     name="SliceChannel",
-    attrs=(Attr("num_outputs", "int", check=lambda v: None if v >= 1 else
-                "is not accepted; expected num_outputs >= 1"),
+    # capped: each output gets a name and a value, so num_outputs=2**31 (in a symbol file, say)
+    # would hang listing them; 65536 parts of one axis is more than any model splits
+    attrs=(Attr("num_outputs", "int", check=lambda v: None if 1 <= v <= 65536 else
+                "is not accepted; expected 1 <= num_outputs <= 65536"),
            Attr("axis", "int", 1), Attr("squeeze_axis", "bool", False)),
     arguments=("data",), outputs=lambda a: [f"output{i}" for i in range(a["num_outputs"])],
     infer_shape=partial_shape(_split_rule), interp=_split_np, vjp=_split_vjp,
