@@ -436,6 +436,12 @@ class _TrainPlan:
         self.pinned = _pinned_arrays(c, outs, exe._run_ctx)
         self.bound = c.executable.bind(ins, outs)
         self.n_fwd = c.program.n_forward_steps or 0
+        # head gradients the backward program reads (a BlockGrad output's is never read: it
+        # needs none, as in MXNet)
+        prog = c.program
+        read = {b for st in prog.steps for b in st.ins} | set(prog.outputs)
+        self.heads_read = {v.name for v, b in zip(c.graph.inputs, prog.inputs)
+                           if v.name in self.heads and b in read}
 
     def forward(self):
         if _profiler.SYMBOLIC:
@@ -445,9 +451,11 @@ class _TrainPlan:
 
     def backward(self, out_grads):
         c = self.compiled
-        if c.head_inputs:
+        if c.head_inputs and (out_grads is not None or self.heads_read):
             if out_grads is None:
-                outs = ", ".join(self.exe._out_names[i] for i in c.head_outputs)
+                outs = ", ".join(self.exe._out_names[i] for i, n in zip(c.head_outputs,
+                                                                         c.head_inputs)
+                                 if n in self.heads_read)
                 raise MXNetError(f"backward: output(s) {outs} are not loss layers, so their "
                                  "gradients must be given: backward(out_grads=[...])")
             if isinstance(out_grads, NDArray):

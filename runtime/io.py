@@ -35,6 +35,12 @@ __all__ = [
     "DataBatch",
     "DataDesc",
     "DataIter",
+    "ImageDetRecordIter",
+    "ImageRecordInt8Iter",
+    "ImageRecordIter",
+    "ImageRecordUInt8Iter",
+    "LibSVMIter",
+    "MNISTIter",
     "MXDataIter",
     "NDArrayIter",
     "PrefetchingIter",
@@ -702,10 +708,25 @@ class CSVIter(DataIter):
 
 
 class MXDataIter(DataIter):
-    """MXNet's wrapper of its C++ iterators; mxc has none (use NDArrayIter or CSVIter)."""
+    """The class of MXNet's native iterators (``MNISTIter``, ``LibSVMIter``,
+    ``ImageRecordIter`` ...: see runtime/io_record.py), which are its subclasses here, so
+    ``isinstance(it, mx.io.MXDataIter)`` holds as in MXNet. MXNet's constructor takes a handle
+    to a C++ iterator; mxc has no C++ iterators to hand, so making one directly is refused."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, handle=None, data_name="data", label_name="softmax_label", **_):
         from mxc.base import UnsupportedError
-        raise UnsupportedError("mxc does not support MXNet's C++ data iterators (MXDataIter); "
-                               "use mx.io.NDArrayIter, mx.io.CSVIter or a Python DataIter")
+        raise UnsupportedError("mxc does not support wrapping a C++ data iterator handle "
+                               "(MXDataIter(handle)); use mx.io.ImageRecordIter, MNISTIter, "
+                               "LibSVMIter, CSVIter, NDArrayIter or a Python DataIter")
+
+
+# MXNet's native iterators (they subclass MXDataIter)
+from .io_record import (  # noqa: E402
+    ImageDetRecordIter,
+    ImageRecordInt8Iter,
+    ImageRecordIter,
+    ImageRecordUInt8Iter,
+    LibSVMIter,
+    MNISTIter,
+)
 

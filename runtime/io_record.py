@@ -813,10 +813,9 @@ class _DefaultAug:
         res = np.ascontiguousarray(res)
         for i in order:
             if i == 0:
-                res = cv.convertScaleAbs(res, alpha=alpha_b, beta=0) if False else \
-                    _convert_to(res, alpha_b, 0.0)
+                res = _convert_to(res, alpha_b, 0.0)
             elif i == 1:
-                gray = cv.cvtColor(res, cv.COLOR_RGB2GRAY)
+                gray = cv.cvtColor(res, cv.COLOR_RGB2GRAY)     # sic: MXNet's conversion
                 mean = float(cv.mean(gray)[0])
                 res = _convert_to(res, alpha_c, (1 - alpha_c) * mean)
             else:
@@ -986,7 +985,7 @@ class ImageRecordIter(_NativeIter):
             (p.batch_size, p.label_width)
         self._nbuf = max(2, p.prefetch_buffer) + 1
         self._bufs = [(np.zeros((p.batch_size, c, h, w), self._out_dtype),
-                       np.zeros(self._label_shape, np.float32))
+                       np.zeros((p.batch_size, p.label_width), np.float32))
                       for _ in range(self._nbuf)]
         self._next_buf = 0
         self._pool = ThreadPoolExecutor(max_workers=p.preprocess_threads,
@@ -1164,7 +1163,7 @@ class ImageRecordIter(_NativeIter):
             rnd = MT19937(seed if p.seed_aug is None else idx + p.seed_aug + _RAND_MAGIC)
             res, lab, rid = self._load(i, rnd)
             self._write(res, rnd, data_out)
-            label_out[...] = lab.reshape(label_out.shape)
+            label_out[...] = lab
             slot.id = rid
             slot.ok = True
         except FormatError as e:
@@ -1277,7 +1276,7 @@ class ImageRecordIter(_NativeIter):
             pad = self._refill(b, states, bad, pad)
         self._fill()
         self._data = _as_nd(data)
-        self._label = _as_nd(label)
+        self._label = _as_nd(label.reshape(self._label_shape))
         self._pad = pad
         self._index = [st.id for st in states]
         return True

@@ -51,3 +51,19 @@ def test_second_backward_gives_the_same_gradients(name, sym, shapes):
     for k, g in first.items():
         np.testing.assert_allclose(e2.grad_dict[k].asnumpy(), 2 * g, rtol=1e-5, atol=1e-6,
                                    err_msg=f"{name}: {k} (grad_req='add')")
+
+
+def test_backward_without_head_gradients_where_none_is_needed():
+    """A BlockGrad output takes no head gradient (MXNet's test_blockgrad); an output whose
+    gradient flows still needs one, with MXNet's message."""
+    a = mx.sym.Variable("a")
+    exe = mx.sym.BlockGrad(a).simple_bind(mx.cpu(), a=(10, 10))
+    x = np.random.RandomState(1).rand(10, 10)
+    exe.forward(is_train=True, a=x)
+    np.testing.assert_allclose(exe.outputs[0].asnumpy(), x, rtol=1e-6)
+    exe.backward()
+    assert not exe.grad_dict["a"].asnumpy().any()
+    e = (mx.sym.Variable("x") * 2).simple_bind(mx.cpu(), x=(2, 2))
+    e.forward(is_train=True, x=np.ones((2, 2)))
+    with pytest.raises(mx.base.MXNetError, match="not loss layers"):
+        e.backward()
