@@ -22,6 +22,10 @@ from .util import is_np_shape, np_shape, set_np_shape, use_np_shape  # noqa: F40
 from .util import is_np_array, np_array, use_np, use_np_array  # noqa: F401
 
 _nd_ops.populate(vars(ndarray), "mxc.ndarray")
+from .ndarray.custom import Custom as _nd_custom  # noqa: E402
+
+ndarray.Custom = ndarray.op.Custom = _nd_custom      # Python operators (mx.operator)
+del _nd_custom
 from .symbol.functions import binary_functions as _binary_functions  # noqa: E402
 
 vars(ndarray).update(_binary_functions("ndarray"))
@@ -35,7 +39,7 @@ from . import _aliases  # noqa: E402
 
 # mxc's own modules, imported on first use
 _LAZY = {"rnn", "random", "test_utils", "engine", "util", "runtime", "log", "error", "libinfo",
-         "registry", "misc"}
+         "registry", "misc", "operator"}
 
 
 def __getattr__(name):

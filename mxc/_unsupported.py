@@ -30,8 +30,6 @@ FEATURES = {
     "onnx": ("ONNX import/export", "save the model as -symbol.json and .params"),
     "contrib": ("mx.contrib (AMP, quantization, contrib operators)",
                 "contrib operators are in mx.sym.contrib / mx.nd.contrib where mxc has them"),
-    "operator": ("Python custom operators (mx.operator.CustomOp)",
-                 "build the computation from mx.sym operators"),
     "rtc": ("CUDA runtime compilation of user CUDA source (mx.rtc)",
             "mxc compiles its own kernels; write the computation as mx.sym operators"),
     "tvmop": ("TVM operators", "mxc generates its own kernels"),

@@ -5,6 +5,7 @@
     mxc run  net-symbol.json --shape data=64,784 [--params net-0000.params] [--repeat N]
              [--profile] [--train]
     mxc bench [bench options]
+    mxc im2rec [im2rec options] PREFIX ROOT   (MXNet's tools/im2rec.py)
 
 ``dump`` prints the IR after each pass (or one pass), the kernels' IR and sources (LLVM IR or
 Triton), the memory plan and the fusion remarks; ``--monitor PATTERN`` compiles the program an
@@ -155,6 +156,9 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "bench":
         return cmd_bench(argv[1:])
+    if argv and argv[0] == "im2rec":
+        from .tools.im2rec import main as im2rec_main
+        return im2rec_main(argv[1:])
     p = argparse.ArgumentParser(prog="mxc", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("dump", "run"):
@@ -181,6 +185,8 @@ def main(argv=None) -> int:
             q.add_argument("--profile", action="store_true",
                            help="time every kernel and library call")
     sub.add_parser("bench", help="run the benchmarks (see python -m bench --help)")
+    sub.add_parser("im2rec", help="image lists and RecordIO files from a folder of images "
+                                  "(see python -m mxc.tools.im2rec --help)")
     args = p.parse_args(argv)
     from .base import MXNetError
     try:

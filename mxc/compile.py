@@ -233,7 +233,10 @@ def compile_graph(g: Graph, target: str = "llvm", ctx: PassContext | None = None
                                    taps=taps),
                     name=g.name)
     key = None
-    if default and cache.enabled() and not ctx.dump_dir:
+    # programs that call user Python (Custom ops) are never stored: their steps reference
+    # objects that live only in this process (see mxc/ir/opdefs/custom.py)
+    host_cb = any(op.opdef.extra.get("host_callback") for op in g.ops)
+    if default and cache.enabled() and not ctx.dump_dir and not host_cb:
         key = cache.cache_key(str(g), normalize_target(target),
                               repr(pipe.passes) + repr(ctx.is_train) + repr(inplace)
                               + repr(pins))

@@ -15,7 +15,8 @@ ImageRecordIter) and, with ``seed_aug``, its random crops and mirrors, exactly. 
 * ``generate_canonical<float>``: ``float(g()) / 2**32`` (one draw, rounded to float32);
   ``<double>``: ``(g1 + g2 * 2**32) / 2**64`` (two draws).
 * ``std::shuffle``: for ``i`` in ``1 .. n-1``, swap ``x[i]`` with ``x[uniform_int(0, i)]``.
-* ``normal_distribution<float>``: Marsaglia's polar method on canonical floats.
+* ``normal_distribution<float>``: Marsaglia's polar method on canonical floats, two values
+  per round, the second kept for the next draw.
 """
 from __future__ import annotations
 
@@ -90,16 +91,21 @@ class MT19937:
         """``std::bernoulli_distribution(p)``."""
         return self.canonical_double() < p
 
-    def normal_float(self, mean: float, stddev: float):
-        """One draw of a fresh ``std::normal_distribution<float>(mean, stddev)``."""
+    def normal(self, mean: float, stddev: float):
+        """The draws of one ``std::normal_distribution<float>(mean, stddev)`` object, as a
+        generator: the polar method makes two values per round and keeps the second."""
+        mean = _F32(mean)
+        stddev = _F32(stddev)
         while True:
-            x = _F32(2.0 * float(self.canonical_float()) - 1.0)
-            y = _F32(2.0 * float(self.canonical_float()) - 1.0)
-            r2 = _F32(x * x + y * y)
-            if r2 <= 1.0 and r2 != 0.0:
-                break
-        mult = _F32(math.sqrt(-2.0 * math.log(float(r2)) / float(r2)))
-        return _F32(_F32(y * mult) * _F32(stddev) + _F32(mean))
+            while True:
+                x = _F32(2.0 * float(self.canonical_float()) - 1.0)
+                y = _F32(2.0 * float(self.canonical_float()) - 1.0)
+                r2 = _F32(x * x + y * y)
+                if r2 <= 1.0 and r2 != 0.0:
+                    break
+            mult = _F32(math.sqrt(float(_F32(-2 * float(np.log(r2)) / r2))))
+            yield _F32(_F32(y * mult) * stddev + mean)
+            yield _F32(_F32(x * mult) * stddev + mean)
 
     def shuffle(self, seq) -> None:
         """``std::shuffle(seq.begin(), seq.end(), *this)`` in place (a list)."""

@@ -116,7 +116,11 @@ def _suggest(name, names):
 
 
 class Executor:
-    """A bound symbol: ``arg_dict``, ``aux_dict``, ``grad_dict``, ``outputs``, ``forward``."""
+    """A symbol bound to arrays (MXNet's ``mx.executor.Executor``; made by ``Symbol.bind`` /
+    ``simple_bind``): ``arg_arrays``/``grad_arrays``/``aux_arrays`` and the ``arg_dict``,
+    ``grad_dict``, ``aux_dict``, ``output_dict`` views of them, ``outputs``, ``forward``,
+    ``backward``, ``reshape``, ``copy_params_from``, ``set_monitor_callback``, ``debug_str``
+    and ``get_optimized_symbol``."""
 
     def __init__(self, symbol, ctx: Context, arg_arrays, grad_arrays, grad_req: dict,
                  aux_arrays, group2ctx=None):
@@ -130,10 +134,10 @@ class Executor:
         self.grad_arrays = list(grad_arrays)
         self.aux_arrays = list(aux_arrays)
         self._grad_req = dict(grad_req)
-        self.arg_dict = dict(zip(self._arg_names, self.arg_arrays))
-        self.grad_dict = {n: g for n, g in zip(self._arg_names, self.grad_arrays)
-                          if g is not None}
-        self.aux_dict = dict(zip(self._aux_names, self.aux_arrays))
+        self._arg_dict = dict(zip(self._arg_names, self.arg_arrays))
+        self._grad_dict = {n: g for n, g in zip(self._arg_names, self.grad_arrays)
+                           if g is not None}
+        self._aux_dict = dict(zip(self._aux_names, self.aux_arrays))
         self._plans: dict = {}
         self._monitor = None
         self._monitor_all = False
@@ -163,8 +167,29 @@ class Executor:
         self._run_ctx = placement.run_ctx
         self.outputs = [nd_zeros(s, ctx=c, dtype=t)
                         for s, t, c in zip(out_shapes, out_types, placement.output_ctx)]
-        self.output_dict = dict(zip(self._out_names, self.outputs))
+        self._output_dict = dict(zip(self._out_names, self.outputs))
         self._segmented = Segmented(self, placement) if placement.segmented else None
+
+    # -- the bound arrays by name ---------------------------------------------------------------
+    @property
+    def arg_dict(self) -> dict:
+        """Argument name -> its array (the arrays are the executor's: write inputs in place)."""
+        return self._arg_dict
+
+    @property
+    def grad_dict(self) -> dict:
+        """Argument name -> its gradient array, for arguments whose grad_req is not 'null'."""
+        return self._grad_dict
+
+    @property
+    def aux_dict(self) -> dict:
+        """Auxiliary state name -> its array (BatchNorm's moving statistics)."""
+        return self._aux_dict
+
+    @property
+    def output_dict(self) -> dict:
+        """Output name (``fc1_output``) -> its array."""
+        return self._output_dict
 
     def _inputs(self) -> dict:
         d = dict(zip(self._arg_names, self.arg_arrays))
@@ -371,6 +396,13 @@ class Executor:
             arr = pinned.get((node, i, "grad"))
             if arr is not None:
                 cb(name, arr)
+
+    def get_optimized_symbol(self):
+        """The symbol this executor runs. mxc optimizes below the symbol level (the IR passes,
+        fusion and memory planning that ``debug_str`` shows), never rewriting the graph of
+        MXNet operators, so this is a copy of the bound symbol (MXNet's, without a subgraph
+        backend, is the bound symbol too)."""
+        return self._symbol.__copy__()
 
     def debug_str(self) -> str:
         if self._segmented is not None:

@@ -805,22 +805,23 @@ class _DefaultAug:
 
     def _color_jitter(self, res, rnd, cv):
         p = self.p
-        alpha_b = 1.0 + float(rnd.uniform_float(-p.brightness, p.brightness))
-        alpha_c = 1.0 + float(rnd.uniform_float(-p.contrast, p.contrast))
-        alpha_s = 1.0 + float(rnd.uniform_float(-p.saturation, p.saturation))
+        f32 = np.float32
+        alpha_b = f32(1.0 + float(rnd.uniform_float(-p.brightness, p.brightness)))
+        alpha_c = f32(1.0 + float(rnd.uniform_float(-p.contrast, p.contrast)))
+        alpha_s = f32(1.0 + float(rnd.uniform_float(-p.saturation, p.saturation)))
         order = [0, 1, 2]
         rnd.shuffle(order)
         res = np.ascontiguousarray(res)
         for i in order:
             if i == 0:
-                res = _convert_to(res, alpha_b, 0.0)
+                res = _convert_to(res, float(alpha_b), 0.0)
             elif i == 1:
                 gray = cv.cvtColor(res, cv.COLOR_RGB2GRAY)     # sic: MXNet's conversion
-                mean = float(cv.mean(gray)[0])
-                res = _convert_to(res, alpha_c, (1 - alpha_c) * mean)
+                mean = f32(cv.mean(gray)[0])
+                res = _convert_to(res, float(alpha_c), float(f32(f32(1) - alpha_c) * mean))
             else:
                 gray = cv.cvtColor(cv.cvtColor(res, cv.COLOR_RGB2GRAY), cv.COLOR_GRAY2BGR)
-                res = cv.addWeighted(res, alpha_s, gray, 1 - alpha_s, 0.0)
+                res = cv.addWeighted(res, float(alpha_s), gray, float(f32(1) - alpha_s), 0.0)
         return res
 
     def _hls(self, res, rnd, cv):
@@ -839,16 +840,20 @@ class _DefaultAug:
         np.clip(hls, 0, np.array([180, 255, 255], np.int32), out=hls)
         return cv.cvtColor(hls.astype(np.uint8), cv.COLOR_HLS2BGR)
 
-    _EIGVEC = np.array([[55.46 * -0.5675, 4.794 * 0.7192, 1.148 * 0.4009],
-                        [55.46 * -0.5808, 4.794 * -0.0045, 1.148 * -0.8140],
-                        [55.46 * -0.5836, 4.794 * -0.6948, 1.148 * 0.4203]], np.float32)
+    _F = np.float32
+    # eigval * eigvec, products in float32 as MXNet's table
+    _EIGVEC = [[_F(55.46) * _F(-0.5675), _F(4.794) * _F(0.7192), _F(1.148) * _F(0.4009)],
+               [_F(55.46) * _F(-0.5808), _F(4.794) * _F(-0.0045), _F(1.148) * _F(-0.8140)],
+               [_F(55.46) * _F(-0.5836), _F(4.794) * _F(-0.6948), _F(1.148) * _F(0.4203)]]
 
     def _pca(self, res, rnd):
-        alpha = np.array([rnd.normal_float(0.0, self.p.pca_noise) for _ in range(3)],
-                         np.float32)
-        rgb = self._EIGVEC @ alpha
-        pca = np.array([rgb[2], rgb[1], rgb[0]], np.float32)   # the image is BGR
-        out = res.astype(np.int32) + pca.astype(np.int32)       # MXNet adds the truncated value
+        normal = rnd.normal(0.0, self.p.pca_noise)      # one distribution, three draws
+        a = [next(normal) for _ in range(3)]
+        e = self._EIGVEC
+        pca_r, pca_g, pca_b = (e[i][0] * a[0] + e[i][1] * a[1] + e[i][2] * a[2] for i in range(3))
+        pca = np.array([pca_b, pca_g, pca_r], np.float32)        # the image is BGR
+        # MXNet: int v = pixel; v += pca[k] (float sum truncated to int); clamp to [0, 255]
+        out = np.trunc(res.astype(np.float32) + pca)
         return np.clip(out, 0, 255).astype(np.uint8)
 
 
@@ -931,7 +936,7 @@ class ImageRecordIter(_NativeIter):
             raise TypeError(f"{self._ITER} can only accept keyword arguments")
         super(MXDataIter, self).__init__()
         it = self._ITER
-        p = _Params(it, _REC_PARAMS, kwargs, _COMMON_EXTRA)
+        p = _Params(it, self._SPEC, kwargs, _COMMON_EXTRA)
         self._p = p
         for req in ("path_imgrec", "data_shape", "batch_size"):
             if not getattr(p, req):
@@ -944,16 +949,18 @@ class ImageRecordIter(_NativeIter):
                              f"{p.data_shape}")
         if p.batch_size < 1:
             raise MXNetError(f"{it}: batch_size must be >= 1; got {p.batch_size}")
-        if p.label_width < 1:
-            raise MXNetError(f"{it}: label_width must be >= 1; got {p.label_width}")
+        if p.label_width < self._MIN_LABEL_WIDTH:
+            raise MXNetError(f"{it}: label_width must be >= {self._MIN_LABEL_WIDTH}; got "
+                             f"{p.label_width}")
         if p.preprocess_threads < 1:
             raise MXNetError(f"{it}: preprocess_threads must be >= 1; got "
                              f"{p.preprocess_threads}")
-        if p.aug_seq.strip() not in ("aug_default", ""):
+        if p.aug_seq.strip() not in (self._AUG, ""):
             raise MXNetError(f"{it}: unknown augmenter {p.aug_seq!r} in aug_seq; the "
-                             "registered one is 'aug_default'")
-        p.min_aspect_ratio = None if p.min_aspect_ratio in (None, "None") \
-            else float(p.min_aspect_ratio)
+                             f"registered one is {self._AUG!r}")
+        if hasattr(p, "min_aspect_ratio"):
+            p.min_aspect_ratio = None if p.min_aspect_ratio in (None, "None") \
+                else float(p.min_aspect_ratio)
         p.seed_aug = None if p.seed_aug in (None, "None") else _int(p.seed_aug, "seed_aug", it)
         dt = _dtype(p.dtype, it, ("float32", "uint8", "int8")) if p.dtype is not None \
             else self._DEFAULT_DTYPE
@@ -963,7 +970,7 @@ class ImageRecordIter(_NativeIter):
         from mxc.recordio import RecordFile
         if not os.path.exists(p.path_imgrec):
             raise _missing(p.path_imgrec, "path_imgrec", it)
-        self._aug = _DefaultAug(p, it)
+        self._aug = self._make_aug(p, it)
         self._label_map = self._read_imglist(p.path_imglist) if p.path_imglist else None
         if p.path_imgidx:
             self._rf = RecordFile(p.path_imgrec)
@@ -974,18 +981,19 @@ class ImageRecordIter(_NativeIter):
         else:
             self._rf = RecordFile(p.path_imgrec, p.part_index, p.num_parts)
             self._recs = None
-            chunk = (p.shuffle_chunk_size << 17) if p.shuffle_chunk_size > 0 else _CHUNK_BYTES
+            chunk = (p.shuffle_chunk_size << 17) if p.shuffle_chunk_size > 0 \
+                else self._CHUNK_BYTES
             source = _ChunkSource(self._rf, chunk)
             legacy = p.shuffle
-        self._planner = _Planner(source, p.batch_size, p.round_batch, legacy, p.seed, it)
-        self._seeds = MT19937(_RAND_MAGIC + p.seed)
+        self._planner = self._make_planner(source, legacy)
+        self._seeds = MT19937(self._RAND + p.seed)
         self._norm = self._normalizer()
         c, h, w = p.data_shape
-        self._label_shape = (p.batch_size,) if p.label_width == 1 else \
-            (p.batch_size, p.label_width)
+        lw = self._label_cols()
+        self._label_shape = (p.batch_size,) if lw == 1 else (p.batch_size, lw)
         self._nbuf = max(2, p.prefetch_buffer) + 1
         self._bufs = [(np.zeros((p.batch_size, c, h, w), self._out_dtype),
-                       np.zeros((p.batch_size, p.label_width), np.float32))
+                       np.zeros((p.batch_size, lw), np.float32))
                       for _ in range(self._nbuf)]
         self._next_buf = 0
         self._pool = ThreadPoolExecutor(max_workers=p.preprocess_threads,
@@ -1003,6 +1011,22 @@ class ImageRecordIter(_NativeIter):
         self._start(kwargs.get("data_name", "data"), kwargs.get("label_name", "softmax_label"))
 
     # -- set-up -----------------------------------------------------------------------------------
+    _SPEC = _REC_PARAMS
+    _AUG = "aug_default"
+    _MIN_LABEL_WIDTH = 1
+    _RAND = _RAND_MAGIC
+    _CHUNK_BYTES = _CHUNK_BYTES
+
+    def _make_aug(self, p, it):
+        return _DefaultAug(p, it)
+
+    def _make_planner(self, source, legacy):
+        p = self._p
+        return _Planner(source, p.batch_size, p.round_batch, legacy, p.seed, self._ITER)
+
+    def _label_cols(self):
+        return self._p.label_width
+
     def _read_imglist(self, path):
         it = self._ITER
         lw = self._p.label_width
@@ -1362,5 +1386,540 @@ class ImageRecordInt8Iter(ImageRecordIter):
     _DEFAULT_DTYPE = np.dtype(np.int8)
 
 
-class ImageDetRecordIter(_NativeIter):
-    """Placeholder replaced below."""
+# --- ImageDetRecordIter -------------------------------------------------------------------------
+class _InstanceBatches:
+    """MXNet's BatchLoader over the ImageDetRecordIter instance stream: chunks of the part in
+    file order (shuffled within each chunk with ``std::shuffle``), ``batch_size`` at a time;
+    with ``round_batch`` the last batch wraps to the start and the next epoch continues after
+    the wrapped records."""
+
+    def __init__(self, source, batch_size, round_batch, shuffle, seed, it):
+        self.source = source
+        self.bs = batch_size
+        self.round_batch = round_batch
+        self.shuffle = shuffle
+        self.rnd = MT19937(233 + seed)
+        self.it = it
+        self.order = []
+        self.ptr = 0
+        self.num_overflow = 0
+
+    def _restart(self):
+        self.source.before_first()
+        self.order = []
+        self.ptr = 0
+
+    def _next_instance(self):
+        while self.ptr >= len(self.order):
+            chunk = self.source.next_batch(self.bs)
+            if chunk is None:
+                return None
+            self.order = list(chunk)
+            if self.shuffle:
+                self.rnd.shuffle(self.order)
+            self.ptr = 0
+        r = self.order[self.ptr]
+        self.ptr += 1
+        return r
+
+    def before_first(self):
+        if not self.round_batch or self.num_overflow == 0:
+            self._restart()
+        else:
+            self.num_overflow = 0
+
+    def parse_next(self, current=0):
+        if self.num_overflow:
+            return None
+        slots = [None] * self.bs
+        top = current
+        while top < self.bs:
+            r = self._next_instance()
+            if r is None:
+                break
+            slots[top] = (r, top)
+            top += 1
+        if top == self.bs:
+            return slots, 0
+        if top == current:
+            return None
+        if not self.round_batch:
+            return slots, self.bs - top
+        self._restart()
+        while top < self.bs:
+            r = self._next_instance()
+            if r is None:
+                raise MXNetError(f"{self.it}: number of input must be bigger than batch size")
+            slots[top] = (r, top)
+            top += 1
+            self.num_overflow += 1
+        return slots, self.num_overflow
+
+
+def _tuple(v, kind, name, it):
+    if isinstance(v, str):
+        v = [x for x in v.strip().strip("()[]").split(",") if x.strip()]
+    elif not isinstance(v, (list, tuple)):
+        v = [v]
+    try:
+        return [kind(float(x)) if kind is int else kind(x) for x in v]
+    except (TypeError, ValueError):
+        raise MXNetError(f"{it}: {name} must be a tuple of numbers; got {v!r}") from None
+
+
+class _DetAug:
+    """MXNet's ``det_aug_default``: resize, HSL / contrast jitter, mirror, pad and the crop
+    samplers (IoU / coverage constraints, ``center`` or ``overlap`` emission), then fit to
+    ``data_shape`` (``force``, ``shrink`` or ``fit``), updating the boxes (fractions of the
+    image) with the pixels."""
+
+    _TUPLES = ("min_crop_scales", "max_crop_scales", "min_crop_aspect_ratios",
+               "max_crop_aspect_ratios", "min_crop_overlaps", "max_crop_overlaps",
+               "min_crop_sample_coverages", "max_crop_sample_coverages",
+               "min_crop_object_coverages", "max_crop_object_coverages", "max_crop_trials")
+
+    def __init__(self, p, it):
+        self.p = p
+        self.it = it
+        if not (0 <= p.inter_method <= 4 or 9 <= p.inter_method <= 10):
+            raise MXNetError(f"{it}: invalid inter_method {p.inter_method}: valid values are "
+                             "0-4, 9, 10")
+        if p.resize_mode not in ("force", "shrink", "fit"):
+            raise MXNetError(f"{it}: resize_mode must be 'force', 'shrink' or 'fit'; got "
+                             f"{p.resize_mode!r}")
+        if p.crop_emit_mode not in ("center", "overlap"):
+            raise MXNetError(f"{it}: crop_emit_mode must be 'center' or 'overlap'; got "
+                             f"{p.crop_emit_mode!r}")
+        n = p.num_crop_sampler
+        for name in self._TUPLES:
+            vals = _tuple(getattr(p, name), int if name == "max_crop_trials" else float,
+                          name, it)
+            if n > 1 and len(vals) == 1:
+                vals = vals * n
+            if n >= 1 and len(vals) != n:
+                raise MXNetError(f"{it}: {name} has {len(vals)} values; num_crop_sampler is "
+                                 f"{n}")
+            setattr(self, name, vals)
+        for i in range(n):
+            if not (self.min_crop_scales[i] >= 0 and self.max_crop_scales[i] <= 1
+                    and self.max_crop_scales[i] > self.min_crop_scales[i]
+                    and self.min_crop_aspect_ratios[i] >= 0
+                    and self.max_crop_aspect_ratios[i] >= self.min_crop_aspect_ratios[i]
+                    and self.max_crop_overlaps[i] >= self.min_crop_overlaps[i]
+                    and self.max_crop_sample_coverages[i] >= self.min_crop_sample_coverages[i]
+                    and self.max_crop_object_coverages[i] >= self.min_crop_object_coverages[i]):
+                raise MXNetError(f"{it}: crop sampler {i}: need 0 <= min_crop_scale < "
+                                 "max_crop_scale <= 1 and min <= max for the aspect ratios, "
+                                 "overlaps and coverages")
+
+    _inter = _DefaultAug._inter
+
+    @staticmethod
+    def _parse(raw, it, where):
+        raw = [float(x) for x in raw]
+        if len(raw) < 7:
+            raise FormatError(f"{it}: {where}: a detection label needs at least 7 values "
+                              f"(header_width, object_width, then objects); got {len(raw)}")
+        hw, ow = int(raw[0]), int(raw[1])
+        if hw < 2 or ow < 5 or (len(raw) - hw) % ow:
+            raise FormatError(f"{it}: {where}: detection label of {len(raw)} values does not "
+                              f"fit header_width {hw} and object_width {ow}")
+        objs = [raw[i:i + ow] for i in range(hw, len(raw), ow)]
+        objs = [o for o in objs if o[3] > o[1] and o[4] > o[2]]
+        return raw[:hw], ow, objs
+
+    @staticmethod
+    def _inter_area(a, b):
+        w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+        h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+        return w * h if w > 0 and h > 0 else 0.0
+
+    @staticmethod
+    def _project(o, box):
+        o = list(o)
+        o[1] = max(0.0, (o[1] - box[0]) / box[2])
+        o[2] = max(0.0, (o[2] - box[1]) / box[3])
+        o[3] = min(1.0, (o[3] - box[0]) / box[2])
+        o[4] = min(1.0, (o[4] - box[1]) / box[3])
+        return o
+
+    def _try_crop(self, objs, box, i):
+        if not objs:
+            return objs
+        p = self.p
+        lo_ov, hi_ov = self.min_crop_overlaps[i], self.max_crop_overlaps[i]
+        lo_sc, hi_sc = self.min_crop_sample_coverages[i], self.max_crop_sample_coverages[i]
+        lo_oc, hi_oc = self.min_crop_object_coverages[i], self.max_crop_object_coverages[i]
+        barea = box[2] * box[3]
+        if lo_ov > 0 or hi_ov < 1 or lo_sc > 0 or hi_sc < 1 or lo_oc > 0 or hi_oc < 1:
+            valid = False
+            for o in objs:
+                gt = (o[1], o[2], o[3] - o[1], o[4] - o[2])
+                inter = self._inter_area(box, gt)
+                garea = gt[2] * gt[3]
+                if lo_ov > 0 or hi_ov < 1:
+                    ovp = inter / (barea + garea - inter) if inter > 0 else 0.0
+                    if ovp < lo_ov or ovp > hi_ov:
+                        continue
+                if lo_sc > 0 or hi_sc < 1:
+                    c = inter / barea
+                    if c < lo_sc or c > hi_sc:
+                        continue
+                if lo_oc > 0 or hi_oc < 1:
+                    c = inter / garea
+                    if c < lo_oc or c > hi_oc:
+                        continue
+                valid = True
+                break
+            if not valid:
+                return None
+        out = []
+        for o in objs:
+            if p.crop_emit_mode == "center":
+                cx, cy = (o[1] + o[3]) * 0.5, (o[2] + o[4]) * 0.5
+                if not (box[0] <= cx < box[0] + box[2] and box[1] <= cy < box[1] + box[3]):
+                    continue
+                out.append(self._project(o, box))
+            else:
+                gt = (o[1], o[2], o[3] - o[1], o[4] - o[2])
+                if self._inter_area(box, gt) / (gt[2] * gt[3]) > p.emit_overlap_thresh:
+                    out.append(self._project(o, box))
+        return out or None
+
+    def __call__(self, src, label, rnd, where):
+        from mxc.image import _codec
+        cv = _codec.cv2()
+        p = self.p
+        res = src
+        if p.resize != -1:
+            rows, cols = src.shape[:2]
+            if rows > cols:
+                nh, nw = p.resize * rows // cols, p.resize
+            else:
+                nh, nw = p.resize, p.resize * cols // rows
+            res = _codec.resize(src, nw, nh, self._inter(cols, rows, nw, nh, rnd))
+        header, ow, objs = self._parse(label, self.it, where)
+        if (p.random_hue_prob > 0 or p.random_saturation_prob > 0
+                or p.random_illumination_prob > 0 or p.random_contrast_prob > 0):
+            h = int(rnd.uniform_float(-1, 1) * np.float32(p.max_random_hue))
+            s = int(rnd.uniform_float(-1, 1) * np.float32(p.max_random_saturation))
+            lum = int(rnd.uniform_float(-1, 1) * np.float32(p.max_random_illumination))
+            c = float(rnd.uniform_float(-1, 1) * np.float32(p.max_random_contrast))
+            h = h if rnd.canonical_float() < p.random_hue_prob else 0
+            s = s if rnd.canonical_float() < p.random_saturation_prob else 0
+            lum = lum if rnd.canonical_float() < p.random_illumination_prob else 0
+            c = c if rnd.canonical_float() < p.random_contrast_prob else 0
+            if h or s or lum:
+                hls = cv.cvtColor(np.ascontiguousarray(res), cv.COLOR_BGR2HLS).astype(np.int32)
+                hls += np.array([h, lum, s], np.int32)
+                np.clip(hls, 0, np.array([180, 255, 255], np.int32), out=hls)
+                res = cv.cvtColor(hls.astype(np.uint8), cv.COLOR_HLS2BGR)
+            if abs(c) > 1e-3:
+                res = _convert_to(res, float(np.float32(c + 1.0)), 0.0)
+        if p.rand_mirror_prob > 0 and rnd.canonical_float() < p.rand_mirror_prob:
+            objs = [[o[0], 1.0 - o[3], o[2], 1.0 - o[1], o[4]] + o[5:] for o in objs]
+            res = np.ascontiguousarray(res[:, ::-1])
+        if p.rand_pad_prob > 0 and p.max_pad_scale > 1.0:
+            if rnd.canonical_float() < p.rand_pad_prob:
+                scale = float(rnd.uniform_float(1.0, p.max_pad_scale))
+                if scale >= 1.05:
+                    x0 = float(rnd.uniform_float(0.0, scale - 1))
+                    y0 = float(rnd.uniform_float(0.0, scale - 1))
+                    box = (-x0, -y0, scale, scale)
+                    objs = [self._project(o, box) for o in objs]
+                    rows, cols = res.shape[:2]
+                    left, top = int(x0 * cols), int(y0 * rows)
+                    right = int((scale - x0 - 1) * cols)
+                    bot = int((scale - y0 - 1) * rows)
+                    out = cv.copyMakeBorder(res, top, bot, left, right,
+                                            cv.BORDER_CONSTANT | cv.BORDER_ISOLATED,
+                                            value=(p.fill_value,) * 3)
+                    res = out if out.ndim == res.ndim else out[:, :, None]
+        if p.rand_crop_prob > 0 and p.num_crop_sampler > 0:
+            if rnd.canonical_float() < p.rand_crop_prob:
+                indices = list(range(p.num_crop_sampler))
+                rnd.shuffle(indices)
+                done = False
+                for i in indices:
+                    if done:
+                        break
+                    for _ in range(self.max_crop_trials[i]):
+                        rows, cols = res.shape[:2]
+                        box = self._crop_box(i, rnd, cols / rows)
+                        new = self._try_crop(objs, box, i)
+                        if new is not None:
+                            objs = new
+                            done = True
+                            left, top = int(box[0] * cols), int(box[1] * rows)
+                            w, h = int(box[2] * cols), int(box[3] * rows)
+                            res = res[top:top + h, left:left + w]
+                            break
+        H, W = p.data_shape[1], p.data_shape[2]  # noqa: N806
+        rows, cols = res.shape[:2]
+        if p.resize_mode == "force":
+            res = _codec.resize(res, W, H, self._inter(cols, rows, W, H, rnd))
+        else:
+            ratio = min(H / rows, W / cols)
+            if p.resize_mode == "fit" or rows > H or cols > W:
+                nh, nw = int(ratio * rows), int(ratio * cols)
+                res = _codec.resize(res, nw, nh, self._inter(cols, rows, nw, nh, rnd))
+        flat = list(header)
+        for o in objs:
+            flat.extend(o)
+        return res, np.array(flat, np.float32)
+
+    def _crop_box(self, i, rnd, img_ar):
+        f32 = np.float32
+        scale = f32(rnd.uniform_float(self.min_crop_scales[i], self.max_crop_scales[i])
+                    + f32(1e-12))
+        lo = max(f32(self.min_crop_aspect_ratios[i] / img_ar), f32(scale * scale))
+        hi = min(f32(self.max_crop_aspect_ratios[i] / img_ar), f32(1.0 / (scale * scale)))
+        ratio = f32(math.sqrt(float(rnd.uniform_float(lo, hi))))
+        w = min(1.0, float(scale * ratio))
+        h = min(1.0, float(scale / ratio))
+        x0 = float(rnd.uniform_float(0.0, 1 - w))
+        y0 = float(rnd.uniform_float(0.0, 1 - h))
+        return (x0, y0, w, h)
+
+
+_DET_PARAMS = {
+    # ImageDetRecParserParam
+    "path_imglist": (str, ""), "path_imgrec": (str, ""), "aug_seq": (str, "det_aug_default"),
+    "label_width": (int, -1), "data_shape": ("shape", None), "preprocess_threads": (int, 4),
+    "verbose": (bool, True), "num_parts": (int, 1), "part_index": (int, 0),
+    "shuffle_chunk_size": (int, 0), "shuffle_chunk_seed": (int, 0),
+    "label_pad_width": (int, 0), "label_pad_value": (float, -1.0),
+    # ImageDetRecordParam, BatchParam, PrefetcherParam
+    "shuffle": (bool, False), "seed": (int, 0), "batch_size": (int, None),
+    "round_batch": (bool, True), **_PREFETCH,
+    # DefaultImageDetAugmentParam
+    "resize": (int, -1), "rand_crop_prob": (float, 0.0), "min_crop_scales": (None, (0.0,)),
+    "max_crop_scales": (None, (1.0,)), "min_crop_aspect_ratios": (None, (1.0,)),
+    "max_crop_aspect_ratios": (None, (1.0,)), "min_crop_overlaps": (None, (0.0,)),
+    "max_crop_overlaps": (None, (1.0,)), "min_crop_sample_coverages": (None, (0.0,)),
+    "max_crop_sample_coverages": (None, (1.0,)), "min_crop_object_coverages": (None, (0.0,)),
+    "max_crop_object_coverages": (None, (1.0,)), "num_crop_sampler": (int, 1),
+    "crop_emit_mode": (str, "center"), "emit_overlap_thresh": (float, 0.3),
+    "max_crop_trials": (None, (25,)), "rand_pad_prob": (float, 0.0),
+    "max_pad_scale": (float, 1.0), "max_random_hue": (int, 0), "random_hue_prob": (float, 0.0),
+    "max_random_saturation": (int, 0), "random_saturation_prob": (float, 0.0),
+    "max_random_illumination": (int, 0), "random_illumination_prob": (float, 0.0),
+    "max_random_contrast": (float, 0.0), "random_contrast_prob": (float, 0.0),
+    "rand_mirror_prob": (float, 0.0), "fill_value": (int, 127), "inter_method": (int, 1),
+    "resize_mode": (str, "force"),
+    # ImageDetNormalizeParam
+    "mean_img": (str, ""), "mean_r": (float, 0.0), "mean_g": (float, 0.0),
+    "mean_b": (float, 0.0), "mean_a": (float, 0.0), "std_r": (float, 0.0),
+    "std_g": (float, 0.0), "std_b": (float, 0.0), "std_a": (float, 0.0),
+    "scale": (float, 1.0),
+    # mxc (shared code paths with ImageRecordIter)
+    "skip_bad_records": (bool, False), "path_imgidx": (str, ""), "seed_aug": (None, None),
+    "dtype": (None, None),
+}
+
+
+class ImageDetRecordIter(ImageRecordIter):
+    """Batches of images and detection labels from a RecordIO file (MXNet's
+    ``mx.io.ImageDetRecordIter``).
+
+    Each record's label is ``[header_width, object_width, (extra header...), objects...]``,
+    an object ``[class, xmin, ymin, xmax, ymax, (extra...)]`` with coordinates as fractions of
+    the image. The batch label has shape ``(batch_size, 4 + label_pad_width)``: per image
+    ``[channels, height, width, n, label (n values, after augmentation)...]`` padded with
+    ``label_pad_value``; ``label_pad_width`` 0 (the default) is the widest label in the file.
+    Takes MXNet's arguments: the parser's (``path_imgrec``, ``path_imglist``, ``data_shape``,
+    ``batch_size``, ``label_width``, ``label_pad_width``, ``label_pad_value``, ``shuffle``,
+    ``seed``, ``round_batch``, ``num_parts``, ``part_index``, ``preprocess_threads``), the
+    augmenter's (``resize``, ``resize_mode``, ``rand_crop_prob`` and the crop samplers'
+    ``min/max_crop_scales``, ``..._aspect_ratios``, ``..._overlaps``,
+    ``..._sample_coverages``, ``..._object_coverages``, ``num_crop_sampler``,
+    ``crop_emit_mode``, ``emit_overlap_thresh``, ``max_crop_trials``; ``rand_pad_prob``,
+    ``max_pad_scale``, ``fill_value``; ``rand_mirror_prob``; ``max_random_hue`` /
+    ``saturation`` / ``illumination`` / ``contrast`` and their ``random_..._prob``;
+    ``inter_method``) and the normaliser's (``mean_r/g/b/a``, ``std_r/g/b/a`` (0: none),
+    ``scale``). With ``resize_mode`` 'shrink' or 'fit' a smaller image sits in the top-left
+    corner of its zero-filled slot.
+    """
+
+    _ITER = "ImageDetRecordIter"
+    _SPEC = _DET_PARAMS
+    _AUG = "det_aug_default"
+    _MIN_LABEL_WIDTH = -1
+    _RAND = 233
+    _CHUNK_BYTES = 8 << 20
+
+    def _make_aug(self, p, it):
+        return _DetAug(p, it)
+
+    def _make_planner(self, source, legacy):
+        p = self._p
+        return _InstanceBatches(source, p.batch_size, p.round_batch, p.shuffle, p.seed,
+                                self._ITER)
+
+    def _label_cols(self):
+        p = self._p
+        widest = 0
+        if self._label_map is not None:
+            widest = max((v.size for v in self._label_map.values()), default=0)
+        else:
+            for i in range(len(self._rf)):
+                payload = self._rf.record(i)
+                flag = struct.unpack_from("<I", payload, 0)[0] if len(payload) >= 4 else 0
+                if flag == 0:
+                    raise FormatError(f"{self._ITER}: {self._where(i)}: not enough label packed "
+                                      "in img_list or rec file (a detection record needs a "
+                                      "label array)")
+                if p.label_width > 0 and flag != p.label_width:
+                    raise FormatError(f"{self._ITER}: {self._where(i)}: the record provides a "
+                                      f"{flag}-dimensional label but label_width is "
+                                      f"{p.label_width}")
+                widest = max(widest, flag)
+        if widest > p.label_pad_width:
+            if p.label_pad_width > 0:
+                raise MXNetError(f"{self._ITER}: label_pad_width {p.label_pad_width} is smaller "
+                                 f"than the widest label, {widest}")
+            p.label_pad_width = widest
+        if p.verbose:
+            _log.info("%s: label padding width: %d", self._ITER, p.label_pad_width)
+        return p.label_pad_width + 4
+
+    def _read_imglist(self, path):
+        it = self._ITER
+        table = {}
+        try:
+            f = open(path)  # noqa: SIM115
+        except FileNotFoundError:
+            raise _missing(path, "path_imglist", it) from None
+        with f:
+            for lineno, line in enumerate(f, 1):
+                toks = line.split()
+                if len(toks) < 3:
+                    continue
+                try:
+                    key = int(float(toks[0]))
+                    vals = [float(t) for t in toks[1:-1]]
+                except ValueError:
+                    raise FormatError(f"{it}: image list {path!r}: line {lineno}: expected "
+                                      "'index<TAB>labels...<TAB>path'") from None
+                if self._p.label_width > 0 and len(vals) != self._p.label_width:
+                    raise FormatError(f"{it}: image list {path!r}: line {lineno}: "
+                                      f"{len(vals)} labels; label_width is "
+                                      f"{self._p.label_width}")
+                table[key] = np.array(vals, np.float32)
+        return table
+
+    def _normalizer(self):
+        self._mean_img = None
+        p = self._p
+        if p.mean_img and os.path.exists(p.mean_img):
+            from mxc.ndarray import load
+            arrs = load(p.mean_img)
+            arrs = list(arrs.values()) if isinstance(arrs, dict) else list(arrs)
+            self._mean_img = arrs[0].asnumpy().astype(np.float32)
+        return {}
+
+    def _make_mean_img(self, path):
+        from mxc.ndarray import array, save
+        total = None
+        n = 0
+        rnd = MT19937(self._RAND)
+        for i in range(len(self._rf)):
+            res, _, _ = self._load(i, rnd)
+            out = np.zeros(self._p.data_shape, np.float32)
+            self._place(res, out)
+            total = out.astype(np.float64) if total is None else total + out
+            n += 1
+        if n == 0:
+            raise MXNetError(f"{self._ITER}: no images to compute mean_img from")
+        self._mean_img = (total / n).astype(np.float32)
+        save(path, {"mean_img": array(self._mean_img)})
+
+    def _load(self, i, rnd):
+        from mxc.image import _codec
+        p = self._p
+        it = self._ITER
+        payload = self._rf.record(i)
+        if len(payload) < 24:
+            raise FormatError(f"{it}: {self._where(i)}: {len(payload)} bytes is shorter than "
+                              "the 24-byte image record header")
+        flag, _, rid, _ = struct.unpack_from("<IfQQ", payload, 0)
+        content = payload[24:]
+        labels = None
+        if flag > 0:
+            if len(content) < 4 * flag:
+                raise FormatError(f"{it}: {self._where(i)}: its header says {flag} labels but "
+                                  f"only {len(content)} bytes follow")
+            labels = np.frombuffer(content, np.float32, flag)
+            content = content[4 * flag:]
+        if self._label_map is not None:
+            if rid not in self._label_map:
+                raise FormatError(f"{it}: {self._where(i)}: image id {rid} is not in "
+                                  f"path_imglist {p.path_imglist!r}")
+            lab = self._label_map[rid]
+        elif labels is not None:
+            lab = labels
+        else:
+            raise FormatError(f"{it}: {self._where(i)}: not enough label packed in img_list or "
+                              "rec file")
+        c = p.data_shape[0]
+        img = _codec.decode(content, 0 if c == 1 else (1 if c == 3 else -1), bgr=True,
+                            what=f"{it}: {self._where(i)} (image id {rid})")
+        if c == 4 and (img.ndim != 3 or img.shape[2] != 4):
+            raise FormatError(f"{it}: invalid image with index {rid} ({self._where(i)}): "
+                              "expected 4 channels")
+        res, lab = self._aug(img, lab, rnd, self._where(i))
+        return res, lab, rid
+
+    def _place(self, res, out):
+        if res.ndim == 2:
+            res = res[:, :, None]
+        c = res.shape[2]
+        if c >= 3:
+            res = res[:, :, [2, 1, 0, 3][:c]]
+        out[...] = 0
+        out[:, :res.shape[0], :res.shape[1]] = res.transpose(2, 0, 1)
+
+    def _work(self, i, idx, seed, data_out, label_out, slot):
+        p = self._p
+        try:
+            res, lab, rid = self._load(i, MT19937(seed))
+            if lab.size > p.label_pad_width:
+                raise FormatError(f"{self._ITER}: {self._where(i)}: a label of {lab.size} "
+                                  f"values does not fit label_pad_width {p.label_pad_width}")
+            self._place(res, data_out)
+            x = data_out
+            if p.mean_r > 0 or p.mean_g > 0 or p.mean_b > 0 or p.mean_a > 0:
+                means = [p.mean_r, p.mean_g, p.mean_b, p.mean_a]
+                x[0] -= np.float32(p.mean_r)
+                if x.shape[0] >= 3:
+                    x[1] -= np.float32(p.mean_g)
+                    x[2] -= np.float32(p.mean_b)
+                if x.shape[0] == 4:
+                    x[3] -= np.float32(means[3])
+            elif self._mean_img is not None:
+                x -= self._mean_img
+            stds = [p.std_r, p.std_g, p.std_b, p.std_a]
+            for k in range(x.shape[0]):
+                sd = stds[0] if x.shape[0] == 1 else stds[k]
+                if (k == 0 or x.shape[0] >= 3) and sd > 0:
+                    x[k] /= np.float32(sd)
+            if p.scale != 1.0:
+                x *= np.float32(p.scale)
+            label_out[...] = np.float32(p.label_pad_value)
+            rows, cols = res.shape[:2]
+            label_out[0] = 1 if res.ndim == 2 else res.shape[2]
+            label_out[1] = rows
+            label_out[2] = cols
+            label_out[3] = lab.size
+            label_out[4:4 + lab.size] = lab
+            slot.id = rid
+            slot.ok = True
+        except FormatError as e:
+            if not p.skip_bad_records:
+                slot.error = e
+            else:
+                warnings.warn(f"{self._ITER}: skipping a bad record: {e}", stacklevel=1)
+        except MXNetError as e:
+            slot.error = e
+        except Exception as e:  # noqa: BLE001  (re-raised on the consumer's thread)
+            slot.error = MXNetError(f"{self._ITER}: {self._where(i)}: {type(e).__name__}: {e}")

@@ -28,13 +28,32 @@ import logging
 import re
 from math import sqrt
 
-from mxc.base import MXNetError
+from mxc import ndarray  # noqa: F401  (names MXNet's mxnet.monitor has)
+from mxc.base import MXNetError, NDArrayHandle, py_str  # noqa: F401
+from mxc.ndarray import NDArray
 
 __all__ = ["Monitor", "MonitorNames", "Watch", "monitor_pins", "POSITIONAL_INPUTS"]
 
 # Operators whose inputs MXNet 1.9.1's executor shows a monitor as ``<node>_input<i>`` (they do
-# not register input names); every other operator's inputs are named by its arguments.
-POSITIONAL_INPUTS = frozenset()
+# not register input names); every other operator's inputs are named by its arguments. Read off
+# MXNet by tools/make_monitor_golden.py (tests/data/monitor_golden.json, checked by
+# tests/test_monitor.py), by canonical operator name.
+POSITIONAL_INPUTS = frozenset({
+    'Activation', 'BlockGrad', 'Cast', 'Flatten', 'Reshape', 'SoftmaxActivation', '_copy',
+    '_div_scalar', '_equal_scalar', '_greater_equal_scalar', '_greater_scalar', '_hypot_scalar',
+    '_lesser_equal_scalar', '_lesser_scalar', '_logical_and_scalar', '_logical_or_scalar',
+    '_logical_xor_scalar', '_maximum_scalar', '_minimum_scalar', '_minus_scalar', '_mod_scalar',
+    '_mul_scalar', '_not_equal_scalar', '_plus_scalar', '_power_scalar', '_rdiv_scalar',
+    '_rminus_scalar', '_rmod_scalar', '_rpower_scalar', 'abs', 'arccos', 'arccosh', 'arcsin',
+    'arcsinh', 'arctan', 'arctanh', 'argmax', 'argmax_channel', 'argmin', 'argsort',
+    'broadcast_axis', 'broadcast_to', 'cbrt', 'ceil', 'clip', 'cos', 'cosh', 'degrees', 'erf',
+    'erfinv', 'exp', 'expand_dims', 'expm1', 'fix', 'floor', 'gamma', 'gammaln', 'log', 'log10',
+    'log1p', 'log2', 'logical_not', 'make_loss', 'max', 'mean', 'min', 'nanprod', 'nansum',
+    'negative', 'norm', 'ones_like', 'prod', 'radians', 'rcbrt', 'reciprocal', 'relu', 'rint',
+    'round', 'rsqrt', 'sigmoid', 'sign', 'sin', 'sinh', 'slice', 'slice_axis', 'smooth_l1',
+    'softsign', 'sort', 'sqrt', 'square', 'sum', 'tan', 'tanh', 'topk', 'transpose', 'trunc',
+    'zeros_like',
+})
 
 
 class MonitorNames:
@@ -123,7 +142,6 @@ class Monitor:
         if stat_func is None:
             def asum_stat(x):
                 """norm(x) / sqrt(size(x))."""
-                from mxc import ndarray
                 return ndarray.norm(x) / sqrt(x.size)
             stat_func = asum_stat
         if not callable(stat_func):
@@ -150,7 +168,6 @@ class Monitor:
 
         def stat_helper(name, array):
             """The executor's callback: record ``stat_func(array)`` while activated."""
-            from mxc.base import py_str
             name = py_str(name)
             if not self.activated or not self.re_prog.match(name):
                 return
@@ -201,7 +218,6 @@ class Monitor:
         res = []
         if self.sort:
             self.queue.sort(key=lambda x: x[1])
-        from mxc.ndarray import NDArray
         for n, k, v_list in self.queue:
             if isinstance(v_list, NDArray):
                 v_list = [v_list]

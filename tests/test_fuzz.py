@@ -34,7 +34,6 @@ import copy
 import glob
 import json
 import os
-import pickle
 import pickletools
 import random
 import select
@@ -50,7 +49,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data")
 REPO = os.path.dirname(HERE)
 MASTER_SEED = 20240611
-N_CASES = {"symbol": 800, "params": 1200, "states": 1000}
+N_CASES = {"symbol": 1500, "params": 1500, "states": 1500}
 SLOW_FACTOR = 10
 CASE_TIMEOUT = 30.0                 # seconds for one case (a hang is a failure)
 MEM_LIMIT = 3 << 30                 # worker address space: a runaway allocation fails, not OOMs
@@ -732,8 +731,7 @@ SYMBOL_REGRESSIONS = {
     "fused_num_outputs_huge": (_MLP_JSON % '{"op": "fused", "name": "f", "attrs": '
                                '{"num_outputs": "2147483647"}, "inputs": []}', {}),
 }
-# .params files: the reader held up (no failure in 33,000 mutations so far)
-PARAMS_REGRESSIONS: dict = {}
+# .params files: none; the reader held up (no failure in 30,000+ mutations)
 # .states files, each refused with a FormatError (before: what it did instead)
 STATES_REGRESSIONS = {
     # bytearray(400 MB) from 46 bytes: allocated it (a bare MemoryError for bigger sizes)
@@ -828,14 +826,6 @@ def test_factor_scheduler_far_behind_is_closed_form():
     huge = FactorScheduler(step=1, factor=0.5)
     with _time_limit(10):
         assert huge(10 ** 15) == huge.stop_factor_lr
-
-
-@pytest.mark.parametrize("name", sorted(PARAMS_REGRESSIONS))
-def test_params_regression(name, tmp_path):
-    import mxc as mx
-    p = tmp_path / "x.params"
-    p.write_bytes(PARAMS_REGRESSIONS[name])
-    _expect_mxnet_error(mx.nd.load, str(p))
 
 
 @pytest.mark.parametrize("name", sorted(SYMBOL_REGRESSIONS))

@@ -74,7 +74,7 @@ PTR = ir.PointerType()
 
 _MEM_TYPES = {
     DType.f32: ir.FloatType(), DType.f64: ir.DoubleType(), DType.f16: ir.HalfType(),
-    DType.bf16: ir.BFloatType() if hasattr(ir, "BFloatType") else ir.HalfType(),
+    DType.bf16: I16,        # raw bits: llvmlite has no bfloat type (see reg_type)
     DType.i8: I8, DType.u8: I8, DType.bool: I8, DType.i16: I16, DType.u16: I16,
     DType.i32: I32, DType.u32: I32, DType.i64: I64, DType.u64: I64,
 }
@@ -85,6 +85,10 @@ def mem_type(dt: DType):
 
 
 def reg_type(dt: DType):
+    """The register type of a value: bool is i1, and bfloat16 is computed in f32 (loads widen
+    its bits, stores and casts round to nearest even), as libraries do for bf16 math."""
+    if dt == DType.bf16:
+        return ir.FloatType()
     return I1 if dt == DType.bool else _MEM_TYPES[dt]
 
 
@@ -401,12 +405,16 @@ class _Emitter:
             v = b.load(p, typ=mem_type(buf.dtype))
             if buf.dtype == DType.bool:
                 v = b.icmp_unsigned("!=", v, ir.Constant(I8, 0))
+            elif buf.dtype == DType.bf16:
+                v = self._bf16_bits_to_f32(v)
             return v
         if op == "store":
             buf, e = ins.attr
             v = self.value(ins.args[0])
             if buf.dtype == DType.bool:
                 v = b.zext(v, I8)
+            elif buf.dtype == DType.bf16:
+                v = self._f32_to_bf16_bits(v)
             base = self.bufptr[buf.pos if buf.alias_of is None else buf.alias_of]
             p = b.gep(base, [self.ix(e)], source_etype=mem_type(buf.dtype), inbounds=True)
             b.store(v, p)
@@ -437,7 +445,43 @@ class _Emitter:
         phi.add_incoming(ir.Constant(ty, 0), before)
         if buf.dtype == DType.bool:
             return b.icmp_unsigned("!=", phi, ir.Constant(I8, 0))
+        if buf.dtype == DType.bf16:
+            return self._bf16_bits_to_f32(phi)
         return phi
+
+    def _bf16_bits_to_f32(self, v):
+        """bfloat16 bits (i16) -> the f32 of the same value (exact)."""
+        b = self.b
+        return b.bitcast(b.shl(b.zext(v, I32), ir.Constant(I32, 16)), ir.FloatType())
+
+    def _f32_to_bf16_bits(self, v):
+        """f32 -> bfloat16 bits, rounded to nearest even; NaN stays a (quiet) NaN."""
+        b = self.b
+        bits = b.bitcast(v, I32)
+        lsb = b.and_(b.lshr(bits, ir.Constant(I32, 16)), ir.Constant(I32, 1))
+        rounded = b.lshr(b.add(bits, b.add(ir.Constant(I32, 0x7FFF), lsb)),
+                         ir.Constant(I32, 16))
+        isnan = b.fcmp_unordered("uno", v, v)
+        qnan = b.or_(b.lshr(bits, ir.Constant(I32, 16)), ir.Constant(I32, 0x40))
+        return b.trunc(b.select(isnan, qnan, rounded), I16)
+
+    def _round_to_bf16(self, v):
+        """An f32 rounded to the nearest bfloat16, kept in f32 (a cast to bf16 in registers)."""
+        return self._bf16_bits_to_f32(self._f32_to_bf16_bits(v))
+
+    def _f64_to_f32_round_odd(self, v):
+        """f64 -> f32 rounding toward zero, with the last bit set when inexact."""
+        b = self.b
+        f32, i32 = ir.FloatType(), ir.IntType(32)
+        t = b.fptrunc(v, f32)
+        back = b.fpext(t, ir.DoubleType())
+        inexact = b.fcmp_ordered("!=", back, v)
+        neg = b.fcmp_ordered("<", v, ir.Constant(ir.DoubleType(), 0.0))
+        away = b.select(neg, b.fcmp_ordered("<", back, v), b.fcmp_ordered(">", back, v))
+        bits = b.bitcast(t, i32)
+        toward_zero = b.select(away, b.sub(bits, ir.Constant(i32, 1)), bits)
+        odd = b.or_(toward_zero, ir.Constant(i32, 1))
+        return b.bitcast(b.select(inexact, odd, bits), f32)
 
     def cast(self, v, src: DType, dst: DType):
         b = self.b
@@ -451,15 +495,26 @@ class _Emitter:
         if src == DType.bool:
             return b.uitofp(v, dt_) if dst.is_float else b.zext(v, dt_)
         if src.is_float and dst.is_float:
+            if src == DType.f64 and dst.itemsize < 4:
+                # no f64 -> f16/bf16 instruction: LLVM calls a runtime helper the JIT does not
+                # have (the process crashed). Round to f32 to odd first, which makes the
+                # second rounding exact (f32 has over two more mantissa bits than f16/bf16).
+                v, src = self._f64_to_f32_round_odd(v), DType.f32
+            # bfloat16 lives in f32 registers: widen to f32, then round to bf16 or convert
             if src == DType.bf16 or dst == DType.bf16:
-                v = b.fpext(v, ir.FloatType()) if src != DType.f32 and src.itemsize < 4 else v
-                return b.fptrunc(v, dt_) if dst.itemsize < 4 else b.fpext(v, dt_) \
-                    if dst.itemsize > 4 else v
+                if src == DType.f16:
+                    v = b.fpext(v, ir.FloatType())
+                if dst == DType.bf16:
+                    return self._round_to_bf16(v)
+                if dst == DType.f16:
+                    return b.fptrunc(v, dt_)
+                return b.fpext(v, dt_) if dst == DType.f64 else v
             return b.fpext(v, dt_) if dst.itemsize > src.itemsize else b.fptrunc(v, dt_)
         if src.is_float:
             return b.fptosi(v, dt_) if dst.is_signed else b.fptoui(v, dt_)
         if dst.is_float:
-            return b.sitofp(v, dt_) if src.is_signed else b.uitofp(v, dt_)
+            v = b.sitofp(v, dt_) if src.is_signed else b.uitofp(v, dt_)
+            return self._round_to_bf16(v) if dst == DType.bf16 else v
         if dst.itemsize > src.itemsize:
             return b.sext(v, dt_) if src.is_signed else b.zext(v, dt_)
         if dst.itemsize < src.itemsize:
@@ -721,6 +776,9 @@ def _const(dt: DType, v):
     t = reg_type(dt)
     if dt == DType.bool:
         return ir.Constant(I1, int(bool(v)))
+    if dt == DType.bf16:
+        import torch
+        v = float(torch.tensor(float(v), dtype=torch.bfloat16))
     if dt.is_float:
         return ir.Constant(t, float(v))
     return ir.Constant(t, int(v))

@@ -74,14 +74,14 @@ class Autodiff(Pass):
         n_diff = len(g.outputs) if self.n_diff_outputs is None else self.n_diff_outputs
         for i, out in enumerate(g.outputs[:n_diff]):
             prod = out.op
-            if prod is not None and LOSS in prod.opdef.traits:
+            if prod is not None and _is_loss(prod):
                 continue
             h = b.input(head_grad_name(out, i), out.type)
             self.head_inputs.append(h.name)
             self.head_outputs.append(i)
             _accumulate(b, grads, rw.get(out), h, None)
         loss_ops = {out.op for out in g.outputs[:n_diff] if out.op is not None
-                    and LOSS in out.op.opdef.traits}
+                    and _is_loss(out.op)}
         tapped = {p.op for p in self.taps if p.kind == "grad"}
         contrib: dict = {}      # op name -> its vjp's per-input gradients (tapped ops only)
         for op in reversed(g.ops):
@@ -172,6 +172,15 @@ class Autodiff(Pass):
             self.tap_outputs[p] = len(outs)
             pinned[len(outs)] = p.describe()
             outs.append(gv)
+
+
+def _is_loss(op) -> bool:
+    """A loss layer: trait LOSS, or an op whose ``extra["is_loss"](op)`` says so per instance
+    (a Custom op whose Prop has ``need_top_grad=False``)."""
+    if LOSS in op.opdef.traits:
+        return True
+    rule = op.opdef.extra.get("is_loss")
+    return bool(rule(op)) if rule is not None else False
 
 
 def _expand_vjp_free(g: Graph) -> Graph:

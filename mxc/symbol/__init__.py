@@ -5,6 +5,8 @@ from . import ops as _ops
 from . import random  # noqa: F401  (before populate: its functions win over the operators')
 
 _ops.populate(globals(), __name__)
+from .custom import Custom  # noqa: E402,F401  (Python operators: mx.operator)
+op.Custom = Custom  # noqa: F821
 
 
 # MXNet's Python-level creation functions (they name nodes _zeros0, _ones0 ... and always

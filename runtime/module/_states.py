@@ -108,8 +108,8 @@ def dumps_states(states, optimizer=None, dump_optimizer=False) -> bytes:
 # hashes something replaced by a checked version:
 #
 # - calls (REDUCE, NEWOBJ, INST, OBJ) go only to the callables in ``_CALLS``, with arguments of
-#   the types a states file uses; what they allocate is charged against a budget of twice the
-#   file's size (a file can describe only so much data), checked before the allocation;
+#   the types a states file uses; what they allocate is charged against a budget of four times
+#   the file's size (a file can describe only so much data), checked before the allocation;
 # - BUILD sets the state of NDArrays, optimizers, lr schedulers, numpy arrays and dtypes only,
 #   each state checked first (shapes against data lengths, no object dtypes);
 # - SETITEM(S) / APPEND(S) / ADDITEMS fill only dicts / lists / sets, and tuples nest at most
@@ -125,7 +125,8 @@ _NUMPY = {
     ("numpy._core.numeric", "_frombuffer"),
 }
 _MAX_TUPLE_DEPTH = 100
-_BUDGET_SLACK = 1 << 16         # bytes every file may allocate beyond twice its size
+_BUDGET_SLACK = 1 << 16         # bytes every file may allocate beyond _BUDGET x its size
+_BUDGET = 4                     # an array's bytes are in the file, copied twice or thrice
 
 
 def _numpy_attr(sub, name):
@@ -206,7 +207,7 @@ class _RestrictedUnpickler(pickle._Unpickler):     # the Python unpickler: opcod
         self._src_file = f
         self.source = source
         self.size = size
-        self.budget = 2 * size + _BUDGET_SLACK
+        self.budget = _BUDGET * size + _BUDGET_SLACK
         self._shells = []           # (NDArray, byte offset) made by NDArray(None): need BUILD
         self._tdepth = {}           # id(tuple) -> (nesting depth, the tuple, kept alive)
         self._fresh = {}            # id -> object: numpy arrays / dtypes this load created
@@ -285,11 +286,10 @@ class _RestrictedUnpickler(pickle._Unpickler):     # the Python unpickler: opcod
         check = _CALLS.get(id(func))
         if check is None or check[0] is not func:
             if _is_class(func) and not args and not kwargs:      # optimizer, lr scheduler
-                obj = func.__new__(func)
                 if not new:
                     raise _Bad(f"{func.__name__} objects are restored by NEWOBJ and BUILD, not "
                                "by calling the class")
-                return obj
+                return func.__new__(func)
             what = getattr(func, "__name__", None) or _kind(func)
             raise _Bad(f"refusing to call {what!r:.60} with {len(args)} argument(s)")
         return check[1](self, func, args, kwargs, new)
@@ -467,7 +467,8 @@ def _c_bytes(u, func, args, kwargs, new):
         if len(args) < 2 or not isinstance(args[1], str) or any(
                 not isinstance(a, str) for a in args[1:]):
             raise _Bad(f"{func.__name__}(str) needs an encoding")
-        u.charge(4 * len(x), f"{func.__name__}(str)")
+        per_char = 1 if args[1].lower().replace("-", "") == "latin1" else 4
+        u.charge(per_char * len(x), f"{func.__name__}(str)")
     elif isinstance(x, (bytes, bytearray, list, tuple, range)):
         if len(args) > 1:
             raise _Bad(f"{func.__name__}({_kind(x)}) takes no encoding")
@@ -544,10 +545,13 @@ def _c_object(u, func, args, kwargs, new):
 
 
 def _c_reconstructor(u, func, args, kwargs, new):
+    """Protocol 0 and 1 pickles make objects with ``_reconstructor(cls, object, None)``."""
     if kwargs or len(args) != 3 or args[1] is not object or args[2] is not None \
-            or not _is_class(args[0]):
-        raise _Bad("copyreg._reconstructor is admitted only for optimizer and lr scheduler "
-                   "classes")
+            or not (_is_class(args[0]) or args[0] is _new_ndarray):
+        raise _Bad("copyreg._reconstructor is admitted only for NDArrays, optimizers and lr "
+                   "schedulers")
+    if args[0] is _new_ndarray:
+        return _c_new_ndarray(u, _new_ndarray, (), {}, False)
     return object.__new__(args[0])
 
 

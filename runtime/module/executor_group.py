@@ -309,12 +309,22 @@ class DataParallelExecutorGroup:
                 execs = [self._bind_ith_exec(i, d, lb, None, base=self._default_execs[i])
                          for i, (d, lb) in enumerate(per_ctx)]
                 self._reshape_cache[key] = execs
+            # a monitor callback set on an executor follows it to its other shapes (MXNet's
+            # Executor.reshape passes it on)
+            for old, new in zip(self.execs, execs):
+                if old._monitor is not None and new._monitor is None:
+                    new._set_monitor(old._monitor, old._monitor_all, old._monitor_accept)
             self.execs = list(execs)
         else:
             for i, (d, lb) in enumerate(per_ctx):
                 self.execs.append(self._bind_ith_exec(i, d, lb, shared_group))
             key = tuple((x.name, tuple(x.shape)) for d, lb in per_ctx for x in d + lb)
             self._reshape_cache[key] = list(self.execs)
+        mon = getattr(self, "_monitor", None)
+        if mon is not None:
+            for exe in self.execs:
+                if exe._monitor is None:
+                    mon._attach(exe)
         self.data_shapes = data_shapes
         self.label_shapes = label_shapes
         self.data_names = [i.name for i in self.data_shapes]
@@ -565,7 +575,15 @@ class DataParallelExecutorGroup:
             eval_metric.update_dict(labels_, preds)
 
     def install_monitor(self, mon):
-        """Install ``mon`` (a Monitor) on every executor."""
+        """Install ``mon`` (a Monitor) on every executor; executors bound later for other
+        shapes (``reshape``) get its callback too, as MXNet's reshaped executors do.
+        ``mon=None`` removes the monitor: the executors run their unpinned programs again."""
+        self._monitor = mon
+        if mon is None:
+            for execs in [self.execs] + list(self._reshape_cache.values()):
+                for exe in execs:
+                    exe.set_monitor_callback(None)
+            return
         for exe in self.execs:
             mon.install(exe)
 

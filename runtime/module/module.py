@@ -527,7 +527,9 @@ class Module(BaseModule):
                          str(fname), weights)
 
     def install_monitor(self, mon):
-        """Install a monitor on every executor."""
+        """Install a monitor (``mx.mon.Monitor``) on every executor, present and future (its
+        executors recompile, or take from the cache, programs that keep the watched values);
+        ``None`` removes it."""
         self._require("install_monitor", binded=True)
         self._exec_group.install_monitor(mon)
 

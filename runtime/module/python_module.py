@@ -177,7 +177,11 @@ class PythonLossModule(PythonModule):
         return [self._scores_grad]
 
     def install_monitor(self, mon):
-        raise NotImplementedError()
+        """A Python module runs no executors, so there is nothing to monitor (MXNet raises
+        NotImplementedError here; UnsupportedError is one)."""
+        from mxc.base import UnsupportedError
+        raise UnsupportedError("mxc does not support install_monitor on a PythonModule: it "
+                               "runs no executors (MXNet raises NotImplementedError too)")
 
 
 # names MXNet's mxnet.module.python_module has

@@ -48,7 +48,7 @@ class Case:
     loss: bool = False      # a loss layer: backward without head gradients
 
 
-FAMILIES = ["elemwise", "nn", "shape", "reduce", "linalg", "loss", "rnn"]
+FAMILIES = ["elemwise", "nn", "shape", "reduce", "linalg", "loss", "rnn", "classic"]
 
 
 def load_family(name):
