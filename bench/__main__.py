@@ -37,8 +37,12 @@ WORKLOADS = {
     "lenet_b64": ("lenet", {"batch": 64}, "samples/s", lambda s, i: i["samples"] / s, True),
     "lstm_lm": ("lstm_lm", {}, "tokens/s", lambda s, i: i["tokens"] / s, True),
     "lstm_lm_fused": ("lstm_lm_fused", {}, "tokens/s", lambda s, i: i["tokens"] / s, True),
+    # ImageRecordIter, 224x224, random crop + mirror (bench/workloads_image.py)
+    "imagerec_224": ("imagerec", {"batch": 32}, "images/s", lambda s, i: i["images"] / s,
+                     True),
 }
-QUICK = {"triad_16m": {"n": 1 << 20}, "chain_16m": {"n": 1 << 22}}
+QUICK = {"triad_16m": {"n": 1 << 20}, "chain_16m": {"n": 1 << 22},
+         "imagerec_224": {"images": 64}}
 SYSTEMS = ["mxc", "torch", "torch.compile", "mxnet"]
 
 
@@ -83,6 +87,17 @@ class Worker:
         self.proc.wait(timeout=30)
 
 
+def _prepare(kind, params, cache_dir):
+    """Workload inputs made once per run and shared by every system (a RecordIO file)."""
+    if kind == "imagerec" and "rec" not in params:
+        from bench.workloads_image import make_rec
+        path = os.path.join(cache_dir, "imagerec.rec")
+        if not os.path.exists(path):
+            make_rec(path, n=params.get("images", 192))
+        params = dict(params, rec=path)
+    return params
+
+
 def run(workloads, systems, threads_list, rounds, budget, quick, emit):
     results = []
     cache_dir = tempfile.mkdtemp(prefix="mxc-bench-cache-")
@@ -93,6 +108,7 @@ def run(workloads, systems, threads_list, rounds, budget, quick, emit):
             for wname in workloads:
                 kind, params, unit, conv, _ = WORKLOADS[wname]
                 params = dict(params, **(QUICK.get(wname, {}) if quick else {}))
+                params = _prepare(kind, params, cache_dir)
                 for s, w in workers.items():
                     r = w.ask(cmd="setup", workload=f"{kind}", params=params)
                     if r.get("ok"):

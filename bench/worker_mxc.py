@@ -6,6 +6,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import mxc as mx  # noqa: E402
 
+from bench import workloads_image as WI  # noqa: E402
 from bench import workloads_sym as W  # noqa: E402
 from bench.protocol import serve  # noqa: E402
 
@@ -42,6 +43,7 @@ WORKLOADS = {
     "lenet": lambda: MxcTraining(mx, W.lenet_symbol, (1, 28, 28)),
     "compile_lenet": CompileTime,
     "lstm_lm": lambda: W.BucketingLM(mx),
+    "imagerec": lambda: WI.RecordIterRead(mx),
 }
 
 if __name__ == "__main__":

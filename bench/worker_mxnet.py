@@ -6,6 +6,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import mxnet as mx  # noqa: E402
+import workloads_image as WI  # noqa: E402
 import workloads_sym as W  # noqa: E402
 from protocol import serve  # noqa: E402
 
@@ -29,6 +30,9 @@ WORKLOADS = {
     "lenet": lambda: MXNetTraining(mx, W.lenet_symbol, (1, 28, 28)),
     "lstm_lm": lambda: W.BucketingLM(mx),
     "lstm_lm_fused": lambda: W.BucketingLM(mx, fused=True),
+    # ctx='cpu': the C++ iterator decodes on OMP_NUM_THREADS threads (its default 'gpu' mode
+    # caps them at half the cores: one, on this machine)
+    "imagerec": lambda: WI.RecordIterRead(mx, {"ctx": "cpu"}),
 }
 
 if __name__ == "__main__":

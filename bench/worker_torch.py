@@ -1,5 +1,6 @@
 """Benchmark worker: PyTorch eager (``--mode eager``) or torch.compile (``--mode compile``)."""
 import os
+import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -143,12 +144,66 @@ class LSTMLM:
             self.opt.step()
 
 
+class _RecordDataset(torch.utils.data.Dataset):
+    """The records of a RecordIO file, decoded with OpenCV (the decoder mxc uses), randomly
+    cropped to 224x224 and mirrored, as float32 CHW RGB with the label."""
+
+    def __init__(self, rec):
+        from bench.workloads_image import read_records
+        self.recs = read_records(rec)
+
+    def __len__(self):
+        return len(self.recs)
+
+    def __getitem__(self, i):
+        import cv2
+        import numpy as np
+        s = self.recs[i]
+        label = struct.unpack_from("<f", s, 4)[0]
+        img = cv2.imdecode(np.frombuffer(s, np.uint8, offset=24), 1)
+        h, w = img.shape[:2]
+        y = np.random.randint(0, h - 224 + 1)
+        x = np.random.randint(0, w - 224 + 1)
+        img = img[y:y + 224, x:x + 224, ::-1]
+        if np.random.rand() < 0.5:
+            img = img[:, ::-1]
+        return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float(), label
+
+
+def _worker_init(_):
+    import cv2
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+class RecordLoader:
+    """A plain torch DataLoader over the same RecordIO file (torchvision needs a newer torch
+    than this environment's), ``MXC_NUM_THREADS`` worker processes: one epoch per step."""
+
+    def setup(self, rec=None, batch=32, images=192, **_):
+        from bench.workloads_image import threads
+        n = threads()
+        self.loader = torch.utils.data.DataLoader(
+            _RecordDataset(rec), batch_size=batch, shuffle=False, num_workers=n,
+            persistent_workers=True, drop_last=True, worker_init_fn=_worker_init,
+            prefetch_factor=4)
+        self.step()
+        return {"images": images, "threads": n}
+
+    def step(self):
+        """One epoch over the file."""
+        for b in self.loader:
+            self.out = b
+
+
 WORKLOADS = {
     "lstm_lm": LSTMLM,
     "chain": Chain, "tiny": Tiny, "triad": Triad,
     "mlp": lambda: Training(mlp, (784,)),
     "lenet": lambda: Training(lenet, (1, 28, 28)),
 }
+if MODE == "eager":
+    WORKLOADS["imagerec"] = RecordLoader
 
 if __name__ == "__main__":
     serve(WORKLOADS)

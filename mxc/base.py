@@ -106,8 +106,9 @@ def _remove_dead_temps(d: str, base: str, host: str) -> None:
         names = os.listdir(d)
     except OSError:
         return
+    prefix = base + "."
     for name in names:
-        m = pat.fullmatch(name)
+        m = pat.fullmatch(name) if name.startswith(prefix) and name.endswith(".tmp") else None
         if m and not _pid_alive(int(m.group(1))):
             try:
                 os.unlink(os.path.join(d, name))

@@ -19,19 +19,30 @@ legacy ``PythonOp`` / ``NumpyOp`` / ``NDArrayOp`` interfaces are not supported.
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import threading
 
 import numpy as np
 
-from .base import AttrError, MXNetError, UnsupportedError
+from .base import AttrError, UnsupportedError
 from .ir.opdefs import custom as _custom
 from .ir.registry import all_ops
 from .ndarray.ndarray import NDArray, _ctx_of_device
 
-__all__ = ["CustomOp", "CustomOpProp", "register", "get_all_registered_operators",
-           "get_operator_arguments", "OperatorArguments", "PythonOp", "NumpyOp", "NDArrayOp",
-           "NDArray", "CustomOpError"]
+__all__ = [
+    "CustomOp",
+    "CustomOpError",
+    "CustomOpProp",
+    "NDArray",
+    "NDArrayOp",
+    "NumpyOp",
+    "OperatorArguments",
+    "PythonOp",
+    "get_all_registered_operators",
+    "get_operator_arguments",
+    "register",
+]
 
 CustomOpError = _custom.CustomOpError
 
@@ -133,11 +144,15 @@ class CustomOpProp:
                             "CustomOpProp.create_operator")
 
 
+_SERIAL = itertools.count()
+
+
 class _Registered:
     """The implementation the compiler core calls for one registered op_type: makes Props
     from string kwargs and runs the user's CustomOp on torch tensors wrapped as NDArrays."""
 
     def __init__(self, op_type: str, prop_cls):
+        self.serial = next(_SERIAL)     # tells registrations apart (eager compile caches)
         self.op_type = op_type
         self.prop_cls = prop_cls
         self._props: dict = {}

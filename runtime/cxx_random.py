@@ -36,10 +36,19 @@ class MT19937:
     __slots__ = ("_bg", "_buf", "_pos")
 
     def __init__(self, seed: int = 5489):
+        self._bg = None
         self.seed(seed)
 
     def seed(self, seed: int) -> None:
-        self._bg = np.random.RandomState(int(seed) & 0xFFFFFFFF)._bit_generator
+        seed = int(seed) & 0xFFFFFFFF
+        bg = getattr(self, "_bg", None)
+        try:
+            if bg is None:
+                bg = np.random.MT19937(0)
+            bg._legacy_seeding(seed)            # init_genrand: 100x cheaper than below
+        except AttributeError:
+            bg = np.random.RandomState(seed)._bit_generator
+        self._bg = bg
         self._buf = None
         self._pos = 0
 
@@ -48,7 +57,7 @@ class MT19937:
         buf = self._buf
         if buf is None or self._pos >= len(buf):
             # draw ahead in blocks: the sequence is the same, the calls are fewer
-            buf = self._buf = self._bg.random_raw(64).tolist()
+            buf = self._buf = self._bg.random_raw(16).tolist()
             self._pos = 0
         v = buf[self._pos]
         self._pos += 1

@@ -652,6 +652,5 @@ def bind(symbol, ctx, args, args_grad=None, grad_req="write", aux_states=None,
 from mxc import ndarray  # noqa: E402,F401
 from mxc.base import (ExecutorHandle, NDArrayHandle, SymbolHandle, c_array_buf,  # noqa: E402,F401
                       c_handle_array, c_str_array, check_call, mx_int, mx_uint, py_str)
-from mxc.ndarray import NDArray  # noqa: E402,F401
 
 py_array = __import__("array").array

@@ -35,12 +35,12 @@ __all__ = [
     "DataBatch",
     "DataDesc",
     "DataIter",
-    "ImageDetRecordIter",
-    "ImageRecordInt8Iter",
-    "ImageRecordIter",
-    "ImageRecordUInt8Iter",
-    "LibSVMIter",
-    "MNISTIter",
+    "ImageDetRecordIter",  # noqa: F822  (module __getattr__)
+    "ImageRecordInt8Iter",  # noqa: F822  (module __getattr__)
+    "ImageRecordIter",  # noqa: F822  (module __getattr__)
+    "ImageRecordUInt8Iter",  # noqa: F822  (module __getattr__)
+    "LibSVMIter",  # noqa: F822  (module __getattr__)
+    "MNISTIter",  # noqa: F822  (module __getattr__)
     "MXDataIter",
     "NDArrayIter",
     "PrefetchingIter",
@@ -720,13 +720,14 @@ class MXDataIter(DataIter):
                                "LibSVMIter, CSVIter, NDArrayIter or a Python DataIter")
 
 
-# MXNet's native iterators (they subclass MXDataIter)
-from .io_record import (  # noqa: E402
-    ImageDetRecordIter,
-    ImageRecordInt8Iter,
-    ImageRecordIter,
-    ImageRecordUInt8Iter,
-    LibSVMIter,
-    MNISTIter,
-)
+# MXNet's native iterators (they subclass MXDataIter) live in io_record.py, loaded on first use
+_NATIVE = ("ImageDetRecordIter", "ImageRecordInt8Iter", "ImageRecordIter",
+           "ImageRecordUInt8Iter", "LibSVMIter", "MNISTIter")
+
+
+def __getattr__(name):
+    if name in _NATIVE:
+        from . import io_record
+        return getattr(io_record, name)
+    raise AttributeError(f"module 'runtime.io' has no attribute {name!r}")
 

@@ -23,6 +23,8 @@ from .io import DataBatch, DataDesc, DataIter
 
 __all__ = ["ImageDetIter", "ImageIter"]
 
+_log = logging.getLogger("mxc.image")
+
 
 # --- ImageIter --------------------------------------------------------------------------------
 class ImageIter(DataIter):
@@ -48,7 +50,7 @@ class ImageIter(DataIter):
                              f"'roll_over'; got {last_batch_handle!r}")
         class_name = self.__class__.__name__
         if path_imgrec:
-            logging.info("%s: loading recordio %s...", class_name, path_imgrec)
+            _log.info("%s: loading recordio %s...", class_name, path_imgrec)
             if path_imgidx:
                 self.imgrec = recordio.MXIndexedRecordIO(path_imgidx, path_imgrec, "r")
                 self.imgidx = list(self.imgrec.keys)
@@ -59,7 +61,7 @@ class ImageIter(DataIter):
             self.imgrec = None
         imgkeys = []
         if path_imglist:
-            logging.info("%s: loading image list %s...", class_name, path_imglist)
+            _log.info("%s: loading image list %s...", class_name, path_imglist)
             try:
                 fin = open(path_imglist)
             except FileNotFoundError:
@@ -83,7 +85,7 @@ class ImageIter(DataIter):
                     imgkeys.append(key)
             self.imglist = result
         elif isinstance(imglist, list):
-            logging.info("%s: loading image list...", class_name)
+            _log.info("%s: loading image list...", class_name)
             result = {}
             index = 1
             for img in imglist:
@@ -201,7 +203,7 @@ class ImageIter(DataIter):
                 try:
                     self.check_valid_image(data)
                 except RuntimeError as e:
-                    logging.debug("Invalid image, skipping:  %s", str(e))
+                    _log.debug("Invalid image, skipping:  %s", str(e))
                     continue
                 data = self.augmentation_transform(data)
                 batch_data._t[i] = _t(self.postprocess_data(data)).to(batch_data._t.dtype)
@@ -397,7 +399,7 @@ class ImageDetIter(ImageIter):
                     data, label = self.augmentation_transform(data, label)
                     self._check_valid_label(label)
                 except RuntimeError as e:
-                    logging.debug("Invalid image, skipping:  %s", str(e))
+                    _log.debug("Invalid image, skipping:  %s", str(e))
                     continue
                 batch_data._t[i] = _t(self.postprocess_data(data)).to(batch_data._t.dtype)
                 num_object = label.shape[0]
@@ -435,13 +437,13 @@ class ImageDetIter(ImageIter):
                 self._cache_data = self._cache_label = self._cache_idx = None
         return DataBatch([batch_data], [batch_label], pad=pad)
 
-    def augmentation_transform(self, data, label):  # noqa: D102
+    def augmentation_transform(self, data, label):
         for aug in self.auglist:
             data, label = aug(data, label)
         return (data, label)
 
     def draw_next(self, color=None, thickness=2, mean=None, std=None, clip=True,
-                  waitKey=None, window_name="draw_next", id2labels=None):  # noqa: N803
+                  waitKey=None, window_name="draw_next", id2labels=None):
         """Yield augmented images (uint8 HWC, BGR) with their boxes drawn (OpenCV)."""
         from mxc.image import _codec
         cv2 = _codec.cv2()
@@ -454,7 +456,7 @@ class ImageDetIter(ImageIter):
                     self.check_valid_image([data])
                     label = self._parse_label(label)
                 except RuntimeError as e:
-                    logging.debug("Invalid image, skipping:  %s", str(e))
+                    _log.debug("Invalid image, skipping:  %s", str(e))
                     continue
                 count += 1
                 data, label = self.augmentation_transform(data, label)
@@ -511,5 +513,5 @@ class ImageDetIter(ImageIter):
         if max_count > val_label_shape[0]:
             it.reshape(None, (max_count, val_label_shape[1]))
         if verbose and max_count > min(train_label_shape[0], val_label_shape[0]):
-            logging.info("Resized label_shape to (%d, %d).", max_count, train_label_shape[1])
+            _log.info("Resized label_shape to (%d, %d).", max_count, train_label_shape[1])
         return it

@@ -901,7 +901,7 @@ _CHUNK_BYTES = 64 << 20
 
 
 class _Slot:
-    __slots__ = ("ok", "id", "error")
+    __slots__ = ("error", "id", "ok")
 
     def __init__(self):
         self.ok = False
@@ -1184,7 +1184,7 @@ class ImageRecordIter(_NativeIter):
         """Fill one batch row: decode, augment, mirror, normalise (on a worker thread)."""
         p = self._p
         try:
-            rnd = MT19937(seed if p.seed_aug is None else idx + p.seed_aug + _RAND_MAGIC)
+            rnd = self._engine(seed if p.seed_aug is None else idx + p.seed_aug + _RAND_MAGIC)
             res, lab, rid = self._load(i, rnd)
             self._write(res, rnd, data_out)
             label_out[...] = lab
@@ -1201,6 +1201,16 @@ class ImageRecordIter(_NativeIter):
         except Exception as e:  # noqa: BLE001  (re-raised on the consumer's thread)
             slot.error = MXNetError(f"{self._ITER}: {self._where(i)}: {type(e).__name__}: {e}")
 
+    def _engine(self, seed):
+        """This thread's generator, re-seeded (seeding is cheap; making one is not)."""
+        tls = self.__dict__.setdefault("_tls", threading.local())
+        rnd = getattr(tls, "rnd", None)
+        if rnd is None:
+            rnd = tls.rnd = MT19937(seed)
+        else:
+            rnd.seed(seed)
+        return rnd
+
     def _write(self, res, rnd, out):
         p = self._p
         if res.ndim == 2:
@@ -1212,9 +1222,12 @@ class ImageRecordIter(_NativeIter):
                              f"expected ({h}, {w}, {p.data_shape[0]})")
         mirrored = (p.rand_mirror and rnd.bernoulli(0.5)) or p.mirror
         dt = self._out_dtype
-        src = res
-        if c >= 3:
-            src = res[:, :, [2, 1, 0, 3][:c]]       # BGR(A) -> RGB(A)
+        if c == 3:
+            src = res[:, :, ::-1]                   # BGR -> RGB (a view)
+        elif c == 4:
+            src = res[:, :, [2, 1, 0, 3]]           # BGRA -> RGBA
+        else:
+            src = res
         chw = src.transpose(2, 0, 1)
         if dt == np.uint8:
             out[...] = chw[:, :, ::-1] if mirrored else chw
@@ -1236,16 +1249,21 @@ class ImageRecordIter(_NativeIter):
         std = self._norm["std"]
         mult = (contrast / std).astype(f32)
         bias = (illum / std).astype(f32)
-        x = chw.astype(f32)
         if self._mean_img is not None:
+            # the mean image is taken at the source position, before mirroring (as MXNet)
+            x = chw.astype(f32)
             x -= self._mean_img
-        elif self._norm["mean"].any():
-            x -= self._norm["mean"][:, None, None]
+            x = x[:, :, ::-1] if mirrored else x
+            out[...] = x
+        else:
+            out[...] = chw[:, :, ::-1] if mirrored else chw    # one pass: convert + place
+            if self._norm["mean"].any():
+                out -= self._norm["mean"][:, None, None]
+        # (x - mean) * mult + bias, in float32 and in this order, as MXNet
         if (mult != 1).any():
-            x *= mult[:, None, None]
+            out *= mult[:, None, None]
         if bias.any():
-            x += bias[:, None, None]
-        out[...] = x[:, :, ::-1] if mirrored else x
+            out += bias[:, None, None]
 
     # -- batches ----------------------------------------------------------------------------------
     def _submit(self):
@@ -1654,7 +1672,7 @@ class _DetAug:
                             w, h = int(box[2] * cols), int(box[3] * rows)
                             res = res[top:top + h, left:left + w]
                             break
-        H, W = p.data_shape[1], p.data_shape[2]  # noqa: N806
+        H, W = p.data_shape[1], p.data_shape[2]
         rows, cols = res.shape[:2]
         if p.resize_mode == "force":
             res = _codec.resize(res, W, H, self._inter(cols, rows, W, H, rnd))
@@ -1882,7 +1900,7 @@ class ImageDetRecordIter(ImageRecordIter):
     def _work(self, i, idx, seed, data_out, label_out, slot):
         p = self._p
         try:
-            res, lab, rid = self._load(i, MT19937(seed))
+            res, lab, rid = self._load(i, self._engine(seed))
             if lab.size > p.label_pad_width:
                 raise FormatError(f"{self._ITER}: {self._where(i)}: a label of {lab.size} "
                                   f"values does not fit label_pad_width {p.label_pad_width}")

@@ -28,8 +28,8 @@ import logging
 import re
 from math import sqrt
 
-from mxc import ndarray  # noqa: F401  (names MXNet's mxnet.monitor has)
-from mxc.base import MXNetError, NDArrayHandle, py_str  # noqa: F401
+from mxc import ndarray
+from mxc.base import MXNetError, NDArrayHandle, py_str  # noqa: F401  (MXNet's monitor has it)
 from mxc.ndarray import NDArray
 
 __all__ = ["Monitor", "MonitorNames", "Watch", "monitor_pins", "POSITIONAL_INPUTS"]

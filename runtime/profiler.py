@@ -40,7 +40,7 @@ import threading
 import time
 import warnings
 
-from mxc.base import KVStoreHandle, MXNetError, ProfileHandle, StateError  # noqa: F401
+from mxc.base import KVStoreHandle, MXNetError, ProfileHandle, StateError
 from mxc.base import c_str, c_str_array, check_call, py_str  # noqa: F401  (MXNet's re-exports)
 
 __all__ = ["set_config", "profiler_set_config", "set_state", "profiler_set_state", "dump",
@@ -356,7 +356,7 @@ def _fmt_g(x: float) -> str:
     return "0" if s in ("0", "-0") else s
 
 
-def dumps(reset=False, format="table", sort_by="total", ascending=False):  # noqa: A002
+def dumps(reset=False, format="table", sort_by="total", ascending=False):
     """The aggregate statistics (``aggregate_stats=True``) as MXNet's table (``format='table'``)
     or JSON (``'json'``), each category's entries sorted by ``sort_by`` ('total', 'avg',
     'min', 'max', 'count'); ``reset`` clears the statistics afterwards. Without

@@ -4,10 +4,12 @@ Valid seeds (MXNet's and mxc's symbol files, MXNet's and mxc's ``.params`` files
 files that Module.save_optimizer_states writes for SGD with momentum and Adam, MXNet's checkpoint
 states and a pickled optimizer with an lr scheduler) are mutated with a seeded RNG: bit flips,
 interesting bytes and integers, truncation, inserted / deleted / duplicated / spliced byte runs,
-pickle opcodes replaced, dropped or duplicated, and for JSON structural changes to the parsed
-document (wrong types, deleted keys, node indices out of range, negative, cyclic or huge, deep
-nesting, unknown operators, bad attribute values). Each case goes through the reader and what a
-script does next:
+pickle opcodes replaced, dropped, moved or duplicated (plus random programs of valid opcodes over
+the globals a states file may name), and for JSON structural changes to the parsed document
+(wrong types, deleted keys, node indices out of range, negative, cyclic or huge, deep nesting,
+other operators with as many inputs as they take, unknown operators, bad values for the
+attributes each operator declares). Each case goes through the reader and what a script does
+next:
 
 - symbol JSON: ``mx.sym.load`` (or ``load_json``), ``list_arguments``/``outputs``/``aux``,
   ``tojson``, ``infer_shape`` with the seed's input shapes, ``simple_bind`` when that succeeds;
@@ -731,7 +733,13 @@ SYMBOL_REGRESSIONS = {
     "fused_num_outputs_huge": (_MLP_JSON % '{"op": "fused", "name": "f", "attrs": '
                                '{"num_outputs": "2147483647"}, "inputs": []}', {}),
 }
-# .params files: none; the reader held up (no failure in 30,000+ mutations)
+# .params files, each refused with a FormatError
+PARAMS_REGRESSIONS = {
+    # a V2 float32 array of shape (0, 2**62): no data, but byte strides past int64; loaded,
+    # then asnumpy() raised numpy's ValueError ("array is too big")
+    "zero_size_huge_strides": b"\x12\x01" + bytes(14) + b"\x01" + bytes(7) + b"\xc9\xfa\x93\xf9"
+                              + bytes(4) + b"\x02" + bytes(3) + bytes(15) + b"@\x01" + bytes(19),
+}
 # .states files, each refused with a FormatError (before: what it did instead)
 STATES_REGRESSIONS = {
     # bytearray(400 MB) from 46 bytes: allocated it (a bare MemoryError for bigger sizes)
@@ -755,6 +763,9 @@ STATES_REGRESSIONS = {
         b"\x84z\xe1G\xae\x14{\x8c\x0cwarmup_stepsK\x00\x8c\x0fwarmup_final_lrG?\x84z\xe1G\xae"
         b"\x14{\x8c\x0fwarmup_begin_lrK\x00\x8c\x0bwarmup_mode\x8c\x06linear\x8c\x04stepK\x00"
         b"\x8c\x06factorK\x01\x8c\x0estop_factor_lrG>Ey\x8e\xe20\x8c:\x8c\x05countK\x00ub.",
+    # an optimizer whose idx2name maps an index to a dict: TypeError (unhashable) at update()
+    "optimizer_idx2name_not_str": b"\x80\x04\x8c\x19mxnet.optimizer.optimizer\x8c\x03SGD\x93)"
+                                  b"\x81}(\x8c\x08idx2name}K\x03}sub.",
 }
 # (states, SGD optimizer with aggregate_num=0), loaded into a module whose updater aggregates:
 # update() looped for ever (cur += 0); valid, so it must load and update
@@ -826,6 +837,19 @@ def test_factor_scheduler_far_behind_is_closed_form():
     huge = FactorScheduler(step=1, factor=0.5)
     with _time_limit(10):
         assert huge(10 ** 15) == huge.stop_factor_lr
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS_REGRESSIONS))
+def test_params_regression(name, tmp_path):
+    import mxc as mx
+    from mxc.base import FormatError
+    p = tmp_path / f"{name}.params"
+    p.write_bytes(PARAMS_REGRESSIONS[name])
+
+    def go():
+        for v in mx.nd.load(str(p)):
+            v.asnumpy()
+    assert isinstance(_expect_mxnet_error(go), FormatError)
 
 
 @pytest.mark.parametrize("name", sorted(SYMBOL_REGRESSIONS))

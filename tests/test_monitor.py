@@ -135,6 +135,24 @@ def test_op_all_names_monitor():
                  ['data', 'pooling_data', 'pooling_output'], True)
 
 
+def test_clip_monitor_all():
+    # test_operator.test_clip: a monitor on a symbol using clip, forward and backward
+    shape = (4, 5)
+    data = mx.symbol.Variable('data')
+    test = mx.sym.clip(data, a_max=0.6, a_min=-0.6)
+    seen = []
+
+    def simple_callback(name, arr):
+        seen.append(name)
+
+    exe = test.simple_bind(ctx=mx.current_context(), data=shape)
+    exe.set_monitor_callback(simple_callback, monitor_all=True)
+    exe.forward(is_train=True)
+    exe.backward(out_grads=mx.nd.ones(shape))
+    mx.nd.waitall()
+    assert seen == ['data', 'clip0_input0', 'clip0_output', 'clip0_backward_output']
+
+
 def test_monitor_with_variable_input_shape():
     output = {}
 
@@ -175,10 +193,14 @@ def test_monitor_with_variable_input_shape():
 # -- against MXNet 1.9.1's reports ---------------------------------------------------------------
 def _op_cases():
     cases = {f"{f}/{c.name}": c for f in FAMILIES for c in load_family(f)}
-    return [(op, rec, cases[rec["case"]]) for op, rec in sorted(GOLDEN["ops"].items())]
+    return [(op, rec, cases[rec["case"]]) for op, rec in sorted(GOLDEN["ops"].items())
+            if rec["case"] in cases]
 
 
-@pytest.mark.parametrize("op,rec,case", _op_cases(), ids=[o for o, _, _ in _op_cases()])
+OP_CASES = _op_cases()
+
+
+@pytest.mark.parametrize("op,rec,case", OP_CASES, ids=[o for o, _, _ in OP_CASES])
 def test_op_names_match_mxnet(op, rec, case):
     """Each operator's inputs (monitor_all) and outputs as MXNet names them: ``op_data`` or
     ``op_input0``, ``op_output`` / ``op_mean`` / ``op_output1``."""
@@ -194,7 +216,7 @@ def test_op_names_match_mxnet(op, rec, case):
     assert names == rec["names"]
 
 
-def _uncomputed_dropped(run, uncomputed):
+def _uncomputed_dropped(run, uncomputed, variables):
     """MXNet's reports minus what mxc does not show: the inputs of backward nodes (each
     operator's backward reads its own selection of forward values; mxc differentiates in the
     IR, so it reports each node's gradients, not what a backward kernel reads) with the
@@ -204,7 +226,7 @@ def _uncomputed_dropped(run, uncomputed):
         if "_backward_input" in k or k == "zeros_without_dtype_output":
             continue
         nxt = run[i + 1][1] if i + 1 < len(run) else ""
-        if "_backward_input" in nxt:
+        if "_backward_input" in nxt and k in variables:
             continue
         out.append((n, k, None if k in uncomputed else v))
     return out
@@ -242,19 +264,26 @@ def test_module_monitor_matches_mxnet(net):
         else:
             mod.forward(batch, is_train=False)
         got = mon.toc()
-        want = _uncomputed_dropped(run, uncomputed)
+        if int(sort):
+            # filter the unsorted report (what precedes what), then sort it as Monitor does
+            unsorted = g["runs"][key.replace("sort=1", "sort=0")]
+            want = sorted(_uncomputed_dropped(unsorted, uncomputed, set(sym.list_inputs())),
+                          key=lambda r: r[1])
+        else:
+            want = _uncomputed_dropped(run, uncomputed, set(sym.list_inputs()))
         assert [(n, k) for n, k, _ in got] == [(n, k) for n, k, _ in want], key
         for (_, k, v), (_, _, w) in zip(got, want):
             if w is None or k in uncomputed:
                 continue
-            if k in g["aux"] and int(train) and not np.allclose(_parse(v), _parse(w),
-                                                                 rtol=2e-4, atol=1e-6):
-                # MXNet's engine ran this statistic before BatchNorm's update of the moving
-                # statistics in one of the recorded runs (a race there): the value before
-                # the update is what it reported
+            if k in g["aux"] and int(train):
+                # MXNet's engine may run this statistic before or after BatchNorm's update of
+                # the moving statistics (a race there; both occur in the recorded runs): a
+                # report of the value before the update says nothing about mxc's
                 a = np.array(g["aux"][k], dtype="float32")
-                w = str(np.linalg.norm(a) / np.sqrt(a.size) if stat == "default"
-                        else np.abs(a).sum() / a.size)
+                before = (np.linalg.norm(a) / np.sqrt(a.size) if stat == "default"
+                          else np.abs(a).sum() / a.size)
+                if np.allclose(_parse(w), [before]):
+                    continue
             np.testing.assert_allclose(_parse(v), _parse(w), rtol=2e-4, atol=1e-6,
                                        err_msg=f"{key}: {k}")
 
@@ -424,7 +453,7 @@ def test_gradient_pins():
     for i in range(len(ref)):
         np.testing.assert_allclose(outs[i], ref[i], rtol=1e-5, atol=1e-6)
     assert not outs[c.pins[Pin("softmax", 1, "grad")]].any()
-    assert outs[c.pins[Pin("relu1", 0, "grad")]].shape == (4, 20)
+    assert outs[c.pins[Pin("relu1", 0, "grad")]].shape == (4, 64)
 
 
 def test_dump_names_pinned_values(tmp_path, capsys):

@@ -21,7 +21,7 @@ from mxc.testing import assert_close, check_grad, check_shape_rule
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from golden_cases import FAMILIES, load_family  # noqa: E402
+from golden_cases import FAMILIES, load_family, make_spd  # noqa: E402
 
 CASES = [(fam, case) for fam in FAMILIES for case in load_family(fam)]
 IDS = [f"{fam}/{case.name}" for fam, case in CASES]
@@ -54,6 +54,8 @@ def _inputs(case, g, seed):
         else:
             lo, hi = case.ranges.get(v.name, (-2.0, 2.0))
             out.append(rng.uniform(lo, hi, v.type.shape).astype(dt))
+        if v.name in case.spd:
+            out[-1] = make_spd(out[-1])
     return out
 
 
@@ -96,7 +98,7 @@ def test_compiled_matches_interp(idx, seed):
 def test_finite_difference_gradient(idx):
     fam, case = CASES[idx]
     g = _graph(case, aux_updates=False)
-    if not case.grad or case.loss or _random(g):
+    if not case.grad or case.loss or not case.fd or _random(g):
         pytest.skip("no gradient to check by finite differences for this case")
     if any(v.op is not None and LOSS in v.op.opdef.traits for v in g.outputs):
         pytest.skip("loss layer")

@@ -236,3 +236,26 @@ def test_merge_does_not_recompute_an_expensive_value_read_at_other_points():
         np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-6)
     assert len(c.kernels) == 2
     assert any("would be computed again" in str(r) for r in c.remarks), c.remarks
+
+
+def test_attention_with_transposed_probabilities_compiles_and_trains():
+    """softmax over attention scores, swapped before the second batch_dot: the GEMM operand's
+    kernel read the softmax's row statistics at swapped points (LoweringError before)."""
+    from mxc.testing import assert_close
+    q, k, v = (mx.sym.Variable(n) for n in "qkv")
+    p = mx.sym.softmax(mx.sym.batch_dot(q, k, transpose_b=True) * 0.125, axis=-1)
+    out = mx.sym.batch_dot(mx.sym.swapaxes(p, dim1=1, dim2=2), v)
+    rng = np.random.default_rng(0)
+    xs = {n: rng.standard_normal((2, 8, 8)).astype(np.float32) for n in "qkv"}
+    pt = xs["q"] @ xs["k"].transpose(0, 2, 1) * 0.125
+    pt = np.exp(pt - pt.max(-1, keepdims=True))
+    pt /= pt.sum(-1, keepdims=True)
+    ref = pt.transpose(0, 2, 1) @ xs["v"]
+    c = mx.compile(out, {n: (2, 8, 8) for n in "qkv"})
+    assert_close(c(**xs)[0], ref, 1e-5, 1e-5, "attention")
+    exe = out.simple_bind(mx.cpu(), q=(2, 8, 8), k=(2, 8, 8), v=(2, 8, 8), grad_req="write")
+    exe.forward(is_train=True, **{n: mx.nd.array(x) for n, x in xs.items()})
+    assert_close(exe.outputs[0].asnumpy(), ref, 1e-5, 1e-5, "attention (train)")
+    exe.backward(mx.nd.ones((2, 8, 8)))
+    # with a head of ones, dv = (P^T)^T @ ones = P @ ones: P's rows sum to 1
+    assert_close(exe.grad_dict["v"].asnumpy(), np.ones((2, 8, 8)), 1e-5, 1e-5, "dv")

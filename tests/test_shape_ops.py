@@ -257,6 +257,14 @@ def test_infer_shape_fills_inputs():
     (lambda: mx.sym.reverse(X, axis=0), (0, 3), [(0, 3)]),
     (lambda: mx.sym.slice_like(X, Y, axes=(1,)), {"x": (0, 3), "y": (2, 2)}, [(0, 2)]),
     (lambda: mx.sym.SequenceLast(X, Y, use_sequence_length=True), (4, 0, 2), [(0, 2)]),
+    # rules written for complete shapes, known dims found around the unknown batch
+    (lambda: mx.sym.dot(X, Y), {"x": (0, 3, 4), "y": (4, 5)}, [(0, 3, 5)]),
+    (lambda: mx.sym.batch_dot(X, Y), {"x": (0, 3, 4), "y": (0, 4, 5)}, [(0, 3, 5)]),
+    (lambda: mx.sym.Convolution(X, num_filter=4, kernel=(3, 3)), (0, 3, 8, 8), [(0, 4, 6, 6)]),
+    (lambda: mx.sym.FullyConnected(X, num_hidden=3), (0, 5), [(0, 3)]),
+    (lambda: mx.sym.Pooling(X, kernel=(2, 2), stride=(2, 2)), (0, 3, 8, 8), [(0, 3, 4, 4)]),
+    (lambda: mx.sym.sum(X, axis=1), (0, 3, 8), [(0, 8)]),
+    (lambda: mx.sym.Embedding(X, input_dim=10, output_dim=4), (0, 3), [(0, 3, 4)]),
 ])
 def test_infer_shape_partial_like_mxnet(make, shape, out):
     kw = shape if isinstance(shape, dict) else {"x": shape}

@@ -25,15 +25,18 @@ OUT = os.path.join(HERE, "..", "docs", "operators.md")
 
 def render() -> str:
     cases: dict = {}
+    c_ops: dict = {}
     for fam in FAMILIES:
         for c in load_family(fam):
             name = c.op.split(".")[-1]
             cases[name] = cases.get(name, 0) + 1
+            c_ops[name] = c.op
     from mxc.ir.registry import get_op
     counts: dict = {}
     for name, n in cases.items():
         try:
-            od = get_op(name if not name.startswith("gemm") else "_linalg_" + name)
+            od = get_op("_linalg_" + name if name.startswith("gemm") or
+                        c_ops.get(name, "").startswith("linalg.") else name)
         except Exception:  # noqa: BLE001
             continue
         counts[od.name] = counts.get(od.name, 0) + n
@@ -49,7 +52,9 @@ def render() -> str:
         elif isinstance(low, Reduce):
             lowering, llvm, tri = f"reduce ({low.kind})", "kernel", "kernel"
         elif isinstance(low, Extern):
-            lowering, llvm, tri = f"library call ({low.name or 'torch'})", "library", "library"
+            why = od.extra.get("library_reason")
+            lowering = f"library call ({low.name or 'torch'}{': ' + why if why else ''})"
+            llvm, tri = "library", "library"
         elif od.decompose is not None:
             lowering, llvm, tri = "decomposed", "via primitives", "via primitives"
         else:

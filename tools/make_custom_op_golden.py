@@ -23,35 +23,14 @@ from __future__ import annotations
 import os
 import sys
 
-import numpy as np
-
 import mxnet as mx
+import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from golden_cases.custom_ops import define  # noqa: E402
+from golden_cases.custom_ops import define, mlp_setup, mlp_symbol
 
 OUT = os.path.join(HERE, "..", "tests", "data", "custom_op_golden.npz")
-
-
-def mlp_symbol(mx, builtin: bool):
-    data = mx.sym.Variable("data")
-    label = mx.sym.Variable("softmax_label")
-    h = mx.sym.FullyConnected(data, num_hidden=8, name="fc1")
-    h = mx.sym.Activation(h, act_type="relu", name="relu1")
-    h = mx.sym.FullyConnected(h, num_hidden=3, name="fc2")
-    if builtin:
-        return mx.sym.SoftmaxOutput(h, label, name="softmax")
-    return mx.sym.Custom(h, label, op_type="golden_softmax", name="softmax")
-
-
-def mlp_setup():
-    rs = np.random.RandomState(0)
-    x = rs.randn(20, 6).astype(np.float32)
-    y = rs.randint(0, 3, size=(20,)).astype(np.float32)
-    init = {"fc1_weight": rs.randn(8, 6) * 0.3, "fc1_bias": rs.randn(8) * 0.1,
-            "fc2_weight": rs.randn(3, 8) * 0.3, "fc2_bias": rs.randn(3) * 0.1}
-    return x, y, {k: v.astype(np.float32) for k, v in init.items()}
 
 
 def train_mlp(mx, builtin: bool):

@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import mxnet as mx  # noqa: E402
 
-from golden_cases import FAMILIES, load_family  # noqa: E402
+from golden_cases import FAMILIES, load_family, make_spd  # noqa: E402
 
 OUT = os.path.join(HERE, "..", "tests", "data", "ops")
 
@@ -47,6 +47,8 @@ def make_inputs(case, rng):
         else:
             lo, hi = case.ranges.get(name, (-2.0, 2.0))
             vals[name] = rng.uniform(lo, hi, shape).astype(dt)
+        if name in case.spd:
+            vals[name] = make_spd(vals[name])
     return vals
 
 

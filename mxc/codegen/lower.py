@@ -20,8 +20,8 @@ from ..ir.registry import Elementwise, Reduce, View
 from ..ir.types import DType, numel
 from .kir import Buffer, Ix, Kernel, KBuilder, Var, delinearize, linearize
 
-__all__ = ["lower_group", "probe_group", "LoweringError", "IndexMismatch", "group_structure",
-           "coalesce"]
+__all__ = ["IndexMismatch", "LoweringError", "coalesce", "group_structure", "lower_group",
+           "probe_group"]
 
 
 class LoweringError(MXNetError):
@@ -312,7 +312,7 @@ def view_index(low: View, attrs, in_shape, out_shape, idx):
     return [Ix.wrap(i) for i in low.index(attrs, tuple(in_shape), tuple(out_shape), list(idx))]
 
 
-def probe_group(body: Graph) -> "_Lowerer":
+def probe_group(body: Graph) -> _Lowerer:
     """Lower ``body``'s index expressions without finishing a kernel: LoweringError (an
     :class:`IndexMismatch` when a reduction is read off its grid point) if it cannot be one
     kernel, else the lowerer, whose ``access`` maps each value to the points it is computed

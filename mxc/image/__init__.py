@@ -1,16 +1,15 @@
 """``mx.image`` (also ``mx.img``): image decoding, resizing and augmentation, ``ImageIter``
 and, in ``mx.image.detection`` (``mx.image.det``), the detection augmenters and
 ``ImageDetIter``. Needs OpenCV: ``pip install 'mxc[image]'``."""
-from . import image
-from .image import *  # noqa: F403
-from .image import __all__ as _image_all
-from . import detection
+from . import detection, image
 from . import detection as det
 from .detection import *  # noqa: F403
 from .detection import __all__ as _det_all
+from .image import *  # noqa: F403
+from .image import __all__ as _image_all
 
-__all__ = list(_image_all) + list(_det_all) + ["ImageIter", "ImageDetIter", "image",
-                                                "detection", "det"]
+__all__ = [*_image_all, *_det_all, "ImageIter", "ImageDetIter", "image", "detection",  # noqa: F822
+           "det"]
 
 
 def __getattr__(name):

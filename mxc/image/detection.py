@@ -16,13 +16,31 @@ import numpy as np
 import torch
 
 from ..ndarray import NDArray
-from .image import (Augmenter, CastAug, ColorJitterAug, ColorNormalizeAug, ForceResizeAug,
-                    HueJitterAug, LightingAug, RandomGrayAug, ResizeAug, _t, copyMakeBorder,
-                    fixed_crop)
+from .image import (
+    Augmenter,
+    CastAug,
+    ColorJitterAug,
+    ColorNormalizeAug,
+    ForceResizeAug,
+    HueJitterAug,
+    LightingAug,
+    RandomGrayAug,
+    ResizeAug,
+    _t,
+    copyMakeBorder,
+    fixed_crop,
+)
 
-__all__ = ["DetAugmenter", "DetBorrowAug", "DetRandomSelectAug", "DetHorizontalFlipAug",
-           "DetRandomCropAug", "DetRandomPadAug", "CreateMultiRandCropAugmenter",
-           "CreateDetAugmenter"]
+__all__ = [
+    "CreateDetAugmenter",
+    "CreateMultiRandCropAugmenter",
+    "DetAugmenter",
+    "DetBorrowAug",
+    "DetHorizontalFlipAug",
+    "DetRandomCropAug",
+    "DetRandomPadAug",
+    "DetRandomSelectAug",
+]
 
 
 class DetAugmenter:
@@ -208,10 +226,8 @@ class DetRandomCropAug(DetAugmenter):
             max_h = int(round(sqrt(max_area / ratio)))
             if round(max_h * ratio) > width:
                 max_h = int((width + 0.4999999) / ratio)
-            if max_h > height:
-                max_h = height
-            if h > max_h:
-                h = max_h
+            max_h = min(max_h, height)
+            h = min(h, max_h)
             if h < max_h:
                 h = random.randint(h, max_h)
             w = int(round(h * ratio))
@@ -291,10 +307,8 @@ class DetRandomPadAug(DetAugmenter):
             max_h = int(round(sqrt(max_area / ratio)))
             if round(h * ratio) < width:
                 h = int((width + 0.499999) / ratio)
-            if h < height:
-                h = height
-            if h > max_h:
-                h = max_h
+            h = max(h, height)
+            h = min(h, max_h)
             if h < max_h:
                 h = random.randint(h, max_h)
             w = int(round(h * ratio))
@@ -307,7 +321,7 @@ class DetRandomPadAug(DetAugmenter):
         return ()
 
 
-def CreateMultiRandCropAugmenter(min_object_covered=0.1,  # noqa: N802
+def CreateMultiRandCropAugmenter(min_object_covered=0.1,
                                  aspect_ratio_range=(0.75, 1.33), area_range=(0.05, 1.0),
                                  min_eject_coverage=0.3, max_attempts=50, skip_prob=0):
     """One :class:`DetRandomCropAug` per set of parameters (lists give several), one chosen
@@ -333,7 +347,7 @@ def CreateMultiRandCropAugmenter(min_object_covered=0.1,  # noqa: N802
     return DetRandomSelectAug(augs, skip_prob=skip_prob)
 
 
-def CreateDetAugmenter(data_shape, resize=0, rand_crop=0, rand_pad=0, rand_gray=0,  # noqa: N802
+def CreateDetAugmenter(data_shape, resize=0, rand_crop=0, rand_pad=0, rand_gray=0,
                        rand_mirror=False, mean=None, std=None, brightness=0, contrast=0,
                        saturation=0, pca_noise=0, hue=0, inter_method=2,
                        min_object_covered=0.1, aspect_ratio_range=(0.75, 1.33),

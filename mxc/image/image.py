@@ -6,15 +6,14 @@ asked otherwise. Decoding and resampling go through OpenCV (mxc/image/_codec.py,
 ``image`` extra), as in MXNet. The random choices use Python's ``random`` and numpy's global
 generator in MXNet's order, so ``random.seed`` / ``np.random.seed`` reproduce MXNet's crops,
 flips and jitters. ``ImageIter`` (a DataIter) lives with the other iterators in
-runtime/io_image.py and is served here as ``mx.image.ImageIter``. The pixel arithmetic of the augmenters is data preparation on the arrays'
-storage (torch), not operators: it runs on images of every size without compiling kernels.
+runtime/io_image.py and is served here as ``mx.image.ImageIter``. The pixel arithmetic of the
+augmenters is data preparation on the arrays' storage (torch), not operators: it runs on
+images of every size without compiling kernels.
 """
 from __future__ import annotations
 
 import json
-import logging
 import math
-import os
 import random
 import warnings
 from numbers import Number
@@ -28,14 +27,40 @@ from ..ndarray import NDArray
 from ..ndarray import array as nd_array
 from . import _codec
 
-__all__ = ["imread", "imresize", "imdecode", "scale_down", "copyMakeBorder", "resize_short",
-           "fixed_crop", "random_crop", "center_crop", "color_normalize", "random_size_crop",
-           "imrotate", "random_rotate", "Augmenter", "SequentialAug", "ResizeAug",
-           "ForceResizeAug", "RandomCropAug", "RandomSizedCropAug", "CenterCropAug",
-           "RandomOrderAug", "BrightnessJitterAug", "ContrastJitterAug",
-           "SaturationJitterAug", "HueJitterAug", "ColorJitterAug", "LightingAug",
-           "ColorNormalizeAug", "RandomGrayAug", "HorizontalFlipAug", "CastAug",
-           "CreateAugmenter"]
+__all__ = [
+    "Augmenter",
+    "BrightnessJitterAug",
+    "CastAug",
+    "CenterCropAug",
+    "ColorJitterAug",
+    "ColorNormalizeAug",
+    "ContrastJitterAug",
+    "CreateAugmenter",
+    "ForceResizeAug",
+    "HorizontalFlipAug",
+    "HueJitterAug",
+    "LightingAug",
+    "RandomCropAug",
+    "RandomGrayAug",
+    "RandomOrderAug",
+    "RandomSizedCropAug",
+    "ResizeAug",
+    "SaturationJitterAug",
+    "SequentialAug",
+    "center_crop",
+    "color_normalize",
+    "copyMakeBorder",
+    "fixed_crop",
+    "imdecode",
+    "imread",
+    "imresize",
+    "imrotate",
+    "random_crop",
+    "random_rotate",
+    "random_size_crop",
+    "resize_short",
+    "scale_down",
+]
 
 numeric_types = (float, int, np.generic)
 
@@ -135,7 +160,7 @@ def scale_down(src_size, size):
     return int(w), int(h)
 
 
-def copyMakeBorder(src, top, bot, left, right, type=0, value=0.0, values=(),  # noqa: A002
+def copyMakeBorder(src, top, bot, left, right, type=0, value=0.0, values=(),
                    out=None):
     """Pad ``src`` (HWC) by the given numbers of pixels (OpenCV's ``copyMakeBorder``:
     ``type`` 0 constant (``value``, or per channel ``values``), 1 replicate, 2 reflect ...)."""
@@ -606,7 +631,7 @@ class CastAug(Augmenter):
         return src.astype(self.typ)
 
 
-def CreateAugmenter(data_shape, resize=0, rand_crop=False, rand_resize=False,  # noqa: N802
+def CreateAugmenter(data_shape, resize=0, rand_crop=False, rand_resize=False,
                     rand_mirror=False, mean=None, std=None, brightness=0, contrast=0,
                     saturation=0, hue=0, pca_noise=0, rand_gray=0, inter_method=2):
     """MXNet's standard augmenter list for ``data_shape`` (c, h, w): resize, crop (random,

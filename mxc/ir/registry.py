@@ -311,20 +311,52 @@ def same_shape(rc: RuleCtx, shapes: list):
     return [s] * len(shapes), [s] * n_out
 
 
-def forward_shape(fn: Callable, partial_dims: bool = False) -> Callable:
-    """Wrap ``fn(rc, shapes) -> out shapes`` that needs every input shape complete (or, with
-    ``partial_dims``, only every input's rank: unknown dims stay unknown, as in MXNet's
-    partial inference)."""
+def forward_shape(fn: Callable, partial_dims: bool | str = False) -> Callable:
+    """Wrap ``fn(rc, shapes) -> out shapes`` for complete input shapes. With unknown dims in
+    known ranks (MXNet's partial inference), ``partial_dims`` says what happens: False, the
+    outputs' dims that do not depend on the unknown ones are found by running ``fn`` on
+    stand-ins (see :func:`_outputs_with_unknown_dims`); True, ``fn`` itself takes None dims;
+    ``"unknown"``, the outputs stay unknown (where MXNet's rule gives up too: Flatten, tile)."""
     def rule(rc, shapes):
         n_out = rc.opdef.num_outputs(rc.attrs)
-        if any(s is None or (not partial_dims and any(d is None for d in s)) for s in shapes):
+        if any(s is None for s in shapes):
             return list(shapes), [None] * n_out
+        if partial_dims is not True and any(d is None for s in shapes for d in s):
+            if partial_dims == "unknown":
+                return list(shapes), [None] * n_out
+            return list(shapes), _outputs_with_unknown_dims(rc, fn, shapes, n_out)
         outs = fn(rc, [tuple(s) for s in shapes])
         if isinstance(outs, tuple):
             outs = [outs]
         return list(shapes), list(outs)
     rule.__wrapped__ = fn
     return rule
+
+
+# stand-ins for unknown dims: large and divisible by 1..16, so rules that split an axis accept
+_UNKNOWN_A, _UNKNOWN_B = 720720 * 7, 720720 * 11
+
+
+def _outputs_with_unknown_dims(rc, fn, shapes, n_out):
+    """Output shapes of a rule written for complete shapes when some input dims are unknown
+    (MXNet's partial inference: ``dot`` of (0, 3, 4) and (4, 5) is (0, 3, 5)). The rule runs
+    twice with different stand-ins for the unknown dims; an output dim that comes out the same
+    both times does not depend on them and is known, the others stay unknown. A rule that
+    refuses the stand-ins leaves the outputs unknown."""
+    runs = []
+    for fill in (_UNKNOWN_A, _UNKNOWN_B):
+        try:
+            outs = fn(rc, [tuple(fill if d is None else d for d in s) for s in shapes])
+        except Exception:  # noqa: BLE001 - the stand-ins broke the rule: nothing is known
+            return [None] * n_out
+        runs.append([outs] if isinstance(outs, tuple) else list(outs))
+    result = []
+    for a, b in zip(*runs):
+        if a is None or b is None or len(a) != len(b):
+            result.append(None)
+        else:
+            result.append(tuple(x if x == y else None for x, y in zip(a, b)))
+    return result
 
 
 def broadcast_shapes(rc: RuleCtx, a: tuple, b: tuple) -> tuple:

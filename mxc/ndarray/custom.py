@@ -22,9 +22,13 @@ _LOCK = threading.Lock()
 
 def _compiled(attrs, in_types, device, name):
     from ..compile import compile_graph
+    from ..ir.opdefs.custom import custom_impl
     from ..ir.registry import get_op
     from .ops import _freeze, _target_for
-    key = (_freeze(attrs), tuple((t.shape, t.dtype) for t in in_types), str(device))
+    # the registration too: registering the op_type again (another Prop) compiles again
+    impl = custom_impl(attrs["op_type"])
+    key = (getattr(impl, "serial", id(impl)), _freeze(attrs),
+           tuple((t.shape, t.dtype) for t in in_types), str(device))
     hit = _CACHE.get(key)
     if hit is None:
         with _LOCK:

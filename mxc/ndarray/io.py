@@ -273,7 +273,7 @@ def _read_array(r: _Reader, i: int) -> NDArray:
     if nbytes > r.left:
         raise r.error(f"file truncated: {label} of shape {shape} and dtype {dt.np_name} needs "
                       f"{nbytes} bytes of data but only {r.left} remain")
-    if span >= 2 ** 63:         # a zero-size array still needs int64 strides
+    if span * dt.itemsize >= 2 ** 63:     # a zero-size array still needs int64 byte strides
         raise r.error(f"{label}: shape {shape} is too large (its strides overflow int64)",
                       shape_at)
     t = torch.empty(shape, dtype=dt.torch)

@@ -754,6 +754,11 @@ class NDArray:
         from .ops import invoke
         return invoke("transpose", [self], {})
 
+    def split_v2(self, *args, **kwargs):
+        """``mx.nd.split_v2`` with this array first."""
+        from .. import ndarray as _nd
+        return _nd.split_v2(self, *args, **kwargs)
+
     def __getattr__(self, item):
         """Fluent methods: ``x.exp()``, ``x.sum(axis=1)``, ``x.softmax()`` ... are the operator
         functions of ``mx.nd`` with ``x`` as the first input."""

@@ -82,7 +82,12 @@ class Autodiff(Pass):
             _accumulate(b, grads, rw.get(out), h, None)
         loss_ops = {out.op for out in g.outputs[:n_diff] if out.op is not None
                     and _is_loss(out.op)}
-        tapped = {p.op for p in self.taps if p.kind == "grad"}
+        # a tap names one op: names shared by several ops (a composite expanded into
+        # primitives that keep its name) have no single gradient to report
+        names: dict = {}
+        for op in g.ops:
+            names[op.name] = names.get(op.name, 0) + 1
+        tapped = {p.op for p in self.taps if p.kind == "grad" and names.get(p.op) == 1}
         contrib: dict = {}      # op name -> its vjp's per-input gradients (tapped ops only)
         for op in reversed(g.ops):
             nop = new_ops[op]

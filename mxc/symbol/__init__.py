@@ -5,7 +5,7 @@ from . import ops as _ops
 from . import random  # noqa: F401  (before populate: its functions win over the operators')
 
 _ops.populate(globals(), __name__)
-from .custom import Custom  # noqa: E402,F401  (Python operators: mx.operator)
+from .custom import Custom  # Python operators (mx.operator)
 op.Custom = Custom  # noqa: F821
 
 

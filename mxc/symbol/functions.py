@@ -55,4 +55,95 @@ def binary_functions(kind: str) -> dict:
         fn.__doc__ = f"Elementwise {name} of tensors or numbers (MXNet's Python function)."
         out[name] = fn
     out["power"] = out["pow"]
+    out.update(_more_functions(kind, make_function, T))
+    return out
+
+
+# mx.nd's ufunc helpers (mxnet.ndarray.ndarray: add, subtract ...): name: (broadcasting op,
+# scalar op, reversed scalar op (None: commutative), the function on two numbers)
+_ND_UFUNCS = {
+    "add": ("broadcast_add", "_plus_scalar", None, lambda a, b: a + b),
+    "subtract": ("broadcast_sub", "_minus_scalar", "_rminus_scalar", lambda a, b: a - b),
+    "multiply": ("broadcast_mul", "_mul_scalar", None, lambda a, b: a * b),
+    "divide": ("broadcast_div", "_div_scalar", "_rdiv_scalar", lambda a, b: a / b),
+    "modulo": ("broadcast_mod", "_mod_scalar", "_rmod_scalar", lambda a, b: a % b),
+    "equal": ("broadcast_equal", "_equal_scalar", None, lambda a, b: 1 if a == b else 0),
+    "not_equal": ("broadcast_not_equal", "_not_equal_scalar", None,
+                  lambda a, b: 1 if a != b else 0),
+    "greater": ("broadcast_greater", "_greater_scalar", "_lesser_scalar",
+                lambda a, b: 1 if a > b else 0),
+    "greater_equal": ("broadcast_greater_equal", "_greater_equal_scalar",
+                      "_lesser_equal_scalar", lambda a, b: 1 if a >= b else 0),
+    "lesser": ("broadcast_lesser", "_lesser_scalar", "_greater_scalar",
+               lambda a, b: 1 if a < b else 0),
+    "lesser_equal": ("broadcast_lesser_equal", "_lesser_equal_scalar", "_greater_equal_scalar",
+                     lambda a, b: 1 if a <= b else 0),
+    "logical_and": ("broadcast_logical_and", "_logical_and_scalar", None,
+                    lambda a, b: 1 if a and b else 0),
+    "logical_or": ("broadcast_logical_or", "_logical_or_scalar", None,
+                   lambda a, b: 1 if a or b else 0),
+    "logical_xor": ("broadcast_logical_xor", "_logical_xor_scalar", None,
+                    lambda a, b: 1 if bool(a) != bool(b) else 0),
+}
+
+
+def _more_functions(kind: str, make_function, T) -> dict:
+    """``eye``, ``linspace`` and ``split_v2`` (both frontends) and, for ``mx.nd``, the ufunc
+    helpers."""
+    out = {}
+    if kind == "ndarray":
+        for name, (bc, sc, rsc, numbers) in _ND_UFUNCS.items():
+            def uf(lhs, rhs, _b=bc, _s=sc, _r=rsc, _n=numbers, _name=name):
+                if isinstance(lhs, Number) and isinstance(rhs, Number):
+                    return _n(lhs, rhs)
+                if isinstance(lhs, T) and isinstance(rhs, Number):
+                    return make_function(_s)(lhs, scalar=float(rhs))
+                if isinstance(lhs, Number) and isinstance(rhs, T):
+                    return make_function(_r or _s)(rhs, scalar=float(lhs))
+                if isinstance(lhs, T) and isinstance(rhs, T):
+                    return make_function(_b)(lhs, rhs)
+                raise TypeError(f"{_name}: types ({type(lhs).__name__}, "
+                                f"{type(rhs).__name__}) not supported")
+            uf.__name__ = uf.__qualname__ = name
+            uf.__doc__ = (f"``{name}`` of two arrays (broadcasting, {bc}), an array and a "
+                          "number, or two numbers (MXNet's mx.nd ufunc helper).")
+            out[name] = uf
+        out["true_divide"] = out["divide"]
+
+    def eye(N, M=0, k=0, dtype=None, **kwargs):
+        """A 2-d array with ones on the ``k``-th diagonal (operator ``_eye``)."""
+        attrs = {"N": N, "M": M, "k": k, "dtype": dtype or "float32"}
+        ctx = kwargs.pop("ctx", None)
+        if kind == "ndarray" and ctx is not None:
+            kwargs["ctx"] = ctx
+        return make_function("_eye")(**attrs, **kwargs)
+
+    def split_v2(ary, indices_or_sections, axis=0, squeeze_axis=False):
+        """Split ``ary`` along ``axis`` into equal sections (an int) or at the given indices (a
+        tuple), as MXNet's split_v2 (operator ``_split_v2``)."""
+        from ..base import AttrError
+        if isinstance(indices_or_sections, int):
+            size = ary.shape[axis] if kind == "ndarray" else None
+            if size is not None and size % indices_or_sections:
+                raise AttrError(f"split_v2: axis {axis} of length {size} does not split into "
+                                f"{indices_or_sections} equal sections")
+            attrs = {"sections": indices_or_sections}
+        elif isinstance(indices_or_sections, tuple):
+            attrs = {"indices": (0,) + tuple(indices_or_sections)}
+        else:
+            raise ValueError(  # noqa: TRY004  (MXNet's exception)
+                "indices_or_sections must either int or tuple of ints")
+        return make_function("_split_v2")(ary, axis=axis, squeeze_axis=squeeze_axis, **attrs)
+
+    def linspace(start, stop, num, endpoint=True, ctx=None, dtype=None, name=None):
+        """``num`` evenly spaced samples from ``start`` to ``stop`` (operator ``_linspace``)."""
+        attrs = {"start": start, "stop": stop, "num": num, "endpoint": endpoint,
+                 "dtype": dtype or "float32"}
+        if kind == "ndarray":
+            return make_function("_linspace")(**attrs, **({"ctx": ctx} if ctx else {}))
+        return make_function("_linspace")(**attrs, **({"name": name} if name else {}))
+
+    out["eye"] = eye
+    out["split_v2"] = split_v2
+    out["linspace"] = linspace
     return out

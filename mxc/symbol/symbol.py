@@ -621,6 +621,11 @@ class Symbol:
     __nonzero__ = __bool__
 
     # -- fluent methods (x.reshape(...), x.sum(...)): the same op functions --------------------
+    def split_v2(self, *args, **kwargs):
+        """``mx.sym.split_v2`` with this symbol first."""
+        from .. import symbol as _sym
+        return _sym.split_v2(self, *args, **kwargs)
+
     def __getattr__(self, item):
         if item.startswith("__"):
             raise AttributeError(item)

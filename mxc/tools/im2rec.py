@@ -254,7 +254,7 @@ def main(argv=None) -> int:
             count += 1
             try:
                 write_record(args, fname, working_dir)
-            except Exception as e:  # noqa: BLE001  (one line, no traceback)
+            except Exception as e:
                 from mxc.base import MXNetError
                 if not isinstance(e, (MXNetError, OSError)):
                     raise

@@ -16,7 +16,9 @@ reads mxc's files. :func:`loads_states` reads MXNet's files and mxc's through a 
 unpickler: a pickle can name any importable callable, so only the globals a states file needs
 are admitted (builtins containers, numpy array and scalar reconstruction, NDArray, the optimizer
 and learning-rate scheduler classes); anything else raises :class:`~mxc.base.FormatError` naming
-the class, before it is called.
+the class, before it is called. What the file makes the loader allocate is bounded by the file's
+size, and objects are checked before they are built (see "reading" below). :func:`apply_states`
+then checks each state against its parameter (shapes, dtypes, nesting) before installing any.
 """
 from __future__ import annotations
 
@@ -161,6 +163,12 @@ class _Bad(Exception):
 
 def _kind(x) -> str:
     return type(x).__name__
+
+
+def _short(x) -> str:
+    """``x``'s repr on one line, cut at 60 characters."""
+    r = " ".join(repr(x).split())
+    return r if len(r) <= 60 else r[:57] + "..."
 
 
 def _is_int(x) -> bool:
@@ -674,9 +682,14 @@ def _build_optimizer(opt, state):
             bad = not _is_int(got) or got < 0          # counters; 0 aggregate_num loops forever
         if k == "_index_update_count" and not bad:
             bad = not all(_is_int(c) and c >= 0 for c in got.values())
+        if k == "idx2name" and not bad:             # names index lr_mult / wd_mult
+            bad = not all(isinstance(v, str) for v in got.values())
+        if k == "sym_info":                         # () or (attr_dict, list_arguments)
+            bad = not (got == () or (isinstance(got, tuple) and len(got) == 2
+                                     and isinstance(got[0], dict) and isinstance(got[1], list)))
         if bad:
-            raise _Bad(f"optimizer {name}: attribute {k!r} is {_kind(got)} {got!r:.60}; "
-                       f"expected a value like {want!r:.60}")
+            raise _Bad(f"optimizer {name}: attribute {k!r} is {_kind(got)} {_short(got)}; "
+                       f"expected a value like {_short(want)}")
     merged = {**ref, **state}
     if merged.get("lr") is None and merged.get("lr_scheduler") is None:
         raise _Bad(f"optimizer {name}: no learning rate (lr and lr_scheduler are both None)")
@@ -724,7 +737,7 @@ def _build_scheduler(sched, state):
                 raise _Bad(f"lr scheduler {name}: attribute {k!r} is missing")
             if not ok(state[k]):
                 raise _Bad(f"lr scheduler {name}: attribute {k!r} has the invalid value "
-                           f"{_kind(state[k])} {state[k]!r:.60}")
+                           f"{_kind(state[k])} {_short(state[k])}")
     if name == "MultiFactorScheduler" and state["cur_step_ind"] > len(state["step"]):
         raise _Bad(f"lr scheduler {name}: cur_step_ind {state['cur_step_ind']} is past the "
                    f"{len(state['step'])} steps")

@@ -46,9 +46,21 @@ class Case:
     grad_atol: float = 1e-5
     targets: tuple = ("llvm", "triton")
     loss: bool = False      # a loss layer: backward without head gradients
+    spd: tuple = ()         # inputs made symmetric positive definite (see make_spd)
+    fd: bool = True         # False: MXNet's gradient is by design not the forward's derivative
+    #                         (a regularizer attached to an identity), so no finite differences
 
 
-FAMILIES = ["elemwise", "nn", "shape", "reduce", "linalg", "loss", "rnn", "classic"]
+def make_spd(x):
+    """``x x^T / n + I`` over the last two axes: a well-conditioned symmetric positive-definite
+    matrix (Cholesky, inverse and determinant cases)."""
+    import numpy as np
+    n = x.shape[-1]
+    y = np.matmul(x, np.swapaxes(x, -1, -2)) / n + np.eye(n)
+    return y.astype(x.dtype)
+
+
+FAMILIES = ["elemwise", "nn", "shape", "reduce", "linalg", "loss", "rnn", "classic", "linalg2"]
 
 
 def load_family(name):

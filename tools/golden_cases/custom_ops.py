@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["define"]
+__all__ = ["define", "mlp_setup", "mlp_symbol"]
 
 
 def define(mx):
@@ -141,3 +141,23 @@ def define(mx):
 
         def create_operator(self, ctx, shapes, dtypes):
             return CastHalf()
+
+
+def mlp_symbol(mx, builtin: bool):
+    data = mx.sym.Variable("data")
+    label = mx.sym.Variable("softmax_label")
+    h = mx.sym.FullyConnected(data, num_hidden=8, name="fc1")
+    h = mx.sym.Activation(h, act_type="relu", name="relu1")
+    h = mx.sym.FullyConnected(h, num_hidden=3, name="fc2")
+    if builtin:
+        return mx.sym.SoftmaxOutput(h, label, name="softmax")
+    return mx.sym.Custom(h, label, op_type="golden_softmax", name="softmax")
+
+
+def mlp_setup():
+    rs = np.random.RandomState(0)
+    x = rs.randn(20, 6).astype(np.float32)
+    y = rs.randint(0, 3, size=(20,)).astype(np.float32)
+    init = {"fc1_weight": rs.randn(8, 6) * 0.3, "fc1_bias": rs.randn(8) * 0.1,
+            "fc2_weight": rs.randn(3, 8) * 0.3, "fc2_bias": rs.randn(3) * 0.1}
+    return x, y, {k: v.astype(np.float32) for k, v in init.items()}

@@ -2,5 +2,5 @@
 from . import elemwise, fused, nn, reduce, shape  # noqa: F401
 from . import im2col, indexing, linalg, loss, nn_layers, rnn, sorting  # noqa: F401
 from . import random  # noqa: F401
-from . import classic  # noqa: F401
+from . import classic, linalg2  # noqa: F401
 from . import custom  # noqa: F401

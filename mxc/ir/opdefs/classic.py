@@ -29,16 +29,27 @@
   (``use_linear``) or squared hinge-loss gradient with ``margin`` and
   ``regularization_coefficient``, as MXNet's.
 - ``_eye``: the identity-like matrix with ones on the ``k``-th diagonal.
+- ``_split_v2``: slices of the input along ``axis`` (equal ``sections`` or at ``indices``).
+- ``scatter_nd``: a library scatter (data-dependent addresses) into zeros; gradient gather_nd.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..attrs import Attr
-from ..registry import (ELEMENTWISE, LOSS, Elementwise, OpDef, forward_shape, register_op,
-                        same_shape)
+from ..registry import (
+    ELEMENTWISE,
+    LOSS,
+    Elementwise,
+    Extern,
+    OpDef,
+    forward_shape,
+    register_op,
+    same_dtype,
+    same_shape,
+)
 from ..types import DType, shape_str
-from ._util import norm_axis, norm_axes
+from ._util import norm_axes, norm_axis
 
 
 class _OpRC:
@@ -799,6 +810,12 @@ def _eye_formula(k, a):
     return k.where(on, k.const(1.0, dt), k.const(0.0, dt))
 
 
+def _eye_validate(rc):
+    for k in ("N", "M"):
+        if rc.attrs[k] < 0:
+            raise rc.attr_error(f"{k}={rc.attrs[k]} is not accepted; expected {k} >= 0")
+
+
 register_op(OpDef(
     name="_eye",
     attrs=(Attr("N", "int", doc="Number of rows in the output."),
@@ -808,6 +825,353 @@ register_op(OpDef(
     arguments=(), infer_shape=lambda rc, s: ([], [(rc.attrs["N"], _eye_m(rc.attrs))]),
     infer_dtype=lambda rc, d: ([], [DType.parse(rc.attrs["dtype"])]),
     interp=_eye_np, differentiable=False, lower=Elementwise(_eye_formula),
-    traits={ELEMENTWISE}, aliases=("eye",),
+    traits={ELEMENTWISE}, validate=_eye_validate,
     doc="A 2-d array with ones on the k-th diagonal and zeros elsewhere.",
+))
+
+
+# --- _split_v2 -----------------------------------------------------------------------------------
+def _split_v2_bounds(rc, shape):
+    a = rc.attrs
+    ax = norm_axis(rc, a["axis"], len(shape))
+    L = shape[ax]
+    if a["sections"] > 0:
+        if L % a["sections"]:
+            raise rc.shape_error(f"data has shape ({shape_str(shape)}); axis {a['axis']} of "
+                                 f"length {L} does not split into sections={a['sections']} "
+                                 "equal parts")
+        step = L // a["sections"]
+        starts = [i * step for i in range(a["sections"])]
+    else:
+        starts = list(a["indices"] or ())
+        if not starts:
+            raise rc.attr_error("indices is empty and sections=0; expected one of them")
+        if any(s < 0 or s > L for s in starts) or starts != sorted(starts):
+            raise rc.shape_error(f"indices={tuple(starts)} are not increasing split points "
+                                 f"within axis {a['axis']} of data ({shape_str(shape)})")
+    ends = starts[1:] + [L]
+    return ax, list(zip(starts, ends))
+
+
+def _split_v2_n(a):
+    return a["sections"] if a["sections"] > 0 else len(a["indices"] or ())
+
+
+def _split_v2_rule(rc, shapes):
+    s = shapes[0]
+    ax, bounds = _split_v2_bounds(rc, s)
+    outs = []
+    for lo, hi in bounds:
+        o = list(s)
+        o[ax] = hi - lo
+        if rc.attrs["squeeze_axis"]:
+            if hi - lo != 1:
+                raise rc.shape_error(f"squeeze_axis=True needs parts of length 1 along axis "
+                                     f"{rc.attrs['axis']}; a part has length {hi - lo}")
+            del o[ax]
+        outs.append(tuple(o))
+    return outs
+
+
+def _split_v2_np(xs, a):
+    x = xs[0]
+
+    class _R:
+        attrs = a
+
+        @staticmethod
+        def attr_error(m):
+            return ValueError(m)
+        shape_error = attr_error
+    ax, bounds = _split_v2_bounds(_R, x.shape)
+    outs = [np.take(x, np.arange(lo, hi), axis=ax) for lo, hi in bounds]
+    if a["squeeze_axis"]:
+        outs = [np.squeeze(o, axis=ax) for o in outs]
+    return tuple(outs)
+
+
+def _split_v2_decompose(b, op):
+    x = op.inputs[0]
+    ax = norm_axis(_OpRC(op), op.attrs["axis"], len(x.shape))
+    outs = []
+    starts = [0]
+    for o in op.outputs[:-1]:
+        n = 1 if op.attrs["squeeze_axis"] else o.shape[ax]
+        starts.append(starts[-1] + n)
+    for lo, o in zip(starts, op.outputs):
+        n = 1 if op.attrs["squeeze_axis"] else o.shape[ax]
+        part = b.op("slice_axis", [x], {"axis": ax, "begin": lo, "end": lo + n})
+        outs.append(b.reshape(part, o.shape))
+    return outs
+
+
+register_op(OpDef(
+    name="_split_v2",
+    attrs=(Attr("indices", "shape", None, optional=True, doc="Indices of splits (the start of "
+                "each part; the first must be 0)."),
+           Attr("axis", "int", 1, doc="Axis along which to split."),
+           Attr("squeeze_axis", "bool", False, doc="Remove the split axis (parts of length 1)."),
+           Attr("sections", "int", 0, doc="Number of equal sections (0: use indices).")),
+    arguments=("data",), outputs=lambda a: [f"output{i}" for i in range(_split_v2_n(a))],
+    infer_shape=forward_shape(_split_v2_rule), interp=_split_v2_np,
+    decompose=_split_v2_decompose,
+    doc="Split along axis into equal sections or at indices (slices of the input).",
+))
+
+
+# --- scatter_nd ----------------------------------------------------------------------------------
+def _scatter_nd_rule(rc, shapes):
+    d, idx = shapes
+    shp = tuple(rc.attrs["shape"])
+    if len(idx) < 1 or idx[0] > len(shp) or tuple(d) != tuple(idx[1:]) + shp[idx[0]:]:
+        raise rc.shape_error(f"data has shape ({shape_str(d)}), indices ({shape_str(idx)}) and "
+                             f"shape={shp}; expected indices (M, Y...) with M <= len(shape) and "
+                             "data (Y..., shape[M:]...)")
+    return shp
+
+
+def _scatter_nd_dtype(rc, dts):
+    return dts, [dts[0]]
+
+
+def _scatter_nd_np(xs, a):
+    from .indexing import _nd_index_np
+    x, idx = xs
+    shp = tuple(a["shape"])
+    M = idx.shape[0]
+    i = _nd_index_np(idx, shp[:M], "scatter_nd")
+    out = np.zeros(shp, x.dtype)
+    out[tuple(i)] = x.reshape((-1,) + shp[M:])
+    return (out,)
+
+
+def _scatter_nd_fn(attrs, ins, outs):
+    from .indexing import _nd_index_torch
+    x, idx = ins
+    shp = tuple(attrs["shape"])
+    M = idx.shape[0]
+    i = _nd_index_torch(idx, shp[:M], "scatter_nd")
+    out = outs[0]
+    out.zero_()
+    out.index_put_(tuple(i), x.reshape((-1,) + shp[M:]))
+
+
+register_op(OpDef(
+    name="scatter_nd", attrs=(Attr("shape", "shape", doc="Shape of output."),),
+    arguments=("data", "indices"), infer_shape=forward_shape(_scatter_nd_rule),
+    infer_dtype=_scatter_nd_dtype, interp=_scatter_nd_np,
+    vjp=lambda b, op, g: (b.op("gather_nd", [g, op.inputs[1]]), None),
+    lower=Extern(_scatter_nd_fn, "scatter_nd"),
+    extra={"library_reason": "writes at data-dependent addresses"},
+    doc="Zeros of shape with data written at indices (the inverse of gather_nd); a library "
+        "scatter (data-dependent addresses). Gradient: gather_nd of the output gradient.",
+))
+
+
+# --- IdentityAttachKLSparseReg -------------------------------------------------------------------
+def _kl_rule(rc, shapes):
+    d, avg = shapes
+    if d is None:
+        return list(shapes), [None]
+    if len(d) < 2:
+        raise rc.shape_error(f"data has shape ({shape_str(d)}); expected (N, C, ...)")
+    if avg is not None and tuple(avg) != (d[1],):
+        raise rc.shape_error(f"moving_avg has shape ({shape_str(avg)}); expected ({d[1]},) "
+                             f"from data ({shape_str(d)})")
+    return [tuple(d), (d[1],)], [tuple(d)]
+
+
+def _kl_new_avg(b, op):
+    """momentum * moving_avg + (1 - momentum) * the mean activation of each channel."""
+    x, avg = op.inputs
+    axes = tuple(i for i in range(len(x.shape)) if i != 1)
+    m = op.attrs["momentum"]
+    return b.add(b.mul(avg, float(m)), b.mul(b.mean(x, axis=axes), 1.0 - float(m)))
+
+
+def _kl_vjp(b, op, g):
+    """MXNet adds the KL-sparseness penalty's gradient to the head gradient, per channel:
+    ``penalty * (-rho / avg + (1 - rho) / (1 - avg))`` with the moving average as updated in
+    this step (MXNet updates it in its backward pass)."""
+    x = op.inputs[0]
+    a = op.attrs
+    rho, pen = float(a["sparseness_target"]), float(a["penalty"])
+    avg = _kl_new_avg(b, op)
+    t = b.add(b.op("_rdiv_scalar", [avg], {"scalar": -rho}),
+              b.op("_rdiv_scalar", [b.op("_rminus_scalar", [avg], {"scalar": 1.0})],
+                   {"scalar": 1.0 - rho}))
+    t = b.reshape(b.mul(t, pen), (1, x.shape[1]) + (1,) * (len(x.shape) - 2))
+    return b.op("broadcast_add", [g, t]), None
+
+
+def _kl_aux_update(b, op):
+    if not op.attrs["is_train"]:
+        return []
+    return [(1, _kl_new_avg(b, op))]
+
+
+register_op(OpDef(
+    name="IdentityAttachKLSparseReg",
+    attrs=(Attr("sparseness_target", "float", 0.1, doc="The sparseness target"),
+           Attr("penalty", "float", 0.001, doc="The tradeoff parameter for the sparseness "
+                "penalty"),
+           Attr("momentum", "float", 0.9, doc="The momentum for running average")),
+    arguments=("data",), aux=("moving_avg",), infer_shape=_kl_rule,
+    interp=lambda xs, a: (xs[0].copy(),), vjp=_kl_vjp,
+    decompose=lambda b, op: [b.op("_copy", [op.inputs[0]])],
+    mode_dependent=True, aux_update=_kl_aux_update,
+    extra={"input_var_attrs": {"moving_avg": {"__init__": '["zero", {}]'}}},
+    doc="Identity forward; backward adds a KL sparseness penalty's gradient per channel and "
+        "updates the moving average of the channel activations (training).",
+))
+
+
+# --- Convolution_v1 / Pooling_v1 / BatchNorm_v1: MXNet's legacy operators -----------------------
+def _v1_of(new, names, name, doc, **over):
+    """A legacy operator with a subset of ``new``'s attributes, computed by ``new``."""
+    from ..registry import get_op
+    od = get_op(new)
+    attrs = tuple(a for a in od.attrs if a.name in names)
+
+    def decompose(b, op):
+        return list(_as_list(b.op(new, list(op.inputs), {k: op.attrs[k] for k in names},
+                                  op.name)))
+
+    def interp(xs, a):
+        full = od.parse_attrs({k: a[k] for k in names})
+        return od.interp(xs, full)
+
+    def rule(rc, shapes):
+        from ..registry import RuleCtx
+        return od.infer_shape(RuleCtx(od, od.parse_attrs({k: rc.attrs[k] for k in names}),
+                                      rc.name, None, rc.out_shapes, rc.out_dtypes), shapes)
+
+    def vjp(b, op, g):
+        from ..core import Op
+        full = od.parse_attrs({k: op.attrs[k] for k in names})
+        owners = [(v.op, v.index) for v in op.outputs]
+        as_new = Op(new, op.inputs, full, op.outputs, op.name)   # the same op, named as new
+        for v, (o, i) in zip(op.outputs, owners):                # (its outputs stay op's)
+            v.op, v.index = o, i
+        return od.vjp(b, as_new, g)
+
+    def dtype_rule(rc, dts):
+        from ..registry import RuleCtx
+        return od.infer_dtype(RuleCtx(od, od.parse_attrs({k: rc.attrs[k] for k in names}),
+                                      rc.name, None, rc.out_shapes, rc.out_dtypes), dts)
+
+    kw = {"name": name, "attrs": attrs, "arguments": od.arguments, "aux": od.aux,
+          "outputs": od.outputs, "num_visible_outputs": od.num_visible_outputs,
+          "infer_shape": rule, "infer_dtype": dtype_rule, "interp": interp,
+          "decompose": decompose, "vjp": vjp if od.vjp is not None else None,
+          "differentiable": od.differentiable, "extra": dict(od.extra), "doc": doc}
+    kw.update(over)
+    return register_op(OpDef(**kw))
+
+
+def _as_list(x):
+    return x if isinstance(x, tuple) else (x,)
+
+
+_CONV_V1 = ("kernel", "stride", "dilate", "pad", "num_filter", "num_group", "workspace",
+            "no_bias", "cudnn_tune", "cudnn_off", "layout")
+_v1_of("Convolution", _CONV_V1, "Convolution_v1",
+       "MXNet's legacy convolution (the Convolution attributes of 1.x's first version).")
+_POOL_V1 = ("kernel", "pool_type", "global_pool", "pooling_convention", "stride", "pad")
+_v1_of("Pooling", _POOL_V1, "Pooling_v1",
+       "MXNet's legacy pooling (max / avg / sum; valid or full convention).")
+
+
+def _bn1_rule(rc, shapes):
+    d = shapes[0]
+    if d is not None and len(d) != 4:
+        raise rc.shape_error(f"data has shape ({shape_str(d)}); BatchNorm_v1 expects a 4-d "
+                             "(N, C, H, W) array (use BatchNorm for other ranks)")
+    from ..registry import RuleCtx, get_op
+    od = get_op("BatchNorm")
+    a = od.parse_attrs({k: rc.attrs[k] for k in _BN_V1})
+    return od.infer_shape(RuleCtx(od, a, rc.name, None, rc.out_shapes, rc.out_dtypes), shapes)
+
+
+_BN_V1 = ("eps", "momentum", "fix_gamma", "use_global_stats", "output_mean_var")
+
+
+def _bn1_np(xs, a):
+    from ..registry import get_op
+    od = get_op("BatchNorm")
+    out, mean, inv = od.interp(xs, od.parse_attrs({**{k: a[k] for k in _BN_V1},
+                                                   "is_train": a["is_train"]}))
+    var = (1.0 / np.square(inv.astype(np.float64)) - a["eps"]).astype(out.dtype)
+    return out, mean, var
+
+
+def _bn1_decompose(b, op):
+    """BatchNorm over axis 1, whose third output (the inverse std) becomes the variance:
+    ``1 / invstd^2 - eps``."""
+    attrs = {k: op.attrs[k] for k in _BN_V1}
+    attrs["is_train"] = op.attrs["is_train"]
+    out, mean, inv = b.op("BatchNorm", list(op.inputs), attrs, op.name)
+    var = b.sub(b.div(1.0, b.square(inv)), float(op.attrs["eps"]))
+    # MXNet's backward reads only the output's gradient
+    return [out, b.op("BlockGrad", [mean]), b.op("BlockGrad", [var])]
+
+
+def _bn1_aux_update(b, op):
+    """As BatchNorm's: moving = momentum * moving + (1 - momentum) * batch statistic (biased
+    variance), in training without use_global_stats."""
+    a = op.attrs
+    if not a["is_train"] or a["use_global_stats"]:
+        return []
+    mm, mv = op.inputs[3], op.inputs[4]
+    m = float(a["momentum"])
+    return [(3, b.add(b.mul(mm, m), b.mul(op.outputs[1], 1.0 - m))),
+            (4, b.add(b.mul(mv, m), b.mul(op.outputs[2], 1.0 - m)))]
+
+
+_v1_of("BatchNorm", _BN_V1, "BatchNorm_v1",
+       "MXNet's legacy batch normalization over the channels of 4-d data; outputs (output, "
+       "mean, var).", infer_shape=_bn1_rule, interp=_bn1_np, decompose=_bn1_decompose,
+       mode_dependent=True, aux_update=_bn1_aux_update, vjp=None, infer_dtype=same_dtype)
+
+
+# --- _linspace -----------------------------------------------------------------------------------
+def _linspace_step(a):
+    n = a["num"]
+    div = (n - 1) if a["endpoint"] else n
+    return (a["stop"] - a["start"]) / div if div > 0 else 0.0
+
+
+def _linspace_np(xs, a):
+    i = np.arange(a["num"], dtype=np.float64)
+    return ((a["start"] + i * _linspace_step(a)).astype(DType.parse(a["dtype"]).numpy),)
+
+
+def _linspace_formula(k, a):
+    """start + i * step in float64, then cast (truncation for integer dtypes, as MXNet)."""
+    dt = DType.parse(a["dtype"])
+    v = k.cast(k.index(0), DType.f64)
+    v = k.add(k.mul(v, k.const(_linspace_step(a), DType.f64)), k.const(a["start"], DType.f64))
+    return k.cast(v, dt)
+
+
+def _linspace_validate(rc):
+    if rc.attrs["num"] < 0:
+        raise rc.attr_error(f"num={rc.attrs['num']} is not accepted; expected num >= 0")
+
+
+register_op(OpDef(
+    name="_linspace",
+    attrs=(Attr("start", "float", doc="Start of interval."),
+           Attr("stop", "float", None, optional=True, doc="End of interval."),
+           Attr("step", "float", 1.0, doc="Unused (MXNet's range parameters)."),
+           Attr("repeat", "int", 1, doc="Unused (MXNet's range parameters)."),
+           Attr("infer_range", "bool", False, doc="Unused."),
+           Attr("ctx", "str", ""), Attr("dtype", "dtype", "float32"),
+           Attr("num", "int", 0, doc="Number of samples to generate."),
+           Attr("endpoint", "bool", True, doc="Whether stop is the last sample.")),
+    arguments=(), infer_shape=lambda rc, s: ([], [(rc.attrs["num"],)]),
+    infer_dtype=lambda rc, d: ([], [DType.parse(rc.attrs["dtype"])]),
+    interp=_linspace_np, differentiable=False, lower=Elementwise(_linspace_formula),
+    traits={ELEMENTWISE}, validate=_linspace_validate,
+    doc="num evenly spaced samples over [start, stop] (or [start, stop)).",
 ))

@@ -40,8 +40,15 @@ from ..attrs import Attr
 from ..registry import Extern, OpDef, register_op
 from ..types import DType
 
-__all__ = ["register_custom", "unregister_custom", "custom_impl", "registered_custom",
-           "CustomOpError", "custom_prop", "is_loss_op"]
+__all__ = [
+    "CustomOpError",
+    "custom_impl",
+    "custom_prop",
+    "is_loss_op",
+    "register_custom",
+    "registered_custom",
+    "unregister_custom",
+]
 
 
 class CustomOpError(MXNetError):
@@ -124,8 +131,10 @@ _SCHEMA = (
 
 
 def _is_ir_form(raw: dict) -> bool:
-    return "kwargs" in raw and "node" in raw and set(raw) <= {"op_type", "kwargs", "node",
-                                                               "is_train"}
+    """Typed IR attributes (the printer leaves out defaults) rather than MXNet's flat strings.
+    (A Prop keyword argument named ``node`` or ``kwargs`` is therefore not supported.)"""
+    return ("kwargs" in raw or "node" in raw) and set(raw) <= {"op_type", "kwargs", "node",
+                                                                "is_train"}
 
 
 class CustomOpDef(OpDef):
@@ -138,7 +147,7 @@ class CustomOpDef(OpDef):
             raise AttrError(f"{where}: required attribute 'op_type' (the name a CustomOpProp "
                             "was registered under) is missing")
         if _is_ir_form(raw):
-            kw = raw["kwargs"]
+            kw = raw.get("kwargs", "")
             if isinstance(kw, str) and kw:
                 try:
                     parsed = json.loads(kw)
@@ -147,7 +156,7 @@ class CustomOpDef(OpDef):
                         from e
                 if not isinstance(parsed, dict):
                     raise AttrError(f"{where}: attribute kwargs={kw!r} is not a JSON object")
-            node = str(raw["node"])
+            node = str(raw.get("node", ""))
             is_train = raw.get("is_train", False)
             if isinstance(is_train, str):
                 is_train = is_train.lower() in ("true", "1")
@@ -157,7 +166,8 @@ class CustomOpDef(OpDef):
             is_train = raw.pop("is_train", False)
             if isinstance(is_train, str):
                 is_train = is_train.lower() in ("true", "1")
-            kwargs = {str(k): _kw_str(v) for k, v in raw.items() if k != "op_type"}
+            # sorted: the order MXNet stores attributes in, so a loaded symbol's IR is the same
+            kwargs = {str(k): _kw_str(v) for k, v in sorted(raw.items()) if k != "op_type"}
             attrs = {"op_type": str(raw["op_type"]),
                      "kwargs": json.dumps(kwargs) if kwargs else "",
                      "node": name or "", "is_train": bool(is_train)}
@@ -197,9 +207,10 @@ def _custom_shape(rc, shapes):
     given = [list(s) if ok else [] for s, ok in zip(shapes, complete)]
     try:
         ret = prop.infer_shape(given[:na])
-    except Exception:
+    except Exception as e:
         if not all(complete[:na]):
             return list(shapes), [None] * n_outs     # needs shapes not known yet
+        _name_exception(e, attrs, "infer_shape")
         raise
     if not isinstance(ret, (list, tuple)) or len(ret) not in (2, 3):
         raise CustomOpError(f"{_where(attrs, rc.name)}: {type(prop).__name__}.infer_shape must "
@@ -237,9 +248,10 @@ def _custom_dtype(rc, dtypes):
     given = [_np_type(d) for d in dtypes]
     try:
         ret = prop.infer_type(given[:na])
-    except Exception:
+    except Exception as e:
         if any(d is None for d in dtypes[:na]):
             return list(dtypes), [None] * (no + nx)
+        _name_exception(e, attrs, "infer_type")
         raise
     if not isinstance(ret, (list, tuple)) or len(ret) not in (2, 3):
         raise CustomOpError(f"{_where(attrs, rc.name)}: {type(prop).__name__}.infer_type must "
@@ -290,7 +302,7 @@ def _bwd_layout(attrs):
 
 def _custom_backward(attrs, ins, outs):
     impl = custom_impl(attrs["op_type"], _where(attrs))
-    ng, na, no, nx = _bwd_layout(attrs)
+    ng, na, no, _ = _bwd_layout(attrs)
     ins = list(ins)
     og = ins[:ng]
     data = ins[ng:ng + na]
@@ -301,23 +313,31 @@ def _custom_backward(attrs, ins, outs):
     _call(attrs, "backward", impl.backward, _key(attrs, data), og, data, od, list(outs), aux)
 
 
+def _name_exception(e, attrs, what):
+    """Put the operator into a user exception's message (it propagates as the same object, so
+    ``except ValueError`` in the user's script still catches it)."""
+    if isinstance(e, MXNetError):
+        return
+    prefix = f"{_where(attrs)}: {what} raised: "
+    if e.args and isinstance(e.args[0], str):
+        if not e.args[0].startswith(prefix):
+            e.args = (prefix + e.args[0],) + tuple(e.args[1:])
+    elif not e.args:
+        e.args = (prefix + type(e).__name__,)
+    else:
+        e.add_note(prefix.rstrip(": "))
+
+
 def _call(attrs, what, fn, *args):
     try:
         fn(*args)
-    except MXNetError:
-        raise
     except Exception as e:
-        prefix = f"{_where(attrs)}: {what} raised: "
-        if e.args and isinstance(e.args[0], str) and not e.args[0].startswith(prefix):
-            e.args = (prefix + e.args[0],) + tuple(e.args[1:])
-        elif not e.args:
-            e.args = (prefix + type(e).__name__,)
+        _name_exception(e, attrs, what)
         raise
 
 
 def _custom_interp(xs, attrs):
     import torch
-    na, no, nx = _n_args(attrs), _n_out(attrs), _n_aux(attrs)
     shapes = [tuple(x.shape) for x in xs]
     from ..registry import RuleCtx
     rc = RuleCtx(CUSTOM, attrs, attrs.get("node") or None)
@@ -333,7 +353,7 @@ def _custom_vjp(b, op, g):
     attrs = op.attrs
     ng, na, no, nx = _bwd_layout(attrs)
     data = list(op.inputs[:na])
-    aux = list(op.inputs[na:])
+    aux = list(op.outputs[no:])     # the states as forward left them (MXNet mutates in place)
     outs = list(op.outputs[:no])
     if ng:
         gs = list(g) if isinstance(g, (list, tuple)) else [g]
@@ -350,18 +370,18 @@ def _custom_vjp(b, op, g):
 
 
 def _bwd_shape(rc, shapes):
-    ng, na, no, nx = _bwd_layout(rc.attrs)
+    ng, na, _, _ = _bwd_layout(rc.attrs)
     return list(shapes), list(shapes[ng:ng + na])
 
 
 def _bwd_dtype(rc, dtypes):
-    ng, na, no, nx = _bwd_layout(rc.attrs)
+    ng, na, _, _ = _bwd_layout(rc.attrs)
     return list(dtypes), list(dtypes[ng:ng + na])
 
 
 def _bwd_interp(xs, attrs):
     import torch
-    ng, na, no, nx = _bwd_layout(attrs)
+    ng, na, _, _ = _bwd_layout(attrs)
     ins = [torch.from_numpy(np.ascontiguousarray(x)).clone() for x in xs]
     outs = [torch.zeros_like(t) for t in ins[ng:ng + na]]
     _custom_backward(attrs, ins, outs)
@@ -382,11 +402,14 @@ def _bwd_args(attrs):
 class _BackwardDef(OpDef):
     def parse_attrs(self, raw: dict, name: str | None = None) -> dict:
         where = op_prefix(self.name, name)
-        missing = [k for k in ("op_type", "kwargs", "node") if k not in raw]
-        if missing:
-            raise AttrError(f"{where}: required attributes {missing} are missing")
-        attrs = {"op_type": str(raw["op_type"]), "kwargs": str(raw["kwargs"] or ""),
-                 "node": str(raw["node"])}
+        if not raw.get("op_type"):
+            raise AttrError(f"{where}: required attribute 'op_type' is missing")
+        unknown = [k for k in raw if k not in ("op_type", "kwargs", "node")]
+        if unknown:
+            raise AttrError(f"{where}: unknown attributes {unknown}; accepted: op_type, "
+                            "kwargs, node")
+        attrs = {"op_type": str(raw["op_type"]), "kwargs": str(raw.get("kwargs") or ""),
+                 "node": str(raw.get("node") or "")}
         custom_prop(attrs, name)
         return attrs
 

@@ -212,7 +212,7 @@ def _flatten_rule(rc, shapes):
 
 
 register_op(OpDef(
-    name="Flatten", arguments=("data",), infer_shape=forward_shape(_flatten_rule),
+    name="Flatten", arguments=("data",), infer_shape=forward_shape(_flatten_rule, partial_dims="unknown"),
     interp=lambda xs, a: (xs[0].reshape(xs[0].shape[0] if xs[0].ndim else 1, -1),),
     vjp=_reshape_back, lower=View("reshape"), traits={VIEW}, aliases=("flatten",),
     doc="(N, d1, d2, ...) -> (N, d1*d2*...).",
@@ -467,7 +467,7 @@ def _squeeze_shape(rc, s):
 
 register_op(OpDef(
     name="squeeze", attrs=(Attr("axis", "shape", None, optional=True),), arguments=("data",),
-    infer_shape=forward_shape(lambda rc, sh: _squeeze_shape(rc, sh[0])),
+    infer_shape=forward_shape(lambda rc, sh: _squeeze_shape(rc, sh[0]), partial_dims="unknown"),
     interp=lambda xs, a: (xs[0].reshape(_squeeze_shape(_Ctx("squeeze", a), xs[0].shape)),),
     vjp=_reshape_back, lower=View("reshape"), traits={VIEW},
     doc="Remove size-1 axes (all of them, or those in axis); an all-ones shape becomes (1,).",
@@ -861,7 +861,7 @@ def _tile_vjp(b, op, g):
 
 register_op(OpDef(
     name="tile", attrs=(Attr("reps", "shape"),), arguments=("data",),
-    infer_shape=forward_shape(lambda rc, sh: _tile_shape(rc, sh[0])),
+    infer_shape=forward_shape(lambda rc, sh: _tile_shape(rc, sh[0]), partial_dims="unknown"),
     interp=lambda xs, a: (np.tile(xs[0], _tile_dims(_Ctx("tile", a), xs[0].shape)[1]),),
     vjp=_tile_vjp, lower=View("custom", _tile_index), traits={VIEW},
     doc="Repeat the whole array reps[i] times along axis i (numpy's tile).",
@@ -987,7 +987,8 @@ def _bcast_axis_shape(rc, s):
 
 register_op(OpDef(
     name="broadcast_axis", attrs=(Attr("axis", "shape", ()), Attr("size", "shape", ())),
-    arguments=("data",), infer_shape=forward_shape(lambda rc, sh: _bcast_axis_shape(rc, sh[0])),
+    arguments=("data",), infer_shape=forward_shape(lambda rc, sh: _bcast_axis_shape(rc, sh[0]),
+                                                partial_dims="unknown"),
     interp=lambda xs, a: (np.broadcast_to(xs[0], _bcast_axis_shape(
         _Ctx("broadcast_axis", a), xs[0].shape)).copy(),),
     vjp=lambda b, op, g: (b.sum_to(g, op.inputs[0].shape),),
