@@ -97,7 +97,7 @@ class _PlaceholderLoader(importlib.abc.Loader):
         pass
 
 
-def _unsupported_spec(fullname: str):
+def _unsupported_spec(fullname: str, alias: str):
     """The spec of ``mxc.X`` for a feature mxc lacks (mxc._unsupported); importing below it
     (``mxc.gluon.nn``) raises UnsupportedError naming the feature."""
     parts = fullname.split(".")
@@ -110,12 +110,12 @@ def _unsupported_spec(fullname: str):
         from .base import UnsupportedError
         raise UnsupportedError(f"mxc does not support {entry[0]} (import {fullname}); "
                                f"{entry[1]}")
-    return importlib.util.spec_from_loader(fullname, _PlaceholderLoader(parts[1]))
+    return importlib.util.spec_from_loader(alias, _PlaceholderLoader(parts[1]))
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
-        placeholder = _unsupported_spec(resolve(fullname) or fullname)
+        placeholder = _unsupported_spec(resolve(fullname) or fullname, fullname)
         if placeholder is not None:
             return placeholder
         real = resolve(fullname)

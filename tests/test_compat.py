@@ -160,3 +160,18 @@ def test_error_registry_and_log(tmp_path):
     for h in lg.handlers:
         h.flush()
     assert "hello" in log.read_text() and log.read_text().startswith("I")
+
+
+def test_unsupported_package_under_the_mxnet_alias(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text(
+        "import mxnet.contrib\n"
+        "from mxnet.base import UnsupportedError\n"
+        "try:\n"
+        "    from mxnet.contrib.amp import amp\n"
+        "except UnsupportedError as e:\n"
+        "    print('unsupported:', e)\n")
+    r = subprocess.run([sys.executable, "-m", "mxc.as_mxnet", str(script)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "unsupported: mxc does not support mx.contrib" in r.stdout

@@ -160,3 +160,21 @@ def test_linspace_function():
                                np.linspace(2, 3, 5, endpoint=False), rtol=1e-6)
     np.testing.assert_array_equal(mx.nd.linspace(0, 7, 4, dtype="int32").asnumpy(), [0, 2, 4, 7])
     assert mx.sym.linspace(0, 1, 3).infer_shape()[1] == [(3,)]
+
+
+def test_nd_moveaxis_concatenate_onehot_encode():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    x = mx.nd.array(a)
+    np.testing.assert_array_equal(mx.nd.moveaxis(x, 0, -1).asnumpy(), np.moveaxis(a, 0, -1))
+    np.testing.assert_array_equal(mx.nd.moveaxis(x, (0, 1), (2, 0)).asnumpy(),
+                                  np.moveaxis(a, (0, 1), (2, 0)))
+    with pytest.raises(ValueError):
+        mx.nd.moveaxis(x, 3, 0)
+    np.testing.assert_array_equal(mx.nd.concatenate([x, x], axis=1).asnumpy(),
+                                  np.concatenate([a, a], axis=1))
+    with pytest.raises(MXNetError):
+        mx.nd.concatenate([x, mx.nd.ones((2, 2, 2))], axis=1)
+    out = mx.nd.zeros((3, 4))
+    r = mx.nd.onehot_encode(mx.nd.array([0, 3, 1]), out)
+    assert r is out
+    np.testing.assert_array_equal(out.asnumpy(), np.eye(4)[[0, 3, 1]])

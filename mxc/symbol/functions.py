@@ -110,6 +110,50 @@ def _more_functions(kind: str, make_function, T) -> dict:
             out[name] = uf
         out["true_divide"] = out["divide"]
 
+        def moveaxis(tensor, source, destination):
+            """Move axes ``source`` to positions ``destination`` (a transpose)."""
+            nd = len(tensor.shape)
+            src = (source,) if isinstance(source, int) else tuple(source)
+            dst = (destination,) if isinstance(destination, int) else tuple(destination)
+            if len(src) != len(dst):
+                raise ValueError("`source` and `destination` arguments must have the same "
+                                 "number of elements")
+            for what, axes in (("source", src), ("destination", dst)):
+                if any(not -nd <= a < nd for a in axes):
+                    raise ValueError(f"moveaxis: {what}={axes} is out of range for a {nd}-d "
+                                     "array")
+            src = tuple(a % nd for a in src)
+            dst = tuple(a % nd for a in dst)
+            order = [n for n in range(nd) if n not in src]
+            for d, s in sorted(zip(dst, src)):
+                order.insert(d, s)
+            return make_function("transpose")(tensor, axes=tuple(order))
+
+        def concatenate(arrays, axis=0, always_copy=True):
+            """Join a list of arrays along ``axis`` (an existing one)."""
+            from ..base import ShapeError
+            if not isinstance(arrays, list) or not arrays or not isinstance(arrays[0], T):
+                raise TypeError("concatenate: expected a non-empty list of NDArrays")
+            if not always_copy and len(arrays) == 1:
+                return arrays[0]
+            a0 = arrays[0]
+            for arr in arrays[1:]:
+                if (arr.shape[:axis] != a0.shape[:axis] or
+                        arr.shape[axis + 1:] != a0.shape[axis + 1:] or arr.dtype != a0.dtype):
+                    raise ShapeError(f"concatenate: array {arr.shape} {arr.dtype} does not "
+                                     f"match {a0.shape} {a0.dtype} outside axis {axis}")
+            return make_function("Concat")(*arrays, num_args=len(arrays), dim=axis)
+
+        def onehot_encode(indices, out):
+            """Write the one-hot encoding of ``indices`` into ``out`` (N, depth) and return it
+            (MXNet's legacy helper)."""
+            out[:] = make_function("one_hot")(indices, depth=out.shape[1], dtype=out.dtype)
+            return out
+
+        out["moveaxis"] = moveaxis
+        out["concatenate"] = concatenate
+        out["onehot_encode"] = onehot_encode
+
     def eye(N, M=0, k=0, dtype=None, **kwargs):
         """A 2-d array with ones on the ``k``-th diagonal (operator ``_eye``)."""
         attrs = {"N": N, "M": M, "k": k, "dtype": dtype or "float32"}
