@@ -376,3 +376,15 @@ def test_libsvm_label_file_matches_mxnet():
                           batch_size=4)
     got = np.stack([b.label[0].asnumpy() for b in it])
     np.testing.assert_allclose(got, GOLD["libsvm_label2"])
+
+
+@pytest.mark.slow
+def test_digits_rec_example_trains(tmp_path):
+    """examples/digits_rec.py (ImageRecordIter + Module.fit as MXNet's fit.py) learns."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(__file__), "..", "examples", "digits_rec.py")
+    spec = importlib.util.spec_from_file_location("digits_rec", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--num-epochs", "3", "--lr-step-epochs", "2", "--min-accuracy", "0.8",
+                     "--model-prefix", str(tmp_path / "d")]) == 0
