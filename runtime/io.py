@@ -1,5 +1,7 @@
 """``mx.io``: MXNet 1.x's data iterators (``DataDesc``, ``DataBatch``, ``DataIter``,
-``NDArrayIter``, ``ResizeIter``, ``PrefetchingIter``, ``CSVIter``).
+``NDArrayIter``, ``ResizeIter``, ``PrefetchingIter``, ``CSVIter``; MXNet's native
+``ImageRecordIter``, ``ImageRecordUInt8Iter``, ``ImageRecordInt8Iter``, ``ImageDetRecordIter``,
+``MNISTIter`` and ``LibSVMIter`` are in io_record.py, served from here).
 
 Names, signatures, defaults and batch contents follow MXNet 1.9.1's ``python/mxnet/io/io.py``,
 including its less obvious behaviours, because training scripts depend on them:

@@ -441,3 +441,29 @@ def test_registering_again_replaces_the_operator():
     close(mx.nd.Custom(mx.nd.ones((3,)), op_type="test_again").asnumpy(), [2, 2, 2])
     mx.operator.register("test_again")(make(5.0))
     close(mx.nd.Custom(mx.nd.ones((3,)), op_type="test_again").asnumpy(), [5, 5, 5])
+
+
+def test_two_devices_and_checkpoint(tmp_path):
+    """Data-parallel fit over two contexts gives MXNet's parameters; the checkpoint's
+    -symbol.json (op 'Custom') loads back and predicts."""
+    x, y, init = mlp_setup()
+    it = mx.io.NDArrayIter(x, y, batch_size=5, shuffle=False, label_name="softmax_label")
+    mod = mx.mod.Module(mlp_symbol(mx, False), data_names=["data"],
+                        label_names=["softmax_label"], context=[mx.cpu(0), mx.cpu(1)])
+    mod.fit(it, num_epoch=2, optimizer="sgd", optimizer_params={"learning_rate": 0.5},
+            arg_params={k: mx.nd.array(v) for k, v in init.items()}, allow_missing=False)
+    args, _ = mod.get_params()
+    for k, v in args.items():
+        close(v.asnumpy(), GOLD[f"mlp:final:{k}"], 1e-4, 1e-5, f"{k} (2 devices)")
+    prefix = str(tmp_path / "custom_mlp")
+    mod.save_checkpoint(prefix, 2)
+    with open(prefix + "-symbol.json") as fh:
+        assert any(n["op"] == "Custom" and n["attrs"] == {"op_type": "golden_softmax"}
+                   for n in json.load(fh)["nodes"])
+    sym, arg_params, aux_params = mx.model.load_checkpoint(prefix, 2)
+    m2 = mx.mod.Module(sym, context=mx.cpu())
+    m2.bind([("data", (5, 6))], [("softmax_label", (5,))], for_training=False)
+    m2.set_params(arg_params, aux_params)
+    pred = m2.predict(mx.io.NDArrayIter(x, y, batch_size=5)).asnumpy()
+    assert pred.shape == (20, 3)
+    close(pred.sum(axis=1), np.ones(20), 1e-5, 1e-5, "softmax rows")

@@ -176,3 +176,13 @@ def test_missing_opencv_names_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_cv2)
     with pytest.raises(UnsupportedError, match=r"mxc\[image\]"):
         mx.image.imdecode(b"\xff\xd8\xff")
+
+
+def test_simplejpeg_decoder_gives_the_same_pixels(monkeypatch):
+    pytest.importorskip("simplejpeg")
+    buf = open(os.path.join(HERE, FILES[0]), "rb").read()
+    want = mx.image.imdecode(buf).asnumpy()
+    monkeypatch.setenv("MXC_JPEG_DECODER", "simplejpeg")
+    np.testing.assert_array_equal(mx.image.imdecode(buf).asnumpy(), want)
+    np.testing.assert_array_equal(mx.image.imdecode(buf, flag=0).asnumpy(),
+                                  GOLD[f"imdecode0_{FILES[0].replace('/', '_')}"])
