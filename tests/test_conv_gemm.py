@@ -178,7 +178,8 @@ def test_batch_blocks_match_torch_and_bound_the_columns(monkeypatch):
 def test_lenet_training_plan_stays_small():
     """LeNet at batch 64, forward + backward: block-wise columns, argmax positions computed
     just before the pooling backward, greedy-by-size placement. MXNet 1.9.1 plans 12 MB of
-    temporaries for the same graph; this plan is under 0.6x of that."""
+    temporaries for the same graph; this plan is under 0.8x of that (forward values that
+    backward reads stay intact to the end, so that backward can run twice, as in MXNet)."""
     data = mx.sym.Variable("data")
     net = data
     for i, f in ((1, 20), (2, 50)):
@@ -193,7 +194,7 @@ def test_lenet_training_plan_stays_small():
     wrt = [n for n in net.list_arguments() if n not in ("data", "softmax_label")]
     c = mx.compile(net, data=(64, 1, 28, 28), softmax_label=(64,), is_train=True,
                    grad_wrt=wrt)
-    assert c.program.arena_bytes <= 0.6 * 12 * (1 << 20), c.program.arena_bytes
+    assert c.program.arena_bytes <= 0.8 * 12 * (1 << 20), c.program.arena_bytes
     # the argmax positions (written by a kernel of their own) are not written after the
     # forward and held across the whole backward
     steps = c.program.steps
