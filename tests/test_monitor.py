@@ -139,7 +139,8 @@ def test_clip_monitor_all():
     # test_operator.test_clip: a monitor on a symbol using clip, forward and backward
     shape = (4, 5)
     data = mx.symbol.Variable('data')
-    test = mx.sym.clip(data, a_max=0.6, a_min=-0.6)
+    with mx.name.NameManager():          # automatic names start at clip0 whatever ran before
+        test = mx.sym.clip(data, a_max=0.6, a_min=-0.6)
     seen = []
 
     def simple_callback(name, arr):
