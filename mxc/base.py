@@ -248,7 +248,8 @@ def data_dir_default() -> str:
 
 
 def data_dir() -> str:
-    return os.getenv("MXNET_HOME", data_dir_default())
+    from . import config
+    return config.get("MXNET_HOME") or data_dir_default()
 
 
 class _ClassProperty:

@@ -10,7 +10,6 @@ steps. Arrays keep their storage for the executor's life: write inputs in place
 from __future__ import annotations
 
 import difflib
-import os
 import time
 
 import numpy as np
@@ -31,9 +30,8 @@ _COMPILE_CACHE: dict = {}
 
 
 def target_for(ctx: Context) -> str:
-    if ctx.device_type == "gpu":
-        return "triton"
-    return os.environ.get("MXC_TARGET", "llvm")
+    from mxc.codegen.backend import target_for_device
+    return target_for_device(ctx.device_type)
 
 
 def compile_cached(symbol, shapes: dict, dtypes: dict, target: str, is_train: bool,

@@ -10,12 +10,12 @@ MXNet does.
 from __future__ import annotations
 
 import logging
-import os
 import time
 import warnings
 
 import numpy as np
 
+from mxc import config
 from mxc.base import FormatError, MXNetError, UnsupportedError
 from mxc.context import Context, cpu
 
@@ -33,7 +33,7 @@ def _create_kvstore(kvstore, num_device, arg_params):
     device; updates on the kvstore unless ``MXNET_UPDATE_ON_KVSTORE=0`` or (for ``'local'``)
     a parameter has more than 16M elements."""
     from runtime import kvstore as kvs
-    update_on_kvstore = bool(int(os.getenv("MXNET_UPDATE_ON_KVSTORE", "1")))
+    update_on_kvstore = config.get("MXNET_UPDATE_ON_KVSTORE")
     if kvstore is None:
         kv = None
     elif isinstance(kvstore, kvs.KVStoreBase):

@@ -62,6 +62,7 @@ import warnings
 import numpy as np
 import torch
 
+from mxc import config
 from mxc.base import MXNetError, UnsupportedError
 from mxc.ir.core import Builder
 from mxc.ir.types import DType, TensorType
@@ -144,9 +145,8 @@ def clear_kernel_cache():
 
 
 def _target_for(device: torch.device) -> str:
-    if device.type == "cuda":
-        return "triton"
-    return os.environ.get("MXC_EAGER_TARGET", "llvm")
+    from mxc.codegen.backend import target_for_device
+    return target_for_device(device.type, eager=True)
 
 
 class _Ops:
@@ -682,7 +682,7 @@ class SGD(_Fused):
         super().__init__(**kwargs)
         self.momentum = momentum
         self.lazy_update = lazy_update
-        self.aggregate_num = int(os.getenv("MXNET_OPTIMIZER_AGGREGATION_SIZE", "4"))
+        self.aggregate_num = config.get("MXNET_OPTIMIZER_AGGREGATION_SIZE")
 
     def create_state_multi_precision(self, index, weight):
         return self._state_with_master(index, weight, master_first=False, who="SGD")

@@ -47,6 +47,8 @@ import time
 
 import pytest
 
+from mxc import config
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data")
 REPO = os.path.dirname(HERE)
@@ -687,7 +689,7 @@ def format_table(results) -> str:
 
 
 def _n(fmt):
-    slow = os.environ.get("MXC_SLOW", "") not in ("", "0")
+    slow = config.get("MXC_SLOW")
     return N_CASES[fmt] * (SLOW_FACTOR if slow else 1)
 
 

@@ -12,13 +12,13 @@ feeding reductions, reductions feeding views); ``MXC_PROP_STATS=file`` appends t
 (graphs generated, passed) as JSON lines."""
 import collections
 import json
-import os
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
+from mxc import config
 from mxc.base import MXNetError
 from mxc.codegen.program import build_program
 from mxc.compile import compile_graph
@@ -29,12 +29,12 @@ from mxc.testing import assert_close
 from mxc.testing.check import assert_close_fp64, fp64_reference
 from mxc.testing.strategies import graph_features, graphs, inputs_for, pipelines
 
-SLOW = os.environ.get("MXC_SLOW", "") not in ("", "0")
+SLOW = config.get("MXC_SLOW")
 
 
 def _examples(ci: int, slow: int) -> int:
-    n = os.environ.get("MXC_PROP_EXAMPLES")
-    return int(n) if n else (slow if SLOW else ci)
+    n = config.get("MXC_PROP_EXAMPLES")
+    return n if n else (slow if SLOW else ci)
 
 
 def _settings(ci: int, slow: int, **kw):
@@ -50,7 +50,7 @@ COUNTS: dict = collections.defaultdict(collections.Counter)
 @pytest.fixture(scope="module", autouse=True)
 def _report_counts():
     yield
-    path = os.environ.get("MXC_PROP_STATS")
+    path = config.get("MXC_PROP_STATS")
     if path:
         with open(path, "a") as f:
             f.writelines(json.dumps({"test": test, **c}) + "\n"
@@ -61,7 +61,7 @@ def _count(test: str, what: str, g=None):
     COUNTS[test][what] += 1
     if g is not None:
         note(str(g))                    # a failing example prints its graph as IR text
-    path = os.environ.get("MXC_PROP_STATS")
+    path = config.get("MXC_PROP_STATS")
     if path and what == "generated" and COUNTS[test][what] % 100 == 0:
         with open(f"{path}.progress", "a") as f:         # for polling a long run
             f.write(json.dumps({"test": test, **COUNTS[test]}) + "\n")

@@ -16,10 +16,19 @@ import torch
 from ..base import MXNetError, ShapeError
 from .program import Program
 
-__all__ = ["Executable", "Bound", "TARGETS", "normalize_target"]
+__all__ = ["Executable", "Bound", "TARGETS", "normalize_target", "target_for_device"]
 
 TARGETS = ("llvm", "triton")
 _ALIASES = {"cpu": "llvm", "llvm": "llvm", "triton": "triton", "gpu": "triton", "cuda": "triton"}
+
+
+def target_for_device(device_type: str, eager: bool = False) -> str:
+    """The one place that picks the target: Triton on a GPU; on the CPU ``MXC_TARGET`` for bound
+    executors, ``MXC_EAGER_TARGET`` for ``mx.nd`` calls and optimizer updates (``eager``)."""
+    if device_type in ("gpu", "cuda"):
+        return "triton"
+    from .. import config
+    return config.get("MXC_EAGER_TARGET" if eager else "MXC_TARGET")
 
 
 def normalize_target(target: str) -> str:

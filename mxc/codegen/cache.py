@@ -59,7 +59,8 @@ _log = logging.getLogger("mxc")
 
 
 def _env_on() -> bool:
-    return os.environ.get("MXC_CACHE", "1") not in ("0", "", "false", "no")
+    from .. import config
+    return config.get("MXC_CACHE")
 
 
 def enabled() -> bool:
@@ -77,9 +78,8 @@ def cache_dir() -> str | None:
     A cache that cannot be written must not fail compiles, so the directory is probed once per
     process by creating and removing a file in it: the one test that covers every case (a file
     in the way, permissions, a read-only mount, ACLs), unlike ``os.access``."""
-    base = os.environ.get("MXC_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache",
-                                                            "mxc")
-    d = os.path.join(base, "compile")
+    from .. import config
+    d = os.path.join(config.cache_root(), "compile")
     with _dir_lock:
         ok = _usable.get(d)
         if ok is None:

@@ -11,17 +11,19 @@ from __future__ import annotations
 import os
 import threading
 
+from .. import config
+
 __all__ = ["num_threads", "pool", "parallel_call", "extern_call", "configure_torch",
            "MIN_PARALLEL_WORK"]
 
 # elements (grid points x reduction length) below which a kernel stays on one thread
-MIN_PARALLEL_WORK = int(os.environ.get("MXC_MIN_PARALLEL_WORK", 1 << 16))
+MIN_PARALLEL_WORK = config.get("MXC_MIN_PARALLEL_WORK")
 
 
 def num_threads() -> int:
-    n = os.environ.get("MXC_NUM_THREADS")
+    n = config.get("MXC_NUM_THREADS")
     if n:
-        return max(1, int(n))
+        return n
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover
@@ -113,7 +115,7 @@ def configure_torch():
     if not _TORCH_CONFIGURED:
         _TORCH_CONFIGURED = True
         import torch
-        torch.set_num_threads(max(1, int(os.environ.get("MXC_TORCH_THREADS", "1"))))
+        torch.set_num_threads(config.get("MXC_TORCH_THREADS"))
 
 
 def extern_call(fn, attrs, ins, outs, split=None):

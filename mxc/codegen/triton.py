@@ -328,8 +328,8 @@ def cache_dir() -> str:
     """Where generated Triton source files live (Triton's jit reads a kernel's source from its
     file): ``$MXC_CACHE_DIR/triton``, or a private temporary folder when that is unusable."""
     global _FALLBACK_DIR
-    d = os.environ.get("MXC_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "mxc")
-    d = os.path.join(d, "triton")
+    from .. import config
+    d = os.path.join(config.cache_root(), "triton")
     try:
         os.makedirs(d, exist_ok=True)
         if os.access(d, os.W_OK | os.X_OK):

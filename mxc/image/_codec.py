@@ -17,10 +17,10 @@ decoding to simplejpeg where it is installed.
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
+from .. import config
 from ..base import FormatError, UnsupportedError
 
 __all__ = ["cv2", "decode", "encode", "resize"]
@@ -72,7 +72,7 @@ def decode(buf, flag: int = 1, bgr: bool = False, what: str = "image"):
     if mv.size == 0:
         raise FormatError(f"{what}: empty buffer; expected an encoded image (JPEG, PNG ...)")
     img = None
-    if flag in (0, 1) and os.environ.get("MXC_JPEG_DECODER") == "simplejpeg" \
+    if flag in (0, 1) and config.get("MXC_JPEG_DECODER") == "simplejpeg" \
             and _is_jpeg(mv) and _simplejpeg():
         try:
             img = _simplejpeg().decode_jpeg(

@@ -34,10 +34,8 @@ def _freeze(v):
 
 
 def _target_for(device: torch.device) -> str:
-    import os
-    if device.type == "cuda":
-        return "triton"
-    return os.environ.get("MXC_EAGER_TARGET", "llvm")
+    from ..codegen.backend import target_for_device
+    return target_for_device(device.type, eager=True)
 
 
 class _OneOp:

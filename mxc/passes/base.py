@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from .. import config
 from ..ir.core import Graph
 from ..ir.verify import verify
 
@@ -34,11 +35,10 @@ class PassContext:
 
     target: str = "cpu"
     is_train: bool = False
-    verify: bool = field(default_factory=lambda: os.environ.get("MXC_VERIFY", "") not in ("", "0"))
+    verify: bool = field(default_factory=lambda: config.get("MXC_VERIFY"))
     # re-parse each stage's text and compare (tests set MXC_CHECK_ROUNDTRIP=1)
-    roundtrip: bool = field(default_factory=lambda: os.environ.get("MXC_CHECK_ROUNDTRIP", "")
-                            not in ("", "0"))
-    dump_dir: str | None = field(default_factory=lambda: os.environ.get("MXC_DUMP_DIR") or None)
+    roundtrip: bool = field(default_factory=lambda: config.get("MXC_CHECK_ROUNDTRIP"))
+    dump_dir: str | None = field(default_factory=lambda: config.get("MXC_DUMP_DIR"))
     remarks: list = field(default_factory=list)
     options: dict = field(default_factory=dict)
 

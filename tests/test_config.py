@@ -1,0 +1,90 @@
+"""mxc/config.py: every environment variable in one table, read in one place."""
+import os
+import re
+
+import pytest
+
+from mxc import config
+from mxc.codegen.backend import target_for_device
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+_VAR = re.compile(r"\b(MXC_[A-Z0-9_]+|MXNET_[A-Z0-9_]+)\b")
+# direct reads of the environment outside mxc/config.py
+_READ = re.compile(r"(os\.environ(\.get)?|os\.getenv)\s*[\[(]\s*[\"'](MXC_|MXNET_)")
+
+
+def _sources():
+    for top in ("mxc", "runtime"):
+        for d, _, files in os.walk(os.path.join(ROOT, top)):
+            for f in files:
+                if f.endswith(".py"):
+                    yield os.path.join(d, f)
+
+
+def test_every_variable_the_code_names_is_in_the_table():
+    # MXNET_VERSION is a JSON attribute name, not an environment variable
+    unknown = {}
+    for path in _sources():
+        for v in _VAR.findall(open(path, encoding="utf-8").read()):
+            if v not in config.SETTINGS and v != "MXNET_VERSION":
+                unknown.setdefault(v, os.path.relpath(path, ROOT))
+    assert not unknown, f"variables missing from mxc/config.py: {unknown}"
+
+
+def test_only_config_reads_mxc_variables():
+    readers = [os.path.relpath(p, ROOT) for p in _sources()
+               if not p.endswith(os.path.join("mxc", "config.py"))
+               and _READ.search(open(p, encoding="utf-8").read())]
+    assert not readers, f"read the environment through mxc.config.get: {readers}"
+
+
+def test_docs_table_is_up_to_date():
+    with open(os.path.join(ROOT, "docs", "configuration.md"), encoding="utf-8") as f:
+        assert f.read() == config.markdown(), \
+            "docs/configuration.md is out of date: mxc config --markdown > docs/configuration.md"
+
+
+@pytest.mark.parametrize("name,raw,expect", [
+    ("MXC_CACHE", "0", False), ("MXC_CACHE", "no", False), ("MXC_CACHE", "1", True),
+    ("MXC_CACHE", None, True), ("MXC_VERIFY", "", False), ("MXC_VERIFY", "yes", True),
+    ("MXC_NUM_THREADS", "3", 3), ("MXC_NUM_THREADS", "", None), ("MXC_TORCH_THREADS", None, 1),
+    ("MXC_TARGET", "triton", "triton"), ("MXC_TARGET", None, "llvm"),
+    ("MXNET_OPTIMIZER_AGGREGATION_SIZE", "8", 8),
+])
+def test_values_parse(monkeypatch, name, raw, expect):
+    if raw is None:
+        monkeypatch.delenv(name, raising=False)
+    else:
+        monkeypatch.setenv(name, raw)
+    assert config.get(name) == expect
+
+
+@pytest.mark.parametrize("name,raw,words", [
+    ("MXC_NUM_THREADS", "many", ["MXC_NUM_THREADS", "'many'", "integer"]),
+    ("MXC_NUM_THREADS", "0", ["MXC_NUM_THREADS", "at least 1"]),
+    ("MXC_TARGET", "cuda", ["MXC_TARGET", "'cuda'", "llvm", "triton"]),
+    ("MXC_JPEG_DECODER", "pil", ["MXC_JPEG_DECODER", "opencv", "simplejpeg"]),
+])
+def test_bad_values_name_the_variable(monkeypatch, name, raw, words):
+    monkeypatch.setenv(name, raw)
+    with pytest.raises(config.ConfigError) as e:
+        config.get(name)
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_unknown_setting_is_a_key_error():
+    with pytest.raises(KeyError, match="MXC_NOPE"):
+        config.get("MXC_NOPE")
+
+
+def test_cache_root_and_target(monkeypatch, tmp_path):
+    monkeypatch.setenv("MXC_CACHE_DIR", str(tmp_path))
+    assert config.cache_root() == str(tmp_path)
+    monkeypatch.delenv("MXC_CACHE_DIR")
+    assert config.cache_root() == os.path.join(os.path.expanduser("~"), ".cache", "mxc")
+    monkeypatch.setenv("MXC_TARGET", "triton")
+    monkeypatch.setenv("MXC_EAGER_TARGET", "llvm")
+    assert target_for_device("cpu") == "triton"
+    assert target_for_device("cpu", eager=True) == "llvm"
+    assert target_for_device("gpu") == "triton"
