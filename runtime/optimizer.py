@@ -54,7 +54,6 @@ against MXNet's own. Behaviours worth knowing, all MXNet's:
 from __future__ import annotations
 
 import math
-import os
 import threading
 import typing
 import warnings
