@@ -161,8 +161,8 @@ def record_steps(bound, start: int = 0, end: int | None = None, phase: str = "fo
             nodes = list(st.kernel.sources) if st.kernel is not None else []
             name = st.name
         else:
-            nodes = [st.op_name] if st.op_name else []
-            name = f"{st.name}_{st.op_name}" if st.op_name else st.name
+            nodes = [st.node_name] if st.node_name else []
+            name = f"{st.name}_{st.node_name}" if st.node_name else st.name
         t0 = (_S.origin_ns + t0_ns) / 1000.0
         t1 = (_S.origin_ns + t1_ns) / 1000.0
         _duration(name, "operator", t0, t1,

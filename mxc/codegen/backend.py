@@ -87,7 +87,7 @@ class Bound:
         rows = []
         for step, ts in zip(self.exe.prog.steps, times):
             rows.append({"step": step.name, "kind": step.kind,
-                         "op": step.opname or step.op_name or "", "seconds":
+                         "op": step.opname or step.node_name or "", "seconds":
                          statistics.median(ts)})
         return sorted(rows, key=lambda r: -r["seconds"])
 

@@ -49,7 +49,7 @@ import types
 __all__ = ["enabled", "cache_key", "load", "store", "load_blob", "store_blob", "cache_dir",
            "CacheEntry"]
 
-FORMAT = 2          # 2: header with key and checksum, restricted unpickling
+FORMAT = 3          # 2: header with key and checksum, restricted unpickling; 3: Step.node_name
 MAGIC = b"MXCCACHE"
 KEY_LEN = 40        # cache_key's hex digits
 # magic, format, key (ASCII), payload length, SHA-256 of the payload; then the payload

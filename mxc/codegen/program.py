@@ -45,7 +45,7 @@ class Step:
     kernel: Kernel | None = None
     fn: object = None         # extern: fn(attrs, ins, outs)
     attrs: dict = field(default_factory=dict)
-    op_name: str | None = None
+    node_name: str | None = None  # the IR op's name (the symbol node)
     split: object = None      # extern: the batch-split rule (Extern.split), if any
     opname: str = ""          # the IR operator
 
@@ -226,11 +226,11 @@ def build_program(g: Graph, n_forward_outputs: int | None = None,
                     ids[v] = ids[op.inputs[reuse[j]]]
             outs = [buf(v, "output" if v in candidates else "temp") for v in op.outputs]
             steps.append(Step("kernel", kern.name, ins + outs, len(ins), kernel=kern,
-                              op_name=op.name))
+                              node_name=op.name))
         elif isinstance(od.lower, Extern):
             outs = [buf(v, "temp") for v in op.outputs]
             steps.append(Step("extern", od.lower.name or od.name, ins + outs, len(ins),
-                              fn=od.lower.fn, attrs=dict(op.attrs), op_name=op.name,
+                              fn=od.lower.fn, attrs=dict(op.attrs), node_name=op.name,
                               split=od.lower.split, opname=op.opname))
         else:
             raise MXNetError(f"{op.opname} '{op.name}': not lowered; run the fuse pass before "

@@ -77,9 +77,6 @@ class Op:
             raise GraphError(f"{self.opname} '{self.name}' has {len(self.outputs)} outputs")
         return self.outputs[0]
 
-    def rule_ctx(self) -> RuleCtx:
-        return RuleCtx(self.opdef, self.attrs, self.name, self.body)
-
     def __repr__(self):
         return f"<Op {self.opname} '{self.name}'>"
 
@@ -110,12 +107,6 @@ class Graph:
         yield from self.inputs
         for op in self.ops:
             yield from op.outputs
-
-    def input_by_name(self, name: str) -> Value:
-        for v in self.inputs:
-            if v.name == name:
-                return v
-        raise KeyError(name)
 
     def __str__(self):
         from .printer import print_graph
@@ -183,10 +174,6 @@ class Builder:
         op = Op(opdef.name, inputs, a, outs, name, body)
         self.ops.append(op)
         return outs[0] if len(outs) == 1 else tuple(outs)
-
-    def add_op(self, op: Op) -> Op:
-        self.ops.append(op)
-        return op
 
     def build(self, outputs: Sequence[Value] | Value, name: str | None = None) -> Graph:
         if isinstance(outputs, Value):

@@ -214,10 +214,6 @@ class OpDef:
             self.validate(RuleCtx(self, attrs, name))
         return attrs
 
-    @property
-    def is_primitive(self) -> bool:
-        return self.lower is not None
-
 
 _REGISTRY: dict[str, OpDef] = {}
 _ALIASES: dict[str, str] = {}

@@ -138,9 +138,6 @@ class TensorType:
     def nbytes(self) -> int:
         return self.numel * self.dtype.itemsize
 
-    def with_shape(self, shape) -> "TensorType":
-        return TensorType(None if shape is None else tuple(shape), self.dtype)
-
     def with_dtype(self, dtype) -> "TensorType":
         return TensorType(self.shape, dtype)
 

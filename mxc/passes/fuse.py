@@ -426,13 +426,6 @@ class _UnitGraph:
         if phase_of:
             self._sink_backward_of_forward_values(phase_of)
         self.order = self._topo()
-        self.desc = None
-        self.anc = [0] * len(self.units)
-        for u in self.order:
-            a = 0
-            for d in self.reads[u]:
-                a |= self.anc[d] | (1 << d)
-            self.anc[u] = a
 
     def _sink_backward_of_forward_values(self, phase_of):
         """Backward work that reads only forward values (a pooling's argmax positions) runs
@@ -475,15 +468,6 @@ class _UnitGraph:
     def topo_order(self):
         return self.order
 
-    def related(self, u) -> int:
-        """Bitset of u, its ancestors and its descendants."""
-        if self.desc is None:
-            self.desc = [0] * len(self.units)
-            for x in reversed(self.order):
-                for d in self.reads[x]:
-                    self.desc[d] |= self.desc[x] | (1 << x)
-        return self.anc[u] | self.desc[u] | (1 << u)
-
     def merge_candidates(self):
         """Kernel pairs whose cones overlap or where one reads the other."""
         by_op: dict = {}
@@ -519,22 +503,6 @@ class _UnitGraph:
                         seen.add(p)
                         pairs.append(p)
         return pairs
-
-    def path_through_other(self, i, j) -> bool:
-        """Would merging i and j create a cycle (a path i -> X -> j with X another unit)?"""
-        for a, b in ((i, j), (j, i)):
-            if not (self.anc[b] >> a) & 1:
-                continue
-            # units X with a in anc[X] and X in anc[b]
-            mid = self.anc[b] & ~(1 << a)
-            x = mid
-            while x:
-                low = x & -x
-                t = low.bit_length() - 1
-                if (self.anc[t] >> a) & 1:
-                    return True
-                x ^= low
-        return False
 
 
 def _remark_pins(g, prod, ctx, pass_name):

@@ -745,20 +745,6 @@ def _svm_rule(rc, shapes):
     return [tuple(d), want], [tuple(d)]
 
 
-def _svm_grad_np(x, lab, a):
-    x = x.astype(np.float64).reshape(x.shape[0], -1)
-    m, c = a["margin"], a["regularization_coefficient"]
-    onehot = np.zeros_like(x)
-    onehot[np.arange(x.shape[0]), lab.astype(np.int64)] = 1
-    if a["use_linear"]:
-        pos = (m > x) * -c
-        neg = (m > -x) * c
-    else:
-        pos = (m > x) * -2 * c * (m - x)
-        neg = (m > -x) * 2 * c * (m + x)
-    return np.where(onehot > 0, pos, neg)
-
-
 def _svm_vjp(b, op, g):
     """MXNet's SVMOutput backward ignores the head gradient: with y the one-hot label,
     ``d = -c [m > x]`` (L1) or ``-2c (m - x) [m > x]`` (L2) for the labelled class and

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...base import ShapeError
 from ..attrs import Attr
 from ..registry import (ELEMENTWISE, LOSS, Elementwise, Extern, OpDef, forward_dtype,
                         forward_shape, register_op, unify_shapes)
@@ -150,7 +151,7 @@ def _fc_rule(rc, shapes):
         got = shapes[i]
         try:
             s = unify_shapes(rc, [want, got])
-        except Exception:
+        except ShapeError:
             raise rc.shape_error(
                 f"{nm} has shape ({shape_str(got)}); expected ({shape_str(want)}) from "
                 f"num_hidden={h} and data ({shape_str(data)})") from None
@@ -218,10 +219,6 @@ def build_softmax(b, x, axis, temperature=None):
     e = b.exp(z)
     s = b.sum(e, axis=axis, keepdims=True)
     return b.op("broadcast_div", [e, s])
-
-
-def _softmax_axis(op_or_rc, ndim):
-    return norm_axis(op_or_rc, op_or_rc.attrs["axis"], ndim)
 
 
 class _AxisRC:

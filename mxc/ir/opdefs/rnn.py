@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...base import UnsupportedError
+from ...base import ShapeError, UnsupportedError
 from ..attrs import Attr
 from ..registry import (
     ELEMENTWISE,
@@ -308,7 +308,7 @@ def _rnn_rule(rc, shapes):
             continue
         try:
             new.append(unify_shapes(rc, [want[nm], got]))
-        except Exception:
+        except ShapeError:
             raise rc.shape_error(
                 f"{nm} has shape ({shape_str(got)}); expected ({shape_str(want[nm])}) from "
                 f"mode={a['mode']}, state_size={h}, num_layers={layers}, "
