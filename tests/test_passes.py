@@ -259,3 +259,20 @@ def test_attention_with_transposed_probabilities_compiles_and_trains():
     exe.backward(mx.nd.ones((2, 8, 8)))
     # with a head of ones, dv = (P^T)^T @ ones = P @ ones: P's rows sum to 1
     assert_close(exe.grad_dict["v"].asnumpy(), np.ones((2, 8, 8)), 1e-5, 1e-5, "dv")
+
+
+def test_fusion_cost_is_read_off_the_opdef_formula():
+    # 10 per transcendental ALU op in the formula, 1 for cheap math, 0 for views: no name list
+    from mxc.passes.fuse import op_cost
+    from mxc.symbol.convert import to_graph
+    x = mx.sym.Variable("x")
+    want = {"exp": 10, "sinh": 10, "arcsin": 10, "log10": 10, "cbrt": 10, "relu": 1, "clip": 1,
+            "square": 1, "transpose": 0, "sum": 1000}
+    for name, cost in want.items():
+        fn = getattr(mx.sym, name)
+        s = fn(x, 0, 1) if name == "clip" else fn(x)
+        g = to_graph(s, shapes={"x": (4, 4)}).graph
+        assert [op_cost(o) for o in g.ops] == [cost], name
+    g = to_graph(mx.sym.Activation(x, act_type="relu") + mx.sym.Activation(x, act_type="tanh"),
+                 shapes={"x": (4,)}).graph
+    assert [op_cost(o) for o in g.ops if o.opname == "Activation"] == [1, 10]

@@ -498,6 +498,33 @@ class KBuilder:
         return self._emit("alu", args, args[0].dtype, op)
 
 
+# What an ALU op costs per element, in units of an add: the transcendental ones are ~10 (a
+# vectorized exp is ~2.5 cycles per element, more than storing a value and loading it again, so
+# one that two kernels need is materialized rather than recomputed); everything else is 1.
+EXPENSIVE_ALU = frozenset({
+    "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "cbrt", "sin", "cos",
+    "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "erf",
+    "erfinv", "lgamma", "tgamma", "digamma", "sigmoid", "pow", "hypot", "atan2"})
+EXPENSIVE_COST = 10
+
+
+def formula_cost(fn, attrs, dtypes, ndim: int = 1) -> int:
+    """The per-element cost of an elementwise formula ``fn(k, attrs, *xs)`` for inputs of
+    ``dtypes`` (and an output of rank ``ndim``, for formulas that read their index): it is built
+    once into a scratch kernel and its ALU instructions are counted
+    (``EXPENSIVE_COST`` for each in :data:`EXPENSIVE_ALU`; 1 when there is none)."""
+    kern = Kernel("cost", [], (1,), ())
+    k = KBuilder(kern)
+    k.index_env = [Ix.c(0)] * max(ndim, 1)
+    xs = []
+    for i, dt in enumerate(dtypes):
+        buf = Buffer(f"x{i}", dt, 1, "in", i)
+        xs.append(k.load(buf, Ix.c(0)))
+    fn(k, attrs, *xs)
+    n = sum(1 for ins in kern.body if ins.op == "alu" and ins.attr in EXPENSIVE_ALU)
+    return EXPENSIVE_COST * n if n else 1
+
+
 def _hkey(attr):
     if isinstance(attr, tuple):
         return tuple(_hkey(a) for a in attr)

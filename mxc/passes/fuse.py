@@ -30,33 +30,47 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..codegen.kir import formula_cost
 from ..codegen.lower import IndexMismatch, LoweringError, group_structure, probe_group
 from ..ir.core import Builder, Graph, Op, Value
 from ..ir.registry import Elementwise, Reduce, View
+from ..ir.types import DType
 from .base import Pass, PassContext
 
 __all__ = ["Fuse", "op_cost"]
 
-_TRANSCENDENTAL = {"exp", "log", "tanh", "sigmoid", "Activation", "erf", "erfinv", "gamma",
-                   "gammaln", "sin", "cos", "tan", "power", "_power", "_power_scalar",
-                   "_rpower_scalar", "broadcast_power", "log1p", "expm1", "sqrt", "rsqrt"}
+_FORMULA_COST: dict = {}
 
 
 def op_cost(op: Op) -> int:
-    """Rough cost per element: a view 0, an ALU op 1, a transcendental 10 (a vectorized exp
-    is ~2.5 cycles per element here, more than storing and reloading the value from cache, so
-    one shared between kernels is materialized rather than recomputed), a reduction 1000."""
+    """Rough cost per element, read off the OpDef: a view 0, a reduction 1000, an elementwise
+    op what its formula costs (:func:`mxc.codegen.kir.formula_cost`: 10 per transcendental ALU
+    op in it, else 1), or what the OpDef says (``extra["cost"]``: a Philox random generator is
+    ~60 integer ops)."""
     low = op.opdef.lower
     if isinstance(low, View):
         return 0
     if isinstance(low, Reduce):
         return 1000
-    if op.opname == "Activation" and op.attrs.get("act_type") == "relu":
+    if "cost" in op.opdef.extra:
+        return op.opdef.extra["cost"]
+    if not isinstance(low, Elementwise):
         return 1
-    if op.opname in _TRANSCENDENTAL:
-        return 10
-    # an OpDef may say what it costs (a Philox random generator: ~60 integer ops)
-    return op.opdef.extra.get("cost", 1)
+    dtypes = tuple(v.dtype or DType.f32 for v in op.inputs)
+    ndim = len(op.outputs[0].shape or ())
+    key = (op.opname, _frozen(op.attrs), dtypes, ndim)
+    c = _FORMULA_COST.get(key)
+    if c is None:
+        c = _FORMULA_COST[key] = formula_cost(low.fn, op.attrs, dtypes, ndim)
+    return c
+
+
+def _frozen(v):
+    if isinstance(v, dict):
+        return tuple(sorted((k, _frozen(x)) for k, x in v.items()))
+    if isinstance(v, (list, tuple)):
+        return tuple(_frozen(x) for x in v)
+    return v
 
 
 def _fusible(op: Op) -> bool:
