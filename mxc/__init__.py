@@ -16,7 +16,8 @@ from .symbol import naming as name  # noqa: F401
 from . import ndarray  # noqa: F401
 from . import ndarray as nd  # noqa: F401
 from .ndarray import ops as _nd_ops
-from .compile import compile  # noqa: F401,A001
+from . import compile as _compile_module  # noqa: F401  (mxc.compile the module, first)
+from .symbol.convert import compile_symbol as compile  # noqa: F401,A001
 from . import util  # noqa: F401
 from .util import is_np_shape, np_shape, set_np_shape, use_np_shape  # noqa: F401
 from .util import is_np_array, np_array, use_np, use_np_array  # noqa: F401

@@ -287,34 +287,13 @@ def _from_cache(hit, g, pipe, ctx, target, symbol_graph) -> "Compiled":
     return c
 
 
-def compile(symbol, shapes: dict | None = None, dtypes: dict | None = None,
-            target: str = "llvm", is_train: bool = False, grad_wrt=None, pins=None,
-            **shape_kwargs) -> Compiled:
-    """Compile an ``mx.sym`` Symbol (or an IR Graph) for ``target`` (``llvm``/``cpu`` or
-    ``triton``/``gpu``). ``shapes`` gives input shapes by name (also as keyword arguments);
-    dtypes default to float32 where nothing decides them. ``grad_wrt`` lists the inputs to
-    differentiate and ``pins`` the values to keep (see :func:`compile_graph`)."""
-    if isinstance(symbol, Graph):
-        return compile_graph(symbol, target, grad_wrt=grad_wrt, pins=pins)
-    from .symbol.convert import to_graph
-    shapes = dict(shapes or {})
-    shapes.update(shape_kwargs)
-    dtypes = dict(dtypes or {})
-    sg = to_graph(symbol, shapes=shapes, dtypes=dtypes, is_train=is_train,
-                  name=symbol.name or "main")
-    g = _default_float32(sg.graph)
-    return compile_graph(g, target, PassContext(target=normalize_target(target),
-                                                is_train=is_train), symbol_graph=sg,
-                         grad_wrt=grad_wrt, n_diff_outputs=len(sg.output_names), pins=pins)
+def compile(graph: Graph, target: str = "llvm", grad_wrt=None, pins=None) -> Compiled:
+    """Compile an IR graph for ``target`` (``llvm``/``cpu`` or ``triton``/``gpu``). Symbols
+    are compiled by ``mxc.compile`` (:func:`mxc.symbol.convert.compile_symbol`), which imports
+    them into a graph first; this module knows only the IR."""
+    if not isinstance(graph, Graph):
+        raise TypeError(f"mxc.compile.compile takes an IR Graph, not {type(graph).__name__}; "
+                        "use mxc.compile(symbol, ...) for a Symbol")
+    return compile_graph(graph, target, grad_wrt=grad_wrt, pins=pins)
 
 
-def _default_float32(g: Graph) -> Graph:
-    """Inputs whose dtype nothing decided are float32 (MXNet's default)."""
-    from .ir.types import DType
-    from .passes.infer import InferTypes
-    if all(v.type.dtype is not None for v in g.inputs):
-        return g
-    for v in g.inputs:
-        if v.type.dtype is None:
-            v.type = v.type.with_dtype(DType.f32)
-    return InferTypes().run(g, PassContext())

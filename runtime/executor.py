@@ -39,7 +39,7 @@ def compile_cached(symbol, shapes: dict, dtypes: dict, target: str, is_train: bo
     """``mxc.compile`` through a process-wide cache (executors of the same graph and shapes,
     reshapes and bucket switches share compiled code). ``pins`` (values a monitor watches,
     :mod:`mxc.passes.pin`) are part of the key: a monitored executor gets its own program."""
-    from mxc.compile import compile as mx_compile
+    from mxc.symbol.convert import compile_symbol as mx_compile
     pins = tuple(sorted(set(pins))) if pins else ()
     key = (symbol.tojson(), tuple(sorted((k, tuple(v)) for k, v in shapes.items())),
            tuple(sorted((k, DType.parse(v).np_name) for k, v in dtypes.items())), target,

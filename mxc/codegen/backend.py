@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import functools
 import math
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..base import MXNetError, ShapeError
 from .program import Program
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Executable", "Bound", "TARGETS", "normalize_target", "target_for_device"]
 
@@ -96,6 +98,8 @@ class Executable:
     """Compiled kernels of one Program for one target."""
 
     def __init__(self, prog: Program, target: str = "llvm", artefacts: dict | None = None):
+        import torch
+
         from .parallel import configure_torch
         configure_torch()
         self.prog = prog
@@ -145,6 +149,7 @@ class Executable:
         if len(inputs) != len(prog.inputs) or len(outputs) != len(prog.outputs):
             raise MXNetError(f"program @{prog.name} takes {len(prog.inputs)} inputs and "
                              f"{len(prog.outputs)} outputs; got {len(inputs)} and {len(outputs)}")
+        import torch
         tensors: dict[int, torch.Tensor] = {}
         for bid, t in zip(prog.inputs, inputs):
             self._check(t, prog.buffers[bid], "input")
@@ -189,6 +194,7 @@ class Executable:
         return functools.partial(self.runners[k.name], *args)
 
     def new_outputs(self):
+        import torch
         return [torch.empty(tuple(self.prog.buffers[b].type.shape),
                             dtype=self.prog.buffers[b].type.dtype.torch, device=self.device)
                 for b in self.prog.outputs]
@@ -202,6 +208,7 @@ class Executable:
     def bind_new(self, *inputs):
         """Bound to copies of ``inputs`` (anything torch.as_tensor takes) and new outputs;
         returns (bound, outputs)."""
+        import torch
         ins = []
         for bid, x in zip(self.prog.inputs, inputs):
             spec = self.prog.buffers[bid]

@@ -252,3 +252,40 @@ def infer_symbol(sym: Symbol, what: str, args, kwargs, partial: bool):
                               stacklevel=4)
             return None, None, None
     return [get(v) for v in arg_v], [get(v) for v in outs], [get(v) for v in aux_v]
+
+
+def compile_symbol(symbol, shapes: dict | None = None, dtypes: dict | None = None,
+                   target: str = "llvm", is_train: bool = False, grad_wrt=None, pins=None,
+                   **shape_kwargs):
+    """``mxc.compile``: compile an ``mx.sym`` Symbol (or an IR Graph) for ``target``
+    (``llvm``/``cpu`` or ``triton``/``gpu``). ``shapes`` gives input shapes by name (also as
+    keyword arguments); dtypes default to float32 where nothing decides them. ``grad_wrt`` lists
+    the inputs to differentiate and ``pins`` the values to keep (see
+    :func:`mxc.compile.compile_graph`). The Symbol is imported into an IR graph here, in the
+    frontend; the compiler (:mod:`mxc.compile`) takes graphs only."""
+    from ..codegen.backend import normalize_target
+    from ..compile import compile_graph
+    from ..passes.base import PassContext
+    if isinstance(symbol, Graph):
+        return compile_graph(symbol, target, grad_wrt=grad_wrt, pins=pins)
+    shapes = dict(shapes or {})
+    shapes.update(shape_kwargs)
+    dtypes = dict(dtypes or {})
+    sg = to_graph(symbol, shapes=shapes, dtypes=dtypes, is_train=is_train,
+                  name=symbol.name or "main")
+    g = _default_float32(sg.graph)
+    return compile_graph(g, target, PassContext(target=normalize_target(target),
+                                                is_train=is_train), symbol_graph=sg,
+                         grad_wrt=grad_wrt, n_diff_outputs=len(sg.output_names), pins=pins)
+
+
+def _default_float32(g: Graph) -> Graph:
+    """Inputs whose dtype nothing decided are float32 (MXNet's default)."""
+    from ..passes.base import PassContext
+    from ..passes.infer import InferTypes
+    if all(v.type.dtype is not None for v in g.inputs):
+        return g
+    for v in g.inputs:
+        if v.type.dtype is None:
+            v.type = v.type.with_dtype(DType.f32)
+    return InferTypes().run(g, PassContext())
