@@ -60,7 +60,8 @@ def make_spd(x):
     return y.astype(x.dtype)
 
 
-FAMILIES = ["elemwise", "nn", "shape", "reduce", "linalg", "loss", "rnn", "classic", "linalg2"]
+FAMILIES = ["elemwise", "nn", "shape", "reduce", "linalg", "loss", "rnn", "classic", "linalg2",
+            "detection"]
 
 
 def load_family(name):

@@ -4,3 +4,4 @@ from . import im2col, indexing, linalg, loss, nn_layers, rnn, sorting  # noqa: F
 from . import random  # noqa: F401
 from . import classic, linalg2  # noqa: F401
 from . import custom  # noqa: F401
+from . import detection  # noqa: F401
