@@ -1,0 +1,860 @@
+"""IR snapshots of the hard passes: fuse, autodiff, batch_dots, conv_gemm and memory planning.
+
+Each case is a small graph in the IR's text form, the pass run on it, and the result compared
+with an expected text (itself parsed back: snapshots round-trip), as tests/test_passes.py does
+for DCE, CSE and simplify. The facts that matter are asserted structurally as well (which ops
+each kernel holds, which inputs and outputs a gradient graph has, how many GEMMs, which buffers
+share storage), so a snapshot that changes for a cosmetic reason says what still holds. Where a
+pass rewrites math, the interpreter checks that the result is unchanged.
+
+To update a snapshot after an intended change, print the pass's output and read it against
+the structural assertions before pasting it here.
+"""
+import numpy as np
+import pytest
+
+from mxc.codegen.program import build_program
+from mxc.ir import interp, parse, verify
+from mxc.passes.autodiff import Autodiff
+from mxc.passes.base import PassContext
+from mxc.passes.batch_dots import BatchDots
+from mxc.passes.conv_gemm import ConvToGemm
+from mxc.passes.fuse import Fuse
+from mxc.passes.memory import ALIGN, liveness, plan_memory
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _parse(text):
+    """The graph of ``text``, which must be canonical (it prints back unchanged) and well typed."""
+    g = parse(text, check_types=True)
+    assert str(g) == text, f"not canonical; the printer gives:\n{g}"
+    verify(g)
+    return g
+
+
+def _run(p, text, target="cpu", options=None):
+    """Run pass ``p`` on ``text``; the result verifies and round-trips, the input is unchanged."""
+    g = _parse(text)
+    ctx = PassContext(target=target)
+    ctx.options.update(options or {})
+    out = p(g, ctx)
+    verify(out)
+    s = str(out)
+    assert str(parse(s)) == s, "snapshot does not round-trip"
+    assert str(g) == text, "the pass changed its input graph"
+    return g, out, ctx
+
+
+def _inputs(g, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(0.5, 1.5, v.type.shape).astype(v.type.dtype.np_name) for v in g.inputs]
+
+
+def _same_results(a, b, rtol=1e-5, atol=1e-6):
+    xs = _inputs(a)
+    for got, want in zip(interp(b, xs), interp(a, xs)):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+
+
+def _kernels(g):
+    """[(kernel name, [op names in its body])] of a fused graph, in program order."""
+    return [(op.attrs["kernel"], [o.opname for o in op.body.ops]) for op in g.ops
+            if op.opname == "fused"]
+
+
+def _library_calls(g):
+    return [op.opname for op in g.ops if op.opname != "fused"]
+
+
+def _remarks(ctx, what=None):
+    return [r.message for r in ctx.remarks if what is None or r.what == what]
+
+
+# -- fuse ---------------------------------------------------------------------------------------
+FUSE_GEMM_IN = """\
+graph @g(%x: f32[4,8], %w: f32[8,8]) {
+  %a = exp(%x) : f32[4,8]
+  %b = _mul_scalar(%a) {scalar=2.0} : f32[4,8]
+  %mm = dot(%b, %w) : f32[4,8]
+  %r = relu(%mm) : f32[4,8]
+  %s = sum(%r) {axis=(1,)} : f32[4]
+  return %s
+}
+"""
+FUSE_GEMM_OUT = """\
+graph @g(%x: f32[4,8], %w: f32[8,8]) {
+  %b = fused(%x) {kernel="k0_a_b"} : f32[4,8] {
+    graph @k0_a_b(%x: f32[4,8]) {
+      %a = exp(%x) : f32[4,8]
+      %b = _mul_scalar(%a) {scalar=2.0} : f32[4,8]
+      return %b
+    }
+  }
+  %mm = dot(%b, %w) : f32[4,8]
+  %s = fused(%mm) {kernel="k1_r_s"} : f32[4] {
+    graph @k1_r_s(%mm: f32[4,8]) {
+      %r = relu(%mm) : f32[4,8]
+      %s = sum(%r) {axis=(1,)} : f32[4]
+      return %s
+    }
+  }
+  return %s
+}
+"""
+
+
+def test_fuse_prologue_and_epilogue_around_a_gemm():
+    # the GEMM's operand and result are materialized; the work before and after it (down to
+    # the reduction) becomes one kernel each
+    g, out, ctx = _run(Fuse(), FUSE_GEMM_IN)
+    assert str(out) == FUSE_GEMM_OUT
+    assert _kernels(out) == [("k0_a_b", ["exp", "_mul_scalar"]), ("k1_r_s", ["relu", "sum"])]
+    assert _library_calls(out) == ["dot"]
+    assert _remarks(ctx, "materialize") == [
+        "%b (_mul_scalar 'b'): operand of library call dot 'mm'"]
+    _same_results(g, out)
+
+
+FUSE_SOFTMAX_IN = """\
+graph @g(%x: f32[4,8]) {
+  %m = max(%x) {axis=(1,), keepdims=true} : f32[4,1]
+  %d = broadcast_sub(%x, %m) : f32[4,8]
+  %e = exp(%d) : f32[4,8]
+  %s = sum(%e) {axis=(1,), keepdims=true} : f32[4,1]
+  %y = broadcast_div(%e, %s) : f32[4,8]
+  return %y
+}
+"""
+FUSE_SOFTMAX_OUT = """\
+graph @g(%x: f32[4,8]) {
+  %y = fused(%x) {kernel="k0_m_d_e_etc"} : f32[4,8] {
+    graph @k0_m_d_e_etc(%x: f32[4,8]) {
+      %m = max(%x) {axis=(1,), keepdims=true} : f32[4,1]
+      %d = broadcast_sub(%x, %m) : f32[4,8]
+      %e = exp(%d) : f32[4,8]
+      %s = sum(%e) {axis=(1,), keepdims=true} : f32[4,1]
+      %y = broadcast_div(%e, %s) : f32[4,8]
+      return %y
+    }
+  }
+  return %y
+}
+"""
+
+
+def test_fuse_row_softmax_is_one_kernel():
+    # both reductions run over the same rows and are read at their own grid point: one kernel,
+    # nothing stored but the result
+    g, out, ctx = _run(Fuse(), FUSE_SOFTMAX_IN)
+    assert str(out) == FUSE_SOFTMAX_OUT
+    assert len(_kernels(out)) == 1 and _library_calls(out) == []
+    assert _remarks(ctx) == []
+    _same_results(g, out)
+
+
+FUSE_TRANSPOSED_IN = """\
+graph @g(%x: f32[4,4]) {
+  %m = max(%x) {axis=(1,), keepdims=true} : f32[4,1]
+  %d = broadcast_sub(%x, %m) : f32[4,4]
+  %t = transpose(%d) : f32[4,4]
+  return %t
+}
+"""
+FUSE_TRANSPOSED_OUT = """\
+graph @g(%x: f32[4,4]) {
+  %m = fused(%x) {kernel="k0_m"} : f32[4,1] {
+    graph @k0_m(%x: f32[4,4]) {
+      %m = max(%x) {axis=(1,), keepdims=true} : f32[4,1]
+      return %m
+    }
+  }
+  %t = fused(%x, %m) {kernel="k1_d_t"} : f32[4,4] {
+    graph @k1_d_t(%x: f32[4,4], %m: f32[4,1]) {
+      %d = broadcast_sub(%x, %m) : f32[4,4]
+      %t = transpose(%d) : f32[4,4]
+      return %t
+    }
+  }
+  return %t
+}
+"""
+
+
+def test_fuse_reduction_read_off_its_grid_point_is_materialized():
+    # transpose(x - max(x, rows)) of a square x: every shape fits one kernel, but output point
+    # (i, j) needs row j's max; the max gets a kernel of its own and is loaded where needed
+    g, out, ctx = _run(Fuse(), FUSE_TRANSPOSED_IN)
+    assert str(out) == FUSE_TRANSPOSED_OUT
+    assert _kernels(out) == [("k0_m", ["max"]), ("k1_d_t", ["broadcast_sub", "transpose"])]
+    (why,) = _remarks(ctx, "materialize")
+    assert why.startswith("%m (max 'm'): read off its grid point") and "transpose 't'" in why
+    assert any("not at its own grid point" in r for r in _remarks(ctx, "no-merge"))
+    _same_results(g, out)
+
+
+FUSE_SHARED_IN = """\
+graph @g(%x: f32[8,8]) {
+  %a = tanh(%x) : f32[8,8]
+  %b = tanh(%a) : f32[8,8]
+  %m = max(%b) {axis=(1,)} : f32[8]
+  %t = transpose(%b) : f32[8,8]
+  return %m, %t
+}
+"""
+FUSE_SHARED_OUT = """\
+graph @g(%x: f32[8,8]) {
+  %b, %m = fused(%x) {kernel="k0_a_b_m", num_outputs=2} : f32[8,8], f32[8] {
+    graph @k0_a_b_m(%x: f32[8,8]) {
+      %a = tanh(%x) : f32[8,8]
+      %b = tanh(%a) : f32[8,8]
+      %m = max(%b) {axis=(1,)} : f32[8]
+      return %b, %m
+    }
+  }
+  %t = fused(%b) {kernel="k1_t"} : f32[8,8] {
+    graph @k1_t(%b: f32[8,8]) {
+      %t = transpose(%b) : f32[8,8]
+      return %t
+    }
+  }
+  return %m, %t
+}
+"""
+
+
+def test_fuse_shared_expensive_value_is_stored_once_not_recomputed():
+    # tanh(tanh(x)) (cost 20 > recompute_limit 8) feeds two kernels: it is stored by the kernel
+    # computing the max, and the transpose is not merged in (it reads b at (j, i): merged, the
+    # two tanh would be computed again there)
+    g, out, ctx = _run(Fuse(), FUSE_SHARED_IN)
+    assert str(out) == FUSE_SHARED_OUT
+    assert _kernels(out) == [("k0_a_b_m", ["tanh", "tanh", "max"]), ("k1_t", ["transpose"])]
+    assert _remarks(ctx, "materialize") == [
+        "%b (tanh 'b'): needed by 2 kernels; recomputing costs 20"]
+    (no_merge,) = _remarks(ctx, "no-merge")
+    assert "written at [g0, r0] but read at [r0, g0]" in no_merge
+    _same_results(g, out)
+
+
+FUSE_SIBLINGS_IN = """\
+graph @g(%x: f32[4,8]) {
+  %a = exp(%x) : f32[4,8]
+  %b = log(%x) : f32[4,8]
+  return %a, %b
+}
+"""
+FUSE_SIBLINGS_OUT = """\
+graph @g(%x: f32[4,8]) {
+  %a, %b = fused(%x) {kernel="k0_a_b", num_outputs=2} : f32[4,8], f32[4,8] {
+    graph @k0_a_b(%x: f32[4,8]) {
+      %a = exp(%x) : f32[4,8]
+      %b = log(%x) : f32[4,8]
+      return %a, %b
+    }
+  }
+  return %a, %b
+}
+"""
+FUSE_SIBLINGS_UNMERGED = """\
+graph @g(%x: f32[4,8]) {
+  %a = fused(%x) {kernel="k0_a"} : f32[4,8] {
+    graph @k0_a(%x: f32[4,8]) {
+      %a = exp(%x) : f32[4,8]
+      return %a
+    }
+  }
+  %b = fused(%x) {kernel="k1_b"} : f32[4,8] {
+    graph @k1_b(%x: f32[4,8]) {
+      %b = log(%x) : f32[4,8]
+      return %b
+    }
+  }
+  return %a, %b
+}
+"""
+
+
+def test_fuse_siblings_reading_one_buffer_merge_into_a_multi_output_kernel():
+    g, out, _ = _run(Fuse(), FUSE_SIBLINGS_IN)
+    assert str(out) == FUSE_SIBLINGS_OUT
+    assert _kernels(out) == [("k0_a_b", ["exp", "log"])]
+    assert out.ops[0].attrs["num_outputs"] == 2
+    _same_results(g, out)
+    # the unfused mode of default_passes(fuse=False): one kernel per materialized value
+    _, apart, _ = _run(Fuse(recompute_limit=0, merge=False), FUSE_SIBLINGS_IN)
+    assert str(apart) == FUSE_SIBLINGS_UNMERGED
+
+
+# a training graph as autodiff + decompose + cse + dce leave it: y = sum(tanh(x @ w)), dw
+FUSE_PHASES_IN = """\
+graph @g(%x: f32[4,8], %w: f32[8,8], %y_head_grad: f32[1]) {
+  %h = dot(%x, %w) : f32[4,8]
+  %e = tanh(%h) : f32[4,8]
+  %y = sum(%e) : f32[1]
+  %0 = Reshape(%y_head_grad) {shape=(1, 1)} : f32[1,1]
+  %1 = broadcast_to(%0) {shape=(4, 8)} : f32[4,8]
+  %2 = square(%e) : f32[4,8]
+  %3 = _rminus_scalar(%2) : f32[4,8]
+  %4 = elemwise_mul(%1, %3) : f32[4,8]
+  %w_grad = dot(%x, %4) {transpose_a=true} : f32[8,8]
+  return %y, %w_grad
+}
+"""
+FUSE_PHASES_OUT = """\
+graph @g(%x: f32[4,8], %w: f32[8,8], %y_head_grad: f32[1]) {
+  %h = dot(%x, %w) : f32[4,8]
+  %e, %y = fused(%h) {kernel="k0_e_y", num_outputs=2} : f32[4,8], f32[1] {
+    graph @k0_e_y(%h: f32[4,8]) {
+      %e = tanh(%h) : f32[4,8]
+      %y = sum(%e) : f32[1]
+      return %e, %y
+    }
+  }
+  %4 = fused(%y_head_grad, %e) {kernel="k1_elemwise_mul"} : f32[4,8] {
+    graph @k1_elemwise_mul(%y_head_grad: f32[1], %e: f32[4,8]) {
+      %0 = Reshape(%y_head_grad) {shape=(1, 1)} : f32[1,1]
+      %1 = broadcast_to(%0) {shape=(4, 8)} : f32[4,8]
+      %2 = square(%e) : f32[4,8]
+      %3 = _rminus_scalar(%2) : f32[4,8]
+      %4 = elemwise_mul(%1, %3) : f32[4,8]
+      return %4
+    }
+  }
+  %w_grad = dot(%x, %4) {transpose_a=true} : f32[8,8]
+  return %y, %w_grad
+}
+"""
+
+
+def test_fuse_keeps_forward_and_backward_kernels_apart():
+    # the runtime runs the forward steps at forward() and the rest at backward(): a kernel may
+    # not mix them. The phase comes from ctx.options["n_forward_outputs"] (set by Autodiff).
+    g, out, _ = _run(Fuse(), FUSE_PHASES_IN, options={"n_forward_outputs": 1})
+    assert str(out) == FUSE_PHASES_OUT
+    assert _kernels(out) == [("k0_e_y", ["tanh", "sum"]),
+                             ("k1_elemwise_mul", ["Reshape", "broadcast_to", "square",
+                                                  "_rminus_scalar", "elemwise_mul"])]
+    # the forward kernel stores tanh(h) for the backward one
+    assert [v.name for v in out.ops[1].outputs] == ["e", "y"]
+    _same_results(g, out)
+    # without the phase, the same graph merges forward and backward work into one kernel
+    _, joint, _ = _run(Fuse(), FUSE_PHASES_IN)
+    assert len(_kernels(joint)) == 1
+    assert [v.name for v in joint.ops[1].outputs] == ["y", "4"]
+
+
+# -- autodiff -----------------------------------------------------------------------------------
+AD_MUL_IN = """\
+graph @g(%x: f32[3], %w: f32[3]) {
+  %e = exp(%x) : f32[3]
+  %y = elemwise_mul(%e, %w) : f32[3]
+  return %y
+}
+"""
+AD_MUL_OUT = """\
+graph @g(%x: f32[3], %w: f32[3], %y_head_grad: f32[3]) {
+  %e = exp(%x) : f32[3]
+  %y = elemwise_mul(%e, %w) : f32[3]
+  %0 = elemwise_mul(%y_head_grad, %w) : f32[3]
+  %w_grad = elemwise_mul(%y_head_grad, %e) : f32[3]
+  %x_grad = elemwise_mul(%0, %e) : f32[3]
+  return %y, %x_grad, %w_grad
+}
+"""
+
+
+def test_autodiff_joint_graph_shape():
+    # graph(x, w) -> y becomes graph(x, w, y_head_grad) -> (y, dx, dw): forward ops first and
+    # unchanged, then each op's vjp in reverse order; exp's vjp reuses the forward's exp
+    ad = Autodiff(wrt=["x", "w"])
+    _, out, ctx = _run(ad, AD_MUL_IN)
+    assert str(out) == AD_MUL_OUT
+    assert [v.name for v in out.inputs] == ["x", "w", "y_head_grad"]
+    assert [v.name for v in out.outputs] == ["y", "x_grad", "w_grad"]
+    assert [o.opname for o in out.ops[:2]] == ["exp", "elemwise_mul"]
+    assert ad.head_inputs == ["y_head_grad"] and ad.head_outputs == [0]
+    assert ctx.options["n_forward_outputs"] == 1
+    x, w, h = _inputs(out)
+    _, dx, dw = interp(out, [x, w, h])
+    np.testing.assert_allclose(dx, h * w * np.exp(x), rtol=1e-6)
+    np.testing.assert_allclose(dw, h * np.exp(x), rtol=1e-6)
+
+
+AD_SQUARE_IN = """\
+graph @g(%x: f32[3]) {
+  %y = elemwise_mul(%x, %x) : f32[3]
+  return %y
+}
+"""
+AD_SQUARE_OUT = """\
+graph @g(%x: f32[3], %y_head_grad: f32[3]) {
+  %y = elemwise_mul(%x, %x) : f32[3]
+  %0 = elemwise_mul(%y_head_grad, %x) : f32[3]
+  %1 = elemwise_mul(%y_head_grad, %x) : f32[3]
+  %x_grad = elemwise_add(%0, %1) : f32[3]
+  return %y, %x_grad
+}
+"""
+
+
+def test_autodiff_sums_the_gradients_of_a_value_read_twice():
+    # x * x: the vjp gives x one gradient per use; autodiff adds them (CSE later shares the
+    # two identical products)
+    _, out, _ = _run(Autodiff(wrt=["x"]), AD_SQUARE_IN)
+    assert str(out) == AD_SQUARE_OUT
+    x, h = _inputs(out)
+    np.testing.assert_allclose(interp(out, [x, h])[1], 2 * x * h, rtol=1e-6)
+
+
+AD_LOSS_IN = """\
+graph @g(%x: f32[2,3], %w: f32[4,3], %label: f32[2]) {
+  %fc = FullyConnected(%x, %w) {num_hidden=4, no_bias=true} : f32[2,4]
+  %sm = SoftmaxOutput(%fc, %label) : f32[2,4]
+  return %sm
+}
+"""
+AD_LOSS_OUT = """\
+graph @g(%x: f32[2,3], %w: f32[4,3], %label: f32[2]) {
+  %fc = FullyConnected(%x, %w) {num_hidden=4, no_bias=true} : f32[2,4]
+  %sm = SoftmaxOutput(%fc, %label) : f32[2,4]
+  %0 = Reshape(%label) {shape=(2, 1)} : f32[2,1]
+  %1 = _arange() {start=0.0, stop=4.0} : f32[4]
+  %2 = broadcast_equal(%0, %1) : f32[2,4]
+  %3 = Reshape(%label) {shape=(2, 1)} : f32[2,1]
+  %4 = elemwise_sub(%sm, %2) : f32[2,4]
+  %x_grad = dot(%4, %w) : f32[2,3]
+  %w_grad = dot(%4, %x) {transpose_a=true} : f32[4,3]
+  %label_grad = zeros_like(%label) : f32[2]
+  return %sm, %x_grad, %w_grad, %label_grad
+}
+"""
+
+
+def test_autodiff_loss_layer_takes_no_head_gradient():
+    # SoftmaxOutput ignores the head gradient (MXNet): no head input; its gradient is
+    # softmax - one_hot(label), pushed through FullyConnected's vjp (two GEMMs); the label gets
+    # zeros. (%3 is an unused Reshape the SoftmaxOutput vjp builds; DCE removes it.)
+    ad = Autodiff()
+    _, out, _ = _run(ad, AD_LOSS_IN)
+    assert str(out) == AD_LOSS_OUT
+    assert ad.head_inputs == [] and [v.name for v in out.inputs] == ["x", "w", "label"]
+    assert [o.opname for o in out.ops].count("dot") == 2
+    x, w = _inputs(out)[:2]
+    label = np.array([1, 3], np.float32)
+    sm, dx, dw, dl = interp(out, [x, w, label])
+    d = sm - np.eye(4, dtype=np.float32)[[1, 3]]
+    np.testing.assert_allclose(dx, d @ w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dw, d.T @ x, rtol=1e-5, atol=1e-6)
+    assert not dl.any()
+
+
+AD_BLOCK_IN = """\
+graph @g(%x: f32[3], %z: f32[3]) {
+  %b = BlockGrad(%z) : f32[3]
+  %y = elemwise_add(%x, %b) : f32[3]
+  return %y
+}
+"""
+AD_BLOCK_OUT = """\
+graph @g(%x: f32[3], %z: f32[3], %y_head_grad: f32[3]) {
+  %b = BlockGrad(%z) : f32[3]
+  %y = elemwise_add(%x, %b) : f32[3]
+  %z_grad = zeros_like(%z) : f32[3]
+  return %y, %y_head_grad, %z_grad
+}
+"""
+
+
+def test_autodiff_blockgrad_stops_the_gradient():
+    # dx is the head gradient itself (an input returned as an output: build_program copies
+    # it); BlockGrad's input gets zeros
+    _, out, _ = _run(Autodiff(wrt=["x", "z"]), AD_BLOCK_IN)
+    assert str(out) == AD_BLOCK_OUT
+    assert out.outputs[1] is out.inputs[2]
+
+
+# -- batch_dots ---------------------------------------------------------------------------------
+BD_ROWS_IN = """\
+graph @g(%x0: f32[2,4], %x1: f32[2,4], %x2: f32[3,4], %w: f32[4,5]) {
+  %y0 = dot(%x0, %w) : f32[2,5]
+  %y1 = dot(%x1, %w) : f32[2,5]
+  %y2 = dot(%x2, %w) : f32[3,5]
+  %s = elemwise_add(%y0, %y1) : f32[2,5]
+  return %s, %y2
+}
+"""
+BD_ROWS_OUT = """\
+graph @g(%x0: f32[2,4], %x1: f32[2,4], %x2: f32[3,4], %w: f32[4,5]) {
+  %0 = Concat(%x0, %x1, %x2) {num_args=3, dim=0} : f32[7,4]
+  %1 = dot(%0, %w) : f32[7,5]
+  %2 = slice_axis(%1) {axis=0, begin=0, end=2} : f32[2,5]
+  %3 = slice_axis(%1) {axis=0, begin=2, end=4} : f32[2,5]
+  %s = elemwise_add(%2, %3) : f32[2,5]
+  %4 = slice_axis(%1) {axis=0, begin=4, end=7} : f32[3,5]
+  return %s, %4
+}
+"""
+
+
+def test_batch_dots_shared_right_operand_becomes_one_gemm():
+    # [x0; x1; x2] @ w, split back into row blocks (views, which fuse)
+    g, out, ctx = _run(BatchDots(), BD_ROWS_IN)
+    assert str(out) == BD_ROWS_OUT
+    assert [o.opname for o in out.ops].count("dot") == 1
+    assert [(o.attrs["begin"], o.attrs["end"]) for o in out.ops if o.opname == "slice_axis"] \
+        == [(0, 2), (2, 4), (4, 7)]
+    assert _remarks(ctx, "batched") == ["3 products with %w -> one GEMM"]
+    _same_results(g, out)
+
+
+BD_SUM_IN = """\
+graph @g(%a0: f32[2,4], %a1: f32[2,4], %b0: f32[2,3], %b1: f32[2,3]) {
+  %p0 = dot(%a0, %b0) {transpose_a=true} : f32[4,3]
+  %p1 = dot(%a1, %b1) {transpose_a=true} : f32[4,3]
+  %dw = elemwise_add(%p0, %p1) : f32[4,3]
+  return %dw
+}
+"""
+BD_SUM_OUT = """\
+graph @g(%a0: f32[2,4], %a1: f32[2,4], %b0: f32[2,3], %b1: f32[2,3]) {
+  %0 = Concat(%a0, %a1) {num_args=2, dim=0} : f32[4,4]
+  %1 = Concat(%b0, %b1) {num_args=2, dim=0} : f32[4,3]
+  %dw = dot(%0, %1) {transpose_a=true} : f32[4,3]
+  return %dw
+}
+"""
+
+
+def test_batch_dots_sum_of_products_becomes_one_gemm():
+    # a0^T b0 + a1^T b1 = [a0; a1]^T [b0; b1]: an RNN's weight gradient over time steps
+    g, out, ctx = _run(BatchDots(), BD_SUM_IN)
+    assert str(out) == BD_SUM_OUT
+    (dot,) = [o for o in out.ops if o.opname == "dot"]
+    assert dot.attrs["transpose_a"] and not any(o.opname == "elemwise_add" for o in out.ops)
+    assert _remarks(ctx, "batched") == ["a sum of 2 products (dw) -> one GEMM"]
+    _same_results(g, out)
+
+
+BD_CHAIN_IN = """\
+graph @g(%x: f32[4,4], %w: f32[4,4]) {
+  %h1 = dot(%x, %w) : f32[4,4]
+  %h2 = dot(%h1, %w) : f32[4,4]
+  return %h2
+}
+"""
+
+
+def test_batch_dots_leaves_dependent_products_alone():
+    # h2 reads h1 (an RNN's recurrent products): they cannot be one GEMM
+    _, out, ctx = _run(BatchDots(), BD_CHAIN_IN)
+    assert str(out) == BD_CHAIN_IN and ctx.remarks == []
+
+
+# -- conv_gemm ----------------------------------------------------------------------------------
+CONV_IN = """\
+graph @g(%x: f32[2,3,5,5], %w: f32[4,3,3,3], %b: f32[4]) {
+  %c = Convolution(%x, %w, %b) {kernel=(3, 3), pad=(1, 1), num_filter=4} : f32[2,4,5,5]
+  %r = relu(%c) : f32[2,4,5,5]
+  return %r
+}
+"""
+CONV_OUT = """\
+graph @g(%x: f32[2,3,5,5], %w: f32[4,3,3,3], %b: f32[4]) {
+  %0 = Reshape(%b) {shape=(1, 4, 1, 1)} : f32[1,4,1,1]
+  %1 = Reshape(%w) {shape=(4, -1)} : f32[4,27]
+  %2 = _im2col(%x) {kernel=(3, 3), stride=(1, 1), dilate=(1, 1), pad=(1, 1)} : f32[3,3,3,2,5,5]
+  %3 = Reshape(%2) {shape=(27, 50)} : f32[27,50]
+  %4 = dot(%1, %3) : f32[4,50]
+  %5 = Reshape(%4) {shape=(4, 2, 5, 5)} : f32[4,2,5,5]
+  %6 = transpose(%5) {axes=(1, 0, 2, 3)} : f32[2,4,5,5]
+  %c = broadcast_add(%6, %0) : f32[2,4,5,5]
+  %r = relu(%c) : f32[2,4,5,5]
+  return %r
+}
+"""
+
+
+def test_conv_gemm_forward_is_an_im2col_view_and_one_gemm():
+    # y = transpose(W (F, C*K*K) @ cols (C*K*K, N*OH*OW)) + bias
+    g, out, ctx = _run(ConvToGemm(), CONV_IN)
+    assert str(out) == CONV_OUT
+    ops = [o.opname for o in out.ops]
+    assert ops.count("_im2col") == 1 and ops.count("dot") == 1
+    assert "Convolution" not in ops
+    (dot,) = [o for o in out.ops if o.opname == "dot"]
+    assert [i.op.opname for i in dot.inputs] == ["Reshape", "Reshape"]
+    assert dot.inputs[1].op.inputs[0].op.opname == "_im2col"
+    assert _remarks(ctx, "gemm") == ["Convolution 'c': im2col + GEMM"]
+    _same_results(g, out, rtol=1e-5, atol=1e-5)
+
+
+def test_conv_gemm_is_cpu_only_and_keeps_grouped_convolutions():
+    _, out, ctx = _run(ConvToGemm(), CONV_IN, target="triton")
+    assert str(out) == CONV_IN and ctx.remarks == []           # cuDNN on the GPU
+    grouped = """\
+graph @g(%x: f32[2,4,5,5], %w: f32[4,2,3,3]) {
+  %c = Convolution(%x, %w) {kernel=(3, 3), num_filter=4, num_group=2, no_bias=true} : f32[2,4,3,3]
+  return %c
+}
+"""
+    _, out, ctx = _run(ConvToGemm(), grouped)
+    assert str(out) == grouped
+    assert _remarks(ctx, "keep") == ["Convolution 'c': library call (grouped convolution)"]
+
+
+CONV_BLOCKS_OUT = """\
+graph @g(%x: f32[2,3,5,5], %w: f32[4,3,3,3], %b: f32[4]) {
+  %0 = Reshape(%b) {shape=(1, 4, 1, 1)} : f32[1,4,1,1]
+  %1 = Reshape(%w) {shape=(4, -1)} : f32[4,27]
+  %2 = slice_axis(%x) {axis=0, begin=0, end=1} : f32[1,3,5,5]
+  %3 = _im2col(%2) {kernel=(3, 3), stride=(1, 1), dilate=(1, 1), pad=(1, 1)} : f32[3,3,3,1,5,5]
+  %4 = Reshape(%3) {shape=(27, 25)} : f32[27,25]
+  %5 = dot(%1, %4) : f32[4,25]
+  %6 = Reshape(%5) {shape=(4, 1, 5, 5)} : f32[4,1,5,5]
+  %7 = transpose(%6) {axes=(1, 0, 2, 3)} : f32[1,4,5,5]
+  %8 = broadcast_add(%7, %0) : f32[1,4,5,5]
+  %9 = slice_axis(%x) {axis=0, begin=1, end=2} : f32[1,3,5,5]
+  %10 = _im2col(%9) {kernel=(3, 3), stride=(1, 1), dilate=(1, 1), pad=(1, 1)} : f32[3,3,3,1,5,5]
+  %11 = Reshape(%10) {shape=(27, 25)} : f32[27,25]
+  %12 = dot(%1, %11) : f32[4,25]
+  %13 = Reshape(%12) {shape=(4, 1, 5, 5)} : f32[4,1,5,5]
+  %14 = transpose(%13) {axes=(1, 0, 2, 3)} : f32[1,4,5,5]
+  %15 = broadcast_add(%14, %0) : f32[1,4,5,5]
+  %r = relu(%8) : f32[1,4,5,5]
+  %r_1 = relu(%15) : f32[1,4,5,5]
+  %r_2 = Concat(%r, %r_1) {num_args=2, dim=0} : f32[2,4,5,5]
+  return %r_2
+}
+"""
+
+
+def test_conv_gemm_batch_blocks_and_the_activation_moves_into_them():
+    # columns over chunk_bytes: one im2col + GEMM per batch block, the relu runs per block and
+    # the blocks are concatenated once (build_program writes them in place)
+    g, out, ctx = _run(ConvToGemm(chunk_bytes=1000), CONV_IN)
+    assert str(out) == CONV_BLOCKS_OUT
+    ops = [o.opname for o in out.ops]
+    assert ops.count("_im2col") == 2 and ops.count("dot") == 2 and ops.count("relu") == 2
+    assert out.outputs[0].op.opname == "Concat"
+    assert _remarks(ctx, "gemm") == ["Convolution 'c': im2col + GEMM in 2 batch blocks"]
+    _same_results(g, out, rtol=1e-5, atol=1e-5)
+
+
+CONV_BWD_IN = """\
+graph @g(%x: f32[2,3,5,5], %w: f32[4,3,3,3], %dy: f32[2,4,3,3]) {
+  %dx = _conv_backward_data(%dy, %w) {stride=(1, 1), dilate=(1, 1), pad=(0, 0), \
+out_shape=(2, 3, 5, 5)} : f32[2,3,5,5]
+  %dw = _conv_backward_weight(%x, %dy) {stride=(1, 1), dilate=(1, 1), pad=(0, 0), \
+out_shape=(4, 3, 3, 3)} : f32[4,3,3,3]
+  return %dx, %dw
+}
+"""
+CONV_BWD_OUT = """\
+graph @g(%x: f32[2,3,5,5], %w: f32[4,3,3,3], %dy: f32[2,4,3,3]) {
+  %0 = Reshape(%w) {shape=(4, -1)} : f32[4,27]
+  %1 = transpose(%dy) {axes=(1, 0, 2, 3)} : f32[4,2,3,3]
+  %2 = Reshape(%1) {shape=(4, 18)} : f32[4,18]
+  %3 = dot(%0, %2) {transpose_a=true} : f32[27,18]
+  %4 = Reshape(%3) {shape=(3, 3, 3, 2, 3, 3)} : f32[3,3,3,2,3,3]
+  %5 = _col2im(%4) {kernel=(3, 3), stride=(1, 1), dilate=(1, 1), pad=(0, 0), out_hw=(5, 5)} \
+: f32[2,3,5,5,3,3]
+  %dx = sum(%5) {axis=(4, 5)} : f32[2,3,5,5]
+  %6 = _im2col(%x) {kernel=(3, 3), stride=(1, 1), dilate=(1, 1), pad=(0, 0)} : f32[3,3,3,2,3,3]
+  %7 = Reshape(%6) {shape=(27, 18)} : f32[27,18]
+  %8 = dot(%2, %7) {transpose_b=true} : f32[4,27]
+  %dw = Reshape(%8) {shape=(4, 3, 3, 3)} : f32[4,3,3,3]
+  return %dx, %dw
+}
+"""
+
+
+def test_conv_gemm_backward_data_and_weight():
+    # dcols = W^T @ dY(F, N*P), then col2im as a reduction over the kernel taps; dW = dY(F, N*P)
+    # @ cols^T. Both GEMMs share the one (F, N*P) view of dY (%2).
+    g, out, _ = _run(ConvToGemm(), CONV_BWD_IN)
+    assert str(out) == CONV_BWD_OUT
+    dots = [o for o in out.ops if o.opname == "dot"]
+    assert len(dots) == 2 and dots[0].inputs[1] is dots[1].inputs[0]
+    assert [o.opname for o in out.ops].count("_col2im") == 1
+    _same_results(g, out, rtol=1e-5, atol=1e-5)
+
+
+# -- memory planning ----------------------------------------------------------------------------
+def _plan(text, options=None):
+    """Fuse ``text``, build its program and plan its memory: (fused graph, program)."""
+    _, fused, ctx = _run(Fuse(), text, options=options)
+    prog = plan_memory(build_program(fused, ctx.options.get("n_forward_outputs")))
+    _check_no_overlap(prog)
+    return fused, prog
+
+
+def _check_no_overlap(prog):
+    """No two temporaries share arena bytes while both are live (a Concat's parts live inside
+    their root buffer and count as it)."""
+    live = liveness(prog)
+    roots = [(b, live[b.id]) for b in prog.temps() if b.id in live]
+    for b in prog.temps():
+        assert b.offset is not None and (b.view_of is not None or b.offset % ALIGN == 0)
+        assert b.offset + b.nbytes <= prog.arena_bytes
+    for i, (a, (s1, e1)) in enumerate(roots):
+        for b, (s2, e2) in roots[i + 1:]:
+            if s1 <= e2 and s2 <= e1:
+                assert a.offset + a.nbytes <= b.offset or b.offset + b.nbytes <= a.offset, \
+                    f"%{a.name} and %{b.name} overlap while both live"
+
+
+def _sharing(prog) -> dict:
+    """arena offset -> names of the temporaries placed there (root buffers only)."""
+    out: dict = {}
+    for b in prog.temps():
+        if b.view_of is None:
+            out.setdefault(b.offset, []).append(b.name)
+    return out
+
+
+MEM_CHAIN_IN = """\
+graph @g(%x: f32[4,8], %w: f32[8,8]) {
+  %t1 = dot(%x, %w) : f32[4,8]
+  %t2 = dot(%t1, %w) : f32[4,8]
+  %t3 = dot(%t2, %w) : f32[4,8]
+  %y = dot(%t3, %w) : f32[4,8]
+  return %y
+}
+"""
+MEM_CHAIN_PROGRAM = """\
+program @g
+  %t1 = extern gemm(%x, %w)
+  %t2 = extern gemm(%t1, %w)
+  %t3 = extern gemm(%t2, %w)
+  %y = extern gemm(%t3, %w)
+  return %y"""
+MEM_CHAIN_PLAN = """\
+memory plan @g: arena 256 bytes, 3 temporaries (384 bytes unplanned)
+  %x: f32[4,8] 128 B @ input
+  %w: f32[8,8] 256 B @ input
+  %y: f32[4,8] 128 B @ output
+  %t1: f32[4,8] 128 B @ arena+0
+  %t2: f32[4,8] 128 B @ arena+128
+  %t3: f32[4,8] 128 B @ arena+0"""
+
+
+def test_memory_chain_reuses_a_dead_temporary():
+    # t1 lives over steps 0-1, t2 over 1-2, t3 over 2-3: t3 takes t1's bytes; two slots, not three
+    fused, prog = _plan(MEM_CHAIN_IN)
+    assert str(fused) == MEM_CHAIN_IN             # library calls only: nothing to fuse
+    assert str(prog) == MEM_CHAIN_PROGRAM
+    assert prog.describe_memory() == MEM_CHAIN_PLAN
+    ids = {b.name: b.id for b in prog.buffers}
+    assert liveness(prog) == {ids["t1"]: (0, 1), ids["t2"]: (1, 2), ids["t3"]: (2, 3)}
+    assert prog.arena_bytes == 256
+    assert _sharing(prog) == {0: ["t1", "t3"], 128: ["t2"]}
+
+
+MEM_INPLACE_IN = """\
+graph @g(%x: f32[4,8], %w: f32[8,8]) {
+  %h = dot(%x, %w) : f32[4,8]
+  %e = exp(%h) : f32[4,8]
+  %y = dot(%e, %w) : f32[4,8]
+  return %y
+}
+"""
+MEM_INPLACE_PROGRAM = """\
+program @g
+  %h = extern gemm(%x, %w)
+  %h = kernel k0_e(%h)
+  %y = extern gemm(%h, %w)
+  return %y"""
+
+
+def test_memory_kernel_writes_in_place_of_a_temporary_that_dies_there():
+    # exp(h) is the only reader of h and has its type: the kernel writes e over h, so the
+    # program has one temporary (e is h's buffer)
+    fused, prog = _plan(MEM_INPLACE_IN)
+    assert _kernels(fused) == [("k0_e", ["exp"])]
+    assert str(prog) == MEM_INPLACE_PROGRAM
+    kern = prog.steps[1]
+    assert kern.ins == kern.outs
+    assert [b.name for b in prog.temps()] == ["h"]
+    assert prog.arena_bytes == 128
+
+
+MEM_CONCAT_IN = """\
+graph @g(%x0: f32[2,8], %x1: f32[2,8], %w: f32[8,8]) {
+  %a = exp(%x0) : f32[2,8]
+  %b = tanh(%x1) : f32[2,8]
+  %c = Concat(%a, %b) {num_args=2, dim=0} : f32[4,8]
+  %y = dot(%c, %w) : f32[4,8]
+  return %y
+}
+"""
+MEM_CONCAT_PROGRAM = """\
+program @g
+  %a = kernel k0_a(%x0)
+  %b = kernel k1_b(%x1)
+  %y = extern gemm(%c, %w)
+  return %y"""
+MEM_CONCAT_PLAN = """\
+memory plan @g: arena 128 bytes, 3 temporaries (256 bytes unplanned)
+  %x0: f32[2,8] 64 B @ input
+  %x1: f32[2,8] 64 B @ input
+  %w: f32[8,8] 256 B @ input
+  %y: f32[4,8] 128 B @ output
+  %a: f32[2,8] 64 B @ arena+0
+  %b: f32[2,8] 64 B @ arena+64
+  %c: f32[4,8] 128 B @ arena+0"""
+
+
+def test_memory_concat_parts_are_written_in_place():
+    # the Concat along axis 0 disappears: each kernel writes its rows of c's buffer
+    fused, prog = _plan(MEM_CONCAT_IN)
+    assert _kernels(fused) == [("k0_a", ["exp"]), ("k1_b", ["tanh"])]
+    assert _library_calls(fused) == ["Concat", "dot"]
+    assert str(prog) == MEM_CONCAT_PROGRAM
+    assert prog.describe_memory() == MEM_CONCAT_PLAN
+    by = {b.name: b for b in prog.buffers}
+    assert by["a"].view_of == (by["c"].id, 0) and by["b"].view_of == (by["c"].id, 64)
+    assert set(liveness(prog)) == {by["c"].id}        # the parts live as their root
+    assert prog.arena_bytes == 128
+
+
+MEM_TRAIN_PROGRAM = """\
+program @g
+  %h = extern gemm(%x, %w)
+  %e, %y = kernel k0_e_y(%h)
+  %4 = kernel k1_elemwise_mul(%y_head_grad, %e)
+  %w_grad = extern gemm(%x, %4)
+  return %y, %w_grad"""
+MEM_TRAIN_PLAN = """\
+memory plan @g: arena 256 bytes, 3 temporaries (384 bytes unplanned)
+  %x: f32[4,8] 128 B @ input
+  %w: f32[8,8] 256 B @ input
+  %y_head_grad: f32[1] 4 B @ input
+  %y: f32[1] 4 B @ output
+  %w_grad: f32[8,8] 256 B @ output
+  %h: f32[4,8] 128 B @ arena+0
+  %e: f32[4,8] 128 B @ arena+128
+  %4: f32[4,8] 128 B @ arena+0"""
+
+
+def test_memory_training_program_keeps_saved_activations_to_the_end():
+    # forward steps 0-1, backward 2-3. e (tanh, saved for the backward) lives to the last step,
+    # past its last reader, because backward may run again after one forward; h dies in the
+    # forward and the backward's temporary takes its bytes
+    fused, prog = _plan(FUSE_PHASES_IN, options={"n_forward_outputs": 1})
+    assert str(fused) == FUSE_PHASES_OUT
+    assert str(prog) == MEM_TRAIN_PROGRAM
+    assert prog.describe_memory() == MEM_TRAIN_PLAN
+    assert prog.n_forward_steps == 2
+    ids = {b.name: b.id for b in prog.buffers}
+    assert liveness(prog) == {ids["h"]: (0, 1), ids["e"]: (1, 3), ids["4"]: (2, 3)}
+    assert _sharing(prog) == {0: ["h", "4"], 128: ["e"]}
+
+
+@pytest.mark.parametrize("text", [FUSE_GEMM_IN, FUSE_SOFTMAX_IN, FUSE_SHARED_IN, BD_ROWS_IN,
+                                  CONV_IN],
+                         ids=["gemm", "softmax", "shared", "batch_dots", "conv"])
+def test_memory_plans_of_the_other_snapshots_are_sound(text):
+    # every graph above, after conv_gemm/batch_dots where they apply, plans without overlaps
+    _, g, _ = _run(BatchDots(), text)
+    _, g, _ = _run(ConvToGemm(), str(g))
+    _plan(str(g))
