@@ -105,7 +105,7 @@ class Fuse(Pass):
         _remark_pins(g, prod, ctx, self.name)
         for op in g.ops:
             if not _fusible(op):
-                lib = f"library call {op.opname} '{op.name}'"
+                lib = f"library call {_opdesc(op)}"
                 for v in op.inputs:
                     if v in prod and v not in mat:
                         mat.add(v)
@@ -127,8 +127,8 @@ class Fuse(Pass):
             self._prune_anchors(g, kernels, mat, why, prod, order)
         for v, reason in why.items():
             if v in prod and _fusible(prod[v]) and reason not in ("graph output",):
-                ctx.remark(self.name, "materialize", f"{_vname(v)} ({prod[v].opname} "
-                                                     f"'{prod[v].name}'): {reason}")
+                ctx.remark(self.name, "materialize",
+                           f"{_vname(v)} ({_opdesc(prod[v])}): {reason}")
         return self._emit(g, kernels, mat, prod, order)
 
     # -- cones ------------------------------------------------------------------------------------
@@ -315,7 +315,7 @@ class Fuse(Pass):
             cost = sum(op_cost(o) for o in _subcone(v.op, mat, prod))
             if cost > self.recompute_limit:
                 at = sorted(str(list(p)) for p in extra)
-                return (f"{_vname(v)} ({v.op.opname} '{v.op.name}') is written at "
+                return (f"{_vname(v)} ({_opdesc(v.op)}) is written at "
                         f"{list(lw.stored[bv])} but read at {', '.join(at[:3])}"
                         f"{' ...' if len(at) > 3 else ''}; merged, its cone (cost {cost}) would "
                         "be computed again there")
@@ -528,7 +528,7 @@ def _remark_pins(g, prod, ctx, pass_name):
             continue
         v = g.outputs[i]
         p = prod.get(v)
-        where = f" ({p.opname} '{p.name}')" if p is not None else " (an input)"
+        where = f" ({_opdesc(p)})" if p is not None else " (an input)"
         ctx.remark(pass_name, "pin", f"%{v.name}{where}: kept materialized for {label}")
 
 
@@ -632,6 +632,11 @@ def _body_for(kern: _Kernel, mat, prod, order, with_map=False):
             m[o] = n
     body = b.build([m[v] for v in kern.anchors])
     return (body, ext, m) if with_map else (body, ext)
+
+
+def _opdesc(op) -> str:
+    """How a remark names an op: ``opname 'name'``, or the bare opname when it has no name."""
+    return f"{op.opname} '{op.name}'" if op.name else op.opname
 
 
 def _vname(v) -> str:
