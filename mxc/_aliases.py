@@ -50,6 +50,7 @@ ALIASES = {
     "mxc.recordio": "mxc.recordio",
     "mxc.image": "mxc.image",
     "mxc.img": "mxc.image",
+    "mxc.contrib": "mxc.contrib",
 }
 
 _PACKAGES: dict[str, str] = {}     # "mxnet" -> "mxc", set by alias_package
@@ -100,17 +101,15 @@ class _PlaceholderLoader(importlib.abc.Loader):
 def _unsupported_spec(fullname: str, alias: str):
     """The spec of ``mxc.X`` for a feature mxc lacks (mxc._unsupported); importing below it
     (``mxc.gluon.nn``) raises UnsupportedError naming the feature."""
-    parts = fullname.split(".")
-    if len(parts) < 2 or parts[0] != "mxc":
+    found = _unsupported.lookup(fullname)
+    if found is None:
         return None
-    entry = _unsupported.FEATURES.get(parts[1])
-    if entry is None:
-        return None
-    if len(parts) > 2:
+    key, entry = found
+    if fullname != "mxc." + key:
         from .base import UnsupportedError
         raise UnsupportedError(f"mxc does not support {entry[0]} (import {fullname}); "
                                f"{entry[1]}")
-    return importlib.util.spec_from_loader(alias, _PlaceholderLoader(parts[1]))
+    return importlib.util.spec_from_loader(alias, _PlaceholderLoader(key))
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder):

@@ -28,8 +28,26 @@ FEATURES = {
     "numpy_op_fallback": ("MXNet 2-style numpy operator fallbacks", "use mx.nd"),
     "numpy_op_signature": ("MXNet 2-style numpy operator signatures", "use mx.nd"),
     "onnx": ("ONNX import/export", "save the model as -symbol.json and .params"),
-    "contrib": ("mx.contrib (AMP, quantization, contrib operators)",
-                "contrib operators are in mx.sym.contrib / mx.nd.contrib where mxc has them"),
+    # mx.contrib is real (amp, symbol, ndarray); these of its submodules are not
+    "contrib.onnx": ("ONNX import/export (mx.contrib.onnx)",
+                     "save the model as -symbol.json and .params"),
+    "contrib.quantization": ("int8 quantization (mx.contrib.quantization)",
+                             "run the model in float32, or in bfloat16/float16 with "
+                             "mx.contrib.amp"),
+    "contrib.quant": ("int8 quantization (mx.contrib.quant)",
+                      "run the model in float32, or in bfloat16/float16 with mx.contrib.amp"),
+    "contrib.tensorboard": ("the TensorBoard callback (mx.contrib.tensorboard)",
+                            "log metrics with mx.callback or your own batch_end_callback"),
+    "contrib.text": ("text vocabularies and embeddings (mx.contrib.text)",
+                     "build the vocabulary in Python and load vectors with mx.nd.array"),
+    "contrib.svrg_optimization": ("SVRG optimization (mx.contrib.svrg_optimization)",
+                                  "train with mx.mod.Module and an mx.optimizer optimizer"),
+    "contrib.io": ("DataLoaderIter (mx.contrib.io), which wraps Gluon data loaders",
+                   "use mx.io iterators"),
+    "contrib.autograd": ("imperative autograd (mx.contrib.autograd)",
+                         "bind a symbol with grad_req and call Executor.backward"),
+    "contrib.tensorrt": ("TensorRT integration (mx.contrib.tensorrt)",
+                         "mxc compiles its own kernels (Triton on NVIDIA GPUs)"),
     "rtc": ("CUDA runtime compilation of user CUDA source (mx.rtc)",
             "mxc compiles its own kernels; write the computation as mx.sym operators"),
     "tvmop": ("TVM operators", "mxc generates its own kernels"),
@@ -69,7 +87,8 @@ class UnsupportedModule(types.ModuleType):
 
 def module(name: str) -> UnsupportedModule | None:
     """The placeholder module ``mxc.<name>`` (made once, kept in sys.modules), or None when
-    ``name`` is not an unsupported feature."""
+    ``name`` is not an unsupported feature. ``name`` may be dotted (``contrib.onnx``): a
+    submodule of a real package."""
     entry = FEATURES.get(name)
     if entry is None:
         return None
@@ -79,3 +98,16 @@ def module(name: str) -> UnsupportedModule | None:
         mod = UnsupportedModule(full, *entry)
         sys.modules[full] = mod
     return mod
+
+
+def lookup(fullname: str):
+    """``(key, (feature, instead))`` of the unsupported feature that module path ``mxc.a.b...``
+    is or lies under (the longest listed prefix), or None."""
+    parts = fullname.split(".")
+    if len(parts) < 2 or parts[0] != "mxc":
+        return None
+    for i in range(len(parts), 1, -1):
+        key = ".".join(parts[1:i])
+        if key in FEATURES:
+            return key, FEATURES[key]
+    return None

@@ -210,6 +210,10 @@ class Executor:
                 arrays = self._inputs()
                 ins = [arrays[v.name]._t for v in c.graph.inputs]
                 outs = [o._t for o in self.outputs]
+                # states an operator mutates in every mode (optimizer updates): new values,
+                # copied into the aux arrays after each forward, as MXNet writes them in place
+                self._infer_aux = _aux_buffers(self, c, len(outs))
+                outs += [t for _, t in self._infer_aux]
                 outs += _pin_buffers(c, len(outs), self._run_ctx)
                 plan = (c, c.executable.bind(ins, outs))
                 self._pinned[mode] = _pinned_arrays(c, outs, self._run_ctx)
@@ -250,6 +254,8 @@ class Executor:
                 _profiler.record_steps(bound)
             else:
                 bound.run()
+            for dst, src in self._infer_aux:
+                dst._t.copy_(src)
         self._last_train = bool(is_train)
         if self._monitor is not None:
             self._report_forward("train" if is_train else "infer")
@@ -442,12 +448,13 @@ class _TrainPlan:
         n_out = len(exe.outputs)
         outs = [o._t for o in exe.outputs]
         specs = [c.program.buffers[b] for b in c.program.outputs]
-        self.aux_new = []
-        for name, spec in zip(c.aux_updates, specs[n_out:]):
-            t = torch.empty(tuple(spec.type.shape), dtype=spec.type.dtype.torch,
-                            device=exe._run_ctx.torch_device)
-            self.aux_new.append((exe.aux_dict[name], t))
-            outs.append(t)
+        self.aux_new = _aux_buffers(exe, c, n_out)
+        outs += [t for _, t in self.aux_new]
+        # states of operators that mutate them in forward (optimizer updates; BatchNorm's
+        # moving statistics wait for backward, as in MXNet)
+        fwd = _forward_mutated(exe._symbol)
+        self.aux_fwd = [(dst, t) for name, (dst, t) in zip(c.aux_updates, self.aux_new)
+                        if name in fwd]
         # values pinned for a monitor: forward ones after the aux updates, gradient ones after
         # the gradients (mxc.passes.pin)
         n_fwd_out = c.program.n_forward_outputs or len(specs)
@@ -478,6 +485,8 @@ class _TrainPlan:
             _profiler.record_steps(self.bound, 0, self.n_fwd, "forward")
         else:
             self.bound.run_steps(0, self.n_fwd)
+        for dst, src in self.aux_fwd:
+            dst._t.copy_(src)
 
     def backward(self, out_grads):
         c = self.compiled
@@ -512,6 +521,25 @@ class _TrainPlan:
             from mxc.ndarray.ops import invoke
             for g, t in self.add:
                 invoke("elemwise_add", [g, t], {}, out=g)
+
+
+def _aux_buffers(exe, c, n_out: int) -> list:
+    """``[(aux NDArray, new-value buffer)]`` for the program outputs after the ``n_out``
+    visible ones that carry new auxiliary-state values (``c.aux_updates`` names them)."""
+    specs = [c.program.buffers[b] for b in c.program.outputs]
+    return [(exe.aux_dict[name], torch.empty(tuple(spec.type.shape), dtype=spec.type.dtype.torch,
+                                             device=exe._run_ctx.torch_device))
+            for name, spec in zip(c.aux_updates, specs[n_out:])]
+
+
+def _forward_mutated(symbol) -> set:
+    """Names of the auxiliary states that operators mutate in forward (MXNet's FMutateInputs
+    on optimizer updates)."""
+    out = set()
+    for node in symbol._nodes():
+        if not node.is_var and node.opdef.extra.get("mutate_inputs"):
+            out |= {src.name for src, _ in node.inputs if src.is_var}
+    return out
 
 
 def _pin_buffers(c, start: int, ctx, stop: int | None = None) -> list:

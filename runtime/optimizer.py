@@ -20,6 +20,19 @@ are updated in place (MXNet's ``out=weight``). Weights are flattened: the update
 so every parameter with the same number of elements shares one kernel.
 :meth:`Optimizer.fused_update_graph` returns the graph, for reading or printing.
 
+The mathematics of the optimizers that have an MXNet update operator (SGD: ``multi_sgd(_mom)``,
+NAG: ``nag_mom``/``sgd``, Signum: ``signum``/``signsgd``, Adam, RMSProp: ``rmsprop``/
+``rmspropalex``, Ftrl, FTML) is not written here: ``_build_update`` calls the operator's rule in
+:mod:`mxc.ir.opdefs.optimizer` (``sgd_mom``, ``adam`` ...), the same function the OpDefs
+``sgd_mom_update``, ``adam_update`` ... decompose with, so the optimizers and the operators
+cannot drift apart (tests/test_optimizer_ops.py checks both against MXNet). The printed graph
+shows the rule's primitives, not a named ``sgd_mom_update`` op: an OpDef's hyperparameters are
+attributes (MXNet's interface), which would make every new learning rate a new compilation, and
+a second, tensor-hyperparameter form of each operator would be a second registry entry for the
+same math; the rule is the shared unit instead. Optimizers that MXNet writes with NDArray
+operators in Python (AdaGrad, AdaDelta, Adamax, Nadam, DCASGD, SGLD) have no update operator and
+keep their graphs here.
+
 Numerics follow MXNet 1.9.1 operation by operation (src/operator/optimizer_op-inl.h for the
 optimizers with a C++ kernel, python/mxnet/optimizer/optimizer.py for those written with NDArray
 operators), in the same order and precision; tests/test_optimizer.py checks 20 steps of each
@@ -64,6 +77,7 @@ import torch
 from mxc import config
 from mxc.base import MXNetError, UnsupportedError
 from mxc.ir.core import Builder
+from mxc.ir.opdefs import optimizer as _rules
 from mxc.ir.types import DType, TensorType
 from mxc.ndarray import NDArray, zeros
 from runtime.registry import Registry
@@ -148,34 +162,8 @@ def _target_for(device: torch.device) -> str:
     return target_for_device(device.type, eager=True)
 
 
-class _Ops:
-    """Builder helpers for update graphs: flat tensors of one length and shape-(1,)
-    hyperparameters mix freely (the latter broadcast)."""
-
-    def __init__(self, b: Builder, n: int):
-        self.b = b
-        self.n = n
-
-    def full(self, x):
-        """``x`` (a (1,) value) as an array of the flat length."""
-        return self.b.broadcast_to(x, (self.n,)) if tuple(x.shape) != (self.n,) else x
-
-    def clip(self, x, c):
-        """MXNet's ``clip::Map(x, c)``: ``x > c ? c : (x < -c ? -c : x)``."""
-        b = self.b
-        nc = b.neg(c)
-        inner = b.where(b.op("broadcast_lesser", [x, nc]), self.full(nc), x)
-        return b.where(b.op("broadcast_greater", [x, c]), self.full(c), inner)
-
-    def sign(self, x):
-        """C's ``(x > 0) - (x < 0)``: 1, -1 or 0 (also for NaN)."""
-        b = self.b
-        return b.sub(b.op("_greater_scalar", [x], {"scalar": 0.0}),
-                     b.op("_lesser_scalar", [x], {"scalar": 0.0}))
-
-    def one_minus(self, x):
-        """``1.f - x`` computed in the kernel's precision."""
-        return self.b.sub(1.0, x)
+# the update rules (and their builder helpers) are the update operators' own
+_Ops = _rules.UpdateOps
 
 
 def _build_kernel(key, opt, opts, numel, tensor_specs, hp_names, hp_dtype, device, mp16):
@@ -703,22 +691,7 @@ class SGD(_Fused):
 
     def _build_update(self, ops, T, H, opts):
         has_mom, clip = opts
-        b = ops.b
-        w, g = T["weight"], T["grad"]
-        lr = H["lr"]
-        if clip:
-            step = b.mul(lr, ops.clip(b.mul(H["rescale_grad"], g), H["clip_gradient"]))
-        else:
-            step = b.mul(b.mul(lr, H["rescale_grad"]), g)
-        decay = b.mul(b.mul(lr, H["wd"]), w)
-        if has_mom:
-            mom = b.sub(b.sub(b.mul(H["momentum"], T["mom"]), decay), step)
-        else:
-            mom = b.sub(b.neg(decay), step)
-        out = {"weight": b.add(w, mom)}
-        if has_mom:
-            out["mom"] = mom
-        return out
+        return _rules.sgd_mom(ops, T, H, has_mom, clip)
 
     def _update_impl(self, indices, weights, grads, states, weight16=None):
         if not isinstance(indices, (tuple, list)):
@@ -810,23 +783,10 @@ class NAG(_Fused):
 
     def _build_update(self, ops, T, H, opts):
         has_mom, clip = opts
-        b = ops.b
-        w, g, lr, wd = T["weight"], T["grad"], H["lr"], H["wd"]
-        gr = b.mul(H["rescale_grad"], g)
-        if clip:
-            gr = ops.clip(gr, H["clip_gradient"])
         if not has_mom:
-            # sgd_update: (1 - lr*wd) * w - lr * clip(rescale*g)  or  - (lr*rescale) * g
-            keep = b.mul(ops.one_minus(b.mul(lr, wd)), w)
-            if clip:
-                return {"weight": b.sub(keep, b.mul(lr, gr))}
-            return {"weight": b.sub(keep, b.mul(b.mul(lr, H["rescale_grad"]), g))}
-        mo = H["momentum"]
-        mom = b.mul(mo, T["mom"])
-        delta = b.mul(lr, b.add(gr, b.mul(wd, w)))
-        new_w = b.add(b.sub(w, mom), b.mul(b.add(mo, 1.0), b.sub(mom, delta)))
+            return _rules.sgd(ops, T, H, clip)
         # MXNet writes the weight in place first, so the momentum's decay term reads the new one
-        return {"weight": new_w, "mom": b.sub(mom, b.mul(lr, b.add(gr, b.mul(wd, new_w))))}
+        return _rules.nag_mom(ops, T, H, clip, inplace=True)
 
     def _update_impl(self, index, weight, grad, state, weight16=None):
         _check_arrays("NAG", weight, grad)
@@ -893,20 +853,9 @@ class Signum(_Fused):
 
     def _build_update(self, ops, T, H, opts):
         has_mom, clip = opts
-        b = ops.b
-        w, g, lr, wd = T["weight"], T["grad"], H["lr"], H["wd"]
         if not has_mom:
-            keep = b.mul(ops.one_minus(b.mul(lr, wd)), w)
-            return {"weight": b.sub(keep, b.mul(lr, ops.sign(g)))}
-        mo = H["momentum"]
-        om = ops.one_minus(mo)
-        if clip:
-            gpart = b.mul(om, ops.clip(b.mul(H["rescale_grad"], g), H["clip_gradient"]))
-        else:
-            gpart = b.mul(b.mul(om, H["rescale_grad"]), g)
-        mom = b.sub(b.sub(b.mul(mo, T["mom"]), b.mul(b.mul(om, wd), w)), gpart)
-        keep = b.mul(ops.one_minus(b.mul(lr, H["wd_lh"])), w)
-        return {"weight": b.add(keep, b.mul(lr, ops.sign(mom))), "mom": mom}
+            return _rules.signsgd(ops, T, H)
+        return _rules.signum(ops, T, H, clip)
 
     def _update_impl(self, index, weight, grad, state, weight16=None):
         _check_arrays("Signum", weight, grad)
@@ -968,16 +917,7 @@ class Adam(_Fused):
 
     def _build_update(self, ops, T, H, opts):
         (clip,) = opts
-        b = ops.b
-        w = T["weight"]
-        g = b.add(b.mul(T["grad"], H["rescale_grad"]), b.mul(w, H["wd"]))
-        if clip:
-            g = ops.clip(g, H["clip_gradient"])
-        b1, b2 = H["beta1"], H["beta2"]
-        mean = b.add(b.mul(b1, T["mean"]), b.mul(ops.one_minus(b1), g))
-        var = b.add(b.mul(b2, T["var"]), b.mul(b.mul(ops.one_minus(b2), g), g))
-        step = b.div(b.mul(H["lr"], mean), b.add(b.sqrt(var), H["epsilon"]))
-        return {"weight": b.sub(w, step), "mean": mean, "var": var}
+        return _rules.adam(ops, T, H, clip)
 
     def _update_impl(self, index, weight, grad, state, weight16=None):
         _check_arrays("Adam", weight, grad)
@@ -1054,28 +994,9 @@ class RMSProp(_Fused):
 
     def _build_update(self, ops, T, H, opts):
         centered, clip, clipw = opts
-        b = ops.b
-        w = T["weight"]
-        g = b.add(b.mul(H["rescale_grad"], T["grad"]), b.mul(H["wd"], w))
-        if clip:
-            g = ops.clip(g, H["clip_gradient"])
-        g1 = H["gamma1"]
-        om = ops.one_minus(g1)
-        out = {}
-        if not centered:
-            n = b.add(b.mul(om, b.mul(g, g)), b.mul(g1, T["n"]))
-            new_w = b.sub(w, b.mul(H["lr"], b.div(g, b.sqrt(b.add(n, H["epsilon"])))))
-            out["n"] = n
-        else:
-            n = b.add(b.mul(b.mul(om, g), g), b.mul(g1, T["n"]))
-            m = b.add(b.mul(om, g), b.mul(g1, T["g"]))
-            denom = b.sqrt(b.add(b.sub(n, b.mul(m, m)), H["epsilon"]))
-            delta = b.sub(b.mul(H["gamma2"], T["delta"]), b.div(b.mul(H["lr"], g), denom))
-            new_w = b.add(w, delta)
-            out.update(n=n, g=m, delta=delta)
-        if clipw:
-            new_w = ops.clip(new_w, H["clip_weights"])
-        return {"weight": new_w, **out}
+        if centered:
+            return _rules.rmspropalex(ops, T, H, clip, clipw)
+        return _rules.rmsprop(ops, T, H, clip, clipw)
 
     def _update_impl(self, index, weight, grad, state, weight16=None):
         _check_arrays("RMSProp", weight, grad)
@@ -1130,21 +1051,7 @@ class Ftrl(_Fused):
 
     def _build_update(self, ops, T, H, opts):
         (clip,) = opts
-        b = ops.b
-        w, lr = T["weight"], H["lr"]
-        g = b.mul(T["grad"], H["rescale_grad"])
-        if clip:
-            g = ops.clip(g, H["clip_gradient"])
-        n0 = T["n"]
-        g2 = b.square(g)
-        z = b.add(T["z"], b.sub(g, b.div(b.mul(b.sub(b.sqrt(b.add(n0, g2)), b.sqrt(n0)), w),
-                                         lr)))
-        n = b.add(n0, g2)
-        l1 = H["lamda1"]
-        num = b.sub(b.mul(ops.sign(z), l1), z)
-        den = b.add(b.div(b.add(H["beta"], b.sqrt(n)), lr), H["wd"])
-        mask = b.op("broadcast_greater", [b.op("abs", [z]), l1])
-        return {"weight": b.mul(b.div(num, den), mask), "z": z, "n": n}
+        return _rules.ftrl(ops, T, H, clip)
 
     def _update_impl(self, index, weight, grad, state, weight16=None):
         _check_arrays("Ftrl", weight, grad)
@@ -1197,18 +1104,7 @@ class FTML(_Fused):
 
     def _build_update(self, ops, T, H, opts):
         (clip,) = opts
-        b = ops.b
-        w = T["weight"]
-        g = b.add(b.mul(H["rescale_grad"], T["grad"]), b.mul(H["wd"], w))
-        if clip:
-            g = ops.clip(g, H["clip_gradient"])
-        b1, b2, t = H["beta1"], H["beta2"], H["t"]
-        v = b.add(b.mul(b2, T["v"]), b.mul(ops.one_minus(b2), b.square(g)))
-        d_t = b.mul(b.div(ops.one_minus(b.pow(b1, t)), H["lr"]),
-                    b.add(b.sqrt(b.div(v, ops.one_minus(b.pow(b2, t)))), H["epsilon"]))
-        z = b.sub(b.add(b.mul(b1, T["z"]), b.mul(ops.one_minus(b1), g)),
-                  b.mul(b.sub(d_t, b.mul(b1, T["d"])), w))
-        return {"weight": b.neg(b.div(z, d_t)), "d": d_t, "v": v, "z": z}
+        return _rules.ftml(ops, T, H, clip)
 
     def _update_impl(self, index, weight, grad, state, weight16=None):
         _check_arrays("FTML", weight, grad)

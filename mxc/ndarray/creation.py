@@ -173,13 +173,15 @@ def array(source_array, ctx=None, dtype=None) -> NDArray:
                 a = np.asarray(source_array)
                 if a.dtype == object:
                     raise TypeError
-                a = a.astype(dt.numpy)      # always a fresh copy: never alias the caller's data
+                # always a fresh copy: never alias the caller's data (bfloat16, which numpy
+                # lacks, is rounded from float32 by torch)
+                a = a.astype(np.float32 if dt is DType.bf16 else dt.numpy)
         except (TypeError, ValueError):
             raise TypeError(f"source_array must be array like object; got "
                             f"{type(source_array).__name__} {source_array!r:.80}") from None
         src = _torch_from_numpy(a)
         ctx._require_available()
-        return NDArray(src.to(ctx.torch_device), ctx)
+        return NDArray(src.to(ctx.torch_device, dtype=dt.torch), ctx)
     ctx._require_available()
     t = src.to(device=ctx.torch_device, dtype=dt.torch, copy=True)
     return NDArray(t.contiguous(), ctx)

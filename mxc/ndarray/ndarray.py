@@ -30,6 +30,10 @@ from ..ir.types import DType
 __all__ = ["NDArray"]
 
 _INT_TYPES = (int, np.integer)
+# MXNet's numpy stand-in for bfloat16 (numpy has none): ``NDArray.dtype`` of a bfloat16 array,
+# and the dtype of its ``asnumpy()``, which holds the raw 16-bit patterns (as MXNet's does);
+# ``astype('float32')`` gives the values
+BFLOAT16 = np.dtype([("bfloat16", np.uint16)])
 # torch has no gather/scatter kernels for these; they are moved bit-for-bit as their signed twins
 _SIGNED_TWIN = {torch.uint16: torch.int16, torch.uint32: torch.int32, torch.uint64: torch.int64}
 
@@ -39,10 +43,9 @@ def _parse_dtype(dtype, default: DType = DType.f32) -> DType:
     """A user's dtype (``'float32'``, ``np.float32``, ``np.dtype('int8')``, ``None``) as a DType."""
     if dtype is None:
         return default
-    d = DType.parse(dtype)
-    if d is DType.bf16:
-        raise UnsupportedError("mxc does not support bfloat16 NDArrays yet; use float16 or float32")
-    return d
+    if isinstance(dtype, np.dtype) and dtype == BFLOAT16:
+        return DType.bf16
+    return DType.parse(dtype)
 
 
 def _ctx_of_device(device: torch.device) -> Context:
@@ -382,6 +385,8 @@ class NDArray:
     @property
     def dtype(self):
         """Element type as a numpy type class (``numpy.float32``), as MXNet returns it."""
+        if self._t.dtype == torch.bfloat16:
+            return BFLOAT16
         return _DTYPE_OF_TORCH[self._t.dtype].numpy.type
 
     @property
@@ -410,6 +415,8 @@ class NDArray:
     def asnumpy(self) -> np.ndarray:
         """A numpy copy of the array (blocks until pending writes are done)."""
         t = self._t.detach()
+        if t.dtype == torch.bfloat16:       # the bit patterns, typed as MXNet types them
+            return t.view(torch.int16).cpu().numpy().view(BFLOAT16).copy()
         if t.device.type == "cpu":
             return t.numpy().copy()
         return t.cpu().numpy()
@@ -786,6 +793,6 @@ class NDArray:
         self.wait_to_read()
 
 
-_DTYPES = [d for d in DType if d is not DType.bf16]
+_DTYPES = list(DType)
 _TORCH_DTYPES = {d.torch for d in _DTYPES}
 _DTYPE_OF_TORCH = {d.torch: d for d in _DTYPES}

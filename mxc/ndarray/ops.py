@@ -51,9 +51,15 @@ class _OneOp:
         outs = b.op(od.name, ins, attrs, name, parsed=True)
         outs = list(outs) if isinstance(outs, tuple) else [outs]
         self.n_visible = od.num_visible(attrs)
-        g = b.build(outs[: self.n_visible])
+        # operators that mutate inputs (MXNet's FMutateInputs: optimizer states) return the new
+        # values through their aux_update rule; they are written back into those inputs
+        mut = od.aux_update(b, b.ops[-1]) if od.extra.get("mutate_inputs") else []
+        self.mutated = [p for p, _ in mut]
+        g = b.build(outs[: self.n_visible] + [v for _, v in mut])
         self.compiled = compile_graph(g, _target_for(device))
-        self.out_types = [v.type for v in g.outputs]
+        types = [v.type for v in g.outputs]
+        self.out_types = types[: self.n_visible]
+        self.mut_types = types[self.n_visible:]
         self.device = device
 
 
@@ -136,6 +142,9 @@ def invoke(opname: str, inputs, attrs: dict | None = None, out=None, name: str |
         dt = t.dtype.torch
         tgt.append(o._t if o._t.dtype == dt and not _aliases(o._t, ins) else
                    torch.empty(tuple(t.shape), dtype=dt, device=op.device))
+    mut = [torch.empty(tuple(t.shape), dtype=t.dtype.torch, device=op.device)
+           for t in op.mut_types]
+    tgt += mut
     if _profile_hook is None:
         op.compiled.executable.bind(ins, tgt).run()
     else:                               # mx.profiler records imperative calls
@@ -147,6 +156,8 @@ def invoke(opname: str, inputs, attrs: dict | None = None, out=None, name: str |
     for o, t in zip(outs, tgt):
         if t is not o._t:
             o._t.copy_(t)
+    for p, t in zip(op.mutated, mut):      # mutated inputs (optimizer states), in place
+        arrays[p]._t.copy_(t)
     if out is not None:
         return out
     return outs[0] if len(outs) == 1 else outs

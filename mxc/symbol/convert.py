@@ -152,7 +152,9 @@ def to_graph(sym: Symbol, shapes: dict | None = None, dtypes: dict | None = None
         g = InferTypes().run_with_map(g, m)
         sg.inputs = {k: m[v] for k, v in sg.inputs.items()}
         sg.input_values = [m[v] for v in sg.input_values]
-    if is_train:
+    # training graphs return new aux values (BatchNorm's moving statistics); operators that
+    # mutate their states in every mode (optimizer updates, MXNet's FMutateInputs) do always
+    if is_train or any(op.opdef.extra.get("mutate_inputs") for op in g.ops):
         g = _append_aux_updates(g, sg)
     sg.graph = g
     return sg
@@ -173,7 +175,9 @@ def _append_aux_updates(g: Graph, sg: SymbolGraph) -> Graph:
         start = len(rw.b.ops)
         for pos, val in op.opdef.aux_update(rw.b, new):
             src = new.inputs[pos]
-            if src in rw.b.inputs:      # an aux state computed by another op has no storage
+            # an aux state computed by another op has no storage (nor has a state that the
+            # symbol lists as an argument: multi_sgd_mom_update's interleaved moms)
+            if src in rw.b.inputs and src.name in sg.aux_names:
                 extra.append((src.name, val))
         for o in rw.b.ops[start:]:
             o.name = o.name or f"{op.name}_aux_update"

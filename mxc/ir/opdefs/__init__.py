@@ -5,3 +5,6 @@ from . import random  # noqa: F401
 from . import classic, linalg2  # noqa: F401
 from . import custom  # noqa: F401
 from . import detection  # noqa: F401
+from . import spatial  # noqa: F401
+from . import amp  # noqa: F401
+from . import optimizer  # noqa: F401

@@ -64,12 +64,21 @@ def _im2col_np(xs, a):
     return (out,)
 
 
+def _im2col_vjp(b, op, g):
+    """The adjoint of the column view: col2im (each input position sums the column entries it
+    fed), so compositions that read windows through ``_im2col`` (im2col, Correlation) get their
+    gradients from autodiff."""
+    x = op.inputs[0]
+    cols = b.op("_col2im", [g], dict(op.attrs, out_hw=tuple(x.shape[2:])))
+    return (b.sum(cols, axis=(4, 5)),)
+
+
 register_op(OpDef(
     name="_im2col", attrs=_ATTRS, arguments=("data",),
-    infer_shape=forward_shape(_im2col_rule), interp=_im2col_np, differentiable=False,
+    infer_shape=forward_shape(_im2col_rule), interp=_im2col_np, vjp=_im2col_vjp,
     lower=View("custom", _im2col_index, guard=_im2col_guard), traits={VIEW},
     doc="The column matrix (C, KH, KW, N, OH, OW) of a 2-D convolution's (N, C, H, W) input "
-        "(a masked view: zero in the padding).",
+        "(a masked view: zero in the padding); its gradient is col2im.",
 ))
 
 
