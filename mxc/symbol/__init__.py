@@ -3,6 +3,7 @@ from .naming import AttrScope, NameManager, Prefix  # noqa: F401
 from .symbol import Group, Symbol, Variable, load, load_json, var  # noqa: F401
 from . import ops as _ops
 from . import random  # noqa: F401  (before populate: its functions win over the operators')
+from . import contrib  # noqa: F401  (before populate: the _contrib_ operators join it)
 
 _ops.populate(globals(), __name__)
 from .custom import Custom  # Python operators (mx.operator)
