@@ -6,6 +6,8 @@
              [--profile] [--train]
     mxc bench [bench options]
     mxc im2rec [im2rec options] PREFIX ROOT   (MXNet's tools/im2rec.py)
+    mxc launch -n N [--launcher local|ssh] [-H hostfile] python train.py ...
+                                             (MXNet's tools/launch.py, over torchrun)
 
 ``dump`` prints the IR after each pass (or one pass), the kernels' IR and sources (LLVM IR or
 Triton), the memory plan and the fusion remarks; ``--monitor PATTERN`` compiles the program an
@@ -156,6 +158,9 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "bench":
         return cmd_bench(argv[1:])
+    if argv and argv[0] == "launch":
+        from .tools.launch import main as launch_main
+        return launch_main(argv[1:])
     if argv and argv[0] == "im2rec":
         from .tools.im2rec import main as im2rec_main
         return im2rec_main(argv[1:])
@@ -185,6 +190,9 @@ def main(argv=None) -> int:
             q.add_argument("--profile", action="store_true",
                            help="time every kernel and library call")
     sub.add_parser("bench", help="run the benchmarks (see python -m bench --help)")
+    sub.add_parser("launch", help="start a distributed (dist_sync) job with torchrun, taking "
+                                  "MXNet's tools/launch.py arguments (see python -m "
+                                  "mxc.tools.launch --help)")
     sub.add_parser("im2rec", help="image lists and RecordIO files from a folder of images "
                                   "(see python -m mxc.tools.im2rec --help)")
     args = p.parse_args(argv)

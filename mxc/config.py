@@ -99,6 +99,16 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("MXC_JPEG_DECODER", "choice", "opencv",
             "JPEG decoder of `mx.image` and the record iterators: `opencv`, or `simplejpeg` "
             "where installed.", choices=("opencv", "simplejpeg")),
+    # --- distributed training (kvstore dist_*) ---------------------------------------------
+    Setting("MXC_DIST_TIMEOUT", "int", 300,
+            "Seconds a `dist_*` kvstore waits for the other workers (joining, every allreduce, "
+            "barriers) before raising DistributedError.", minimum=1),
+    Setting("MXC_DIST_BACKEND", "choice", "auto",
+            "torch.distributed backend of the `dist_*` kvstores: `auto` (gloo, plus NCCL for "
+            "CUDA tensors where CUDA is present), `gloo` or `nccl`.",
+            choices=("auto", "gloo", "nccl")),
+    Setting("MXC_DIST_BUCKET_MB", "int", 25,
+            "Megabytes of gradients a `dist_*` kvstore sums in one allreduce.", minimum=1),
     # --- MXNet's variables that mxc honours ------------------------------------------------
     Setting("MXNET_HOME", "path", None,
             "MXNet's data folder (downloads of `mx.test_utils`).",

@@ -69,7 +69,15 @@ def _initialize_kvstore(kvstore, param_arrays, arg_params, param_names, update_o
 
 
 def _update_params_on_kvstore(param_arrays, grad_arrays, kvstore, param_names):
-    """Push every gradient (summed over devices), update on the kvstore, pull the weights."""
+    """Push every gradient (summed over devices), update on the kvstore, pull the weights.
+    A dist kvstore takes all of them in one call (its allreduces go in buckets)."""
+    if getattr(kvstore, "_batched_push", False):
+        valid = [i for i, g in enumerate(grad_arrays) if g[0] is not None]
+        if valid:
+            names = [param_names[i] for i in valid]
+            kvstore.push(names, [grad_arrays[i] for i in valid])
+            kvstore.pull(names, out=[param_arrays[i] for i in valid])
+        return
     for index, (arg_list, grad_list) in enumerate(zip(param_arrays, grad_arrays)):
         if grad_list[0] is None:
             continue
@@ -84,6 +92,13 @@ def _update_params(param_arrays, grad_arrays, updater, num_device, kvstore=None,
     gradients are summed over devices first. The updater index of parameter ``i`` on device
     ``k`` is ``i * num_device + k`` (MXNet's)."""
     updates = [[] for _ in range(num_device)]
+    if kvstore and getattr(kvstore, "_batched_push", False):
+        valid = [i for i, g in enumerate(grad_arrays) if g[0] is not None]
+        if valid:
+            names = [param_names[i] for i in valid]
+            kvstore.push(names, [grad_arrays[i] for i in valid])
+            kvstore.pull(names, out=[grad_arrays[i] for i in valid])
+        kvstore = None          # summed over workers: the loop below only updates
     for i, (arg_list, grad_list) in enumerate(zip(param_arrays, grad_arrays)):
         if grad_list[0] is None:
             continue
@@ -115,9 +130,14 @@ def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_ca
     """Write ``prefix-symbol.json`` (when ``symbol`` is given) and ``prefix-%04d.params``.
 
     Both are written to a temporary file and renamed over the target, so a crash half way
-    leaves the previous checkpoint intact and no partial file behind.
+    leaves the previous checkpoint intact and no partial file behind. In distributed training
+    (a ``dist_*`` kvstore) only rank 0 writes; the workers hold the same parameters.
     """
     from mxc.ndarray import save
+
+    from . import dist
+    if not dist.is_writer():
+        return      # distributed training: rank 0 writes what every worker holds alike
     if symbol is not None:
         symbol.save(f"{prefix}-symbol.json", remove_amp_cast=remove_amp_cast)
     c = cpu()

@@ -17,9 +17,9 @@ def test_create_types(name):
     assert isinstance(kv, kvs.KVStoreBase)
 
 
-@pytest.mark.parametrize("name", ["dist_sync", "dist_async", "dist_device_sync", "nccl",
-                                  "horovod"])
-def test_distributed_types_are_unsupported(name):
+@pytest.mark.parametrize("name", ["dist_async", "nccl", "horovod"])
+def test_kvstore_types_mxc_lacks_are_refused(name):
+    # dist_sync / dist_device_sync run over torch.distributed (tests/test_kvstore_dist.py)
     with pytest.raises(UnsupportedError, match=name):
         kvs.create(name)
 

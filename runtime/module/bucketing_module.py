@@ -292,9 +292,13 @@ class BucketingModule(BaseModule):
     # -- checkpoints --------------------------------------------------------------------------
     def save_checkpoint(self, prefix, epoch, remove_amp_cast=False):
         """Write ``prefix-%04d.params``, ``prefix-<key>-symbol.json`` per bucket and
-        ``prefix.buckets`` (the keys, as MXNet does; keys must be integers)."""
+        ``prefix.buckets`` (the keys, as MXNet does; keys must be integers). With a dist
+        kvstore only rank 0 writes."""
         if not self._buckets:
             raise MXNetError("Empty BucketingModule cannot be saved")
+        from runtime import dist
+        if not dist.is_writer():
+            return
         from mxc.ndarray import array, save
         self.save_params(f"{prefix}-{epoch:04d}.params")
         for bucket_key in self._buckets:

@@ -53,8 +53,8 @@ class Module(BaseModule):
         ``ctx_group`` attribute to context (accepted; every group runs on the executor's
         context).
     compression_params : dict, optional
-        Gradient compression for the kvstore (not supported by mxc; raises at
-        ``init_optimizer`` with several contexts).
+        Gradient compression for the kvstore (``{'type': '2bit', 'threshold': t}``, on the
+        ``dist_*`` kvstores; see docs/distributed.md).
     """
 
     def __init__(self, symbol, data_names=("data",), label_names=("softmax_label",),
@@ -127,7 +127,11 @@ class Module(BaseModule):
                         remove_amp_cast=True):
         """Write ``prefix-symbol.json``, ``prefix-%04d.params`` and, with
         ``save_optimizer_states``, ``prefix-%04d.states``; every file is written to a
-        temporary name and renamed, so a crash leaves the previous checkpoint intact."""
+        temporary name and renamed, so a crash leaves the previous checkpoint intact. With a
+        dist kvstore only rank 0 writes (the workers hold the same parameters)."""
+        from runtime import dist
+        if not dist.is_writer():
+            return
         self._symbol.save(f"{prefix}-symbol.json", remove_amp_cast=remove_amp_cast)
         param_name = f"{prefix}-{epoch:04d}.params"
         self.save_params(param_name)
