@@ -242,6 +242,30 @@ def c_handle_array(objs):
     return arr
 
 
+def ctypes2numpy_shared(cptr, shape):
+    """A float32 numpy array of ``shape`` sharing the memory a ``POINTER(mx_float)`` points to
+    (MXNet's helper of the same name)."""
+    if not isinstance(cptr, _ctypes.POINTER(mx_float)):
+        raise MXNetError("ctypes2numpy_shared: expected a POINTER(mx_float)")
+    size = 1
+    for s in shape:
+        size *= s
+    buf = (mx_float * size).from_address(_ctypes.addressof(cptr.contents))
+    return _np.frombuffer(buf, dtype=_np.float32).reshape(shape)
+
+
+class MXCallbackList(_ctypes.Structure):
+    """MXNet's C structure of callbacks handed to a custom operator's C side (the layout of
+    MXNet 1.9.1's ``MXCallbackList``); mxc calls Python operators directly and keeps it for
+    code that builds one."""
+
+    _fields_ = [
+        ("num_callbacks", _ctypes.c_int),
+        ("callbacks", _ctypes.POINTER(_ctypes.CFUNCTYPE(_ctypes.c_int))),
+        ("contexts", _ctypes.POINTER(_ctypes.c_void_p)),
+    ]
+
+
 def data_dir_default() -> str:
     """MXNet's data folder, ``~/.mxnet`` (``MXNET_HOME`` overrides it; see :func:`data_dir`)."""
     return os.path.join(os.path.expanduser("~"), ".mxnet")

@@ -164,6 +164,9 @@ def main(argv=None) -> int:
     if argv and argv[0] == "im2rec":
         from .tools.im2rec import main as im2rec_main
         return im2rec_main(argv[1:])
+    if argv and argv[0] == "config":
+        from .config import _main as config_main
+        return config_main(argv[1:])
     p = argparse.ArgumentParser(prog="mxc", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("dump", "run"):
@@ -193,6 +196,8 @@ def main(argv=None) -> int:
     sub.add_parser("launch", help="start a distributed (dist_sync) job with torchrun, taking "
                                   "MXNet's tools/launch.py arguments (see python -m "
                                   "mxc.tools.launch --help)")
+    sub.add_parser("config", help="every environment variable mxc reads, with the values in "
+                                  "effect (--markdown: docs/configuration.md)")
     sub.add_parser("im2rec", help="image lists and RecordIO files from a folder of images "
                                   "(see python -m mxc.tools.im2rec --help)")
     args = p.parse_args(argv)

@@ -3,9 +3,8 @@
 ``get(name)`` parses the variable each time it is called (tests and users may change the
 environment while a process runs), so no module keeps a private copy of a setting. A value that
 does not parse raises :class:`ConfigError` naming the variable and the values it takes, instead of
-a ``ValueError`` from deep inside a compile. ``python -m mxc.config`` prints the table with the
-values in effect (``mxc config`` too); docs/configuration.md is its ``--markdown`` output (a test
-keeps it up to date).
+a ``ValueError`` from deep inside a compile. ``mxc config`` prints the table with the values in
+effect; ``mxc config --markdown`` writes docs/configuration.md (a test keeps it up to date).
 
 MXNet's own variables that mxc honours (``MXNET_*``) are in the table too, with MXNet's meaning.
 """
@@ -144,9 +143,8 @@ def cache_root() -> str:
 
 def markdown() -> str:
     """docs/configuration.md."""
-    intro = ("Generated from `mxc/config.py` by `python -m mxc.config --markdown`; do not edit. "
-             "Every environment variable mxc reads. `python -m mxc.config` prints the values in "
-             "effect.")
+    intro = ("Generated from `mxc/config.py` by `mxc config --markdown`; do not edit. "
+             "Every environment variable mxc reads. `mxc config` prints the values in effect.")
     lines = ["# Configuration", "", intro, "",
              "| variable | values | default | meaning |", "|---|---|---|---|"]
     for s in SETTINGS.values():
@@ -179,6 +177,3 @@ def _main(argv):
         print(f"{s.name:34s} {shown!s:30s} ({src})")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))

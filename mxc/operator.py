@@ -290,3 +290,19 @@ class NumpyOp(PythonOp):
 class NDArrayOp(PythonOp):
     """MXNet's deprecated NDArray operator: not supported by mxc (use CustomOp)."""
     _what = "NDArrayOp"
+
+
+# MXNet's mx.operator module namespace also carries the ctypes and base helpers its (C-side)
+# implementation imports; scripts reach them through it, so they are the same objects here
+from array import array  # noqa: E402,F401
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char, c_char_p,  # noqa: E402,F401
+                    c_int, c_void_p, cast, pointer)
+from threading import Lock  # noqa: E402,F401
+
+from . import context, symbol  # noqa: E402,F401
+from .base import (MXCallbackList, NDArrayHandle, OpHandle, c_array,  # noqa: E402,F401
+                   c_array_buf, c_str, check_call, ctypes2numpy_shared, mx_float, mx_int,
+                   mx_uint, py_str)
+from .util import is_np_array  # noqa: E402,F401
+
+c_int_p = POINTER(c_int)
