@@ -24,22 +24,18 @@ OUT = os.path.join(HERE, "..", "docs", "operators.md")
 
 
 def render() -> str:
-    cases: dict = {}
-    c_ops: dict = {}
-    for fam in FAMILIES:
-        for c in load_family(fam):
-            name = c.op.split(".")[-1]
-            cases[name] = cases.get(name, 0) + 1
-            c_ops[name] = c.op
     from mxc.ir.registry import get_op
     counts: dict = {}
-    for name, n in cases.items():
-        try:
-            od = get_op("_linalg_" + name if name.startswith("gemm") or
-                        c_ops.get(name, "").startswith("linalg.") else name)
-        except Exception:  # noqa: BLE001
-            continue
-        counts[od.name] = counts.get(od.name, 0) + n
+    for fam in FAMILIES:
+        for c in load_family(fam):
+            # "contrib.box_nms" is the registered "_contrib_box_nms", "linalg.gemm2" "_linalg_gemm2"
+            sub, _, short = c.op.rpartition(".")
+            name = f"_{sub}_{short}" if sub and sub not in ("_internal", "op") else short
+            try:
+                od = get_op(name)
+            except Exception:  # noqa: BLE001
+                continue
+            counts[od.name] = counts.get(od.name, 0) + 1
     rows = []
     for name, od in sorted(all_ops().items(), key=lambda kv: kv[0].lower()):
         if name == "fused":
