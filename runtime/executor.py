@@ -18,6 +18,7 @@ import torch
 from mxc.base import GraphError, MXNetError, ShapeError, UnsupportedError, op_prefix
 from mxc.context import Context, current_context
 from mxc.ir.types import DType
+from mxc.memo import memo
 from mxc.ndarray import NDArray
 from mxc.ndarray import zeros as nd_zeros
 
@@ -26,7 +27,7 @@ from . import profiler as _profiler
 __all__ = ["Executor", "simple_bind", "bind", "target_for", "compile_cached", "check_sizes",
            "check_unique_inputs"]
 
-_COMPILE_CACHE: dict = {}
+_MEMO = memo("executor")        # compiled symbols by JSON, shapes, dtypes, target, mode
 
 
 def target_for(ctx: Context) -> str:
@@ -44,12 +45,9 @@ def compile_cached(symbol, shapes: dict, dtypes: dict, target: str, is_train: bo
     key = (symbol.tojson(), tuple(sorted((k, tuple(v)) for k, v in shapes.items())),
            tuple(sorted((k, DType.parse(v).np_name) for k, v in dtypes.items())), target,
            bool(is_train), tuple(grad_wrt) if grad_wrt is not None else None, pins)
-    hit = _COMPILE_CACHE.get(key)
-    if hit is None:
-        hit = mx_compile(symbol, shapes=shapes, dtypes=dtypes, target=target,
-                         is_train=is_train, grad_wrt=grad_wrt, pins=pins or None)
-        _COMPILE_CACHE[key] = hit
-    return hit
+    return _MEMO.get(key, lambda: mx_compile(symbol, shapes=shapes, dtypes=dtypes,
+                                             target=target, is_train=is_train,
+                                             grad_wrt=grad_wrt, pins=pins or None))
 
 
 def check_unique_inputs(symbol, where: str) -> None:

@@ -67,7 +67,6 @@ against MXNet's own. Behaviours worth knowing, all MXNet's:
 from __future__ import annotations
 
 import math
-import threading
 import typing
 import warnings
 
@@ -79,6 +78,7 @@ from mxc.base import MXNetError, UnsupportedError
 from mxc.ir.core import Builder
 from mxc.ir.opdefs import optimizer as _rules
 from mxc.ir.types import DType, TensorType
+from mxc.memo import memo
 from mxc.ndarray import NDArray, zeros
 from runtime.registry import Registry
 
@@ -139,22 +139,18 @@ class _Kernel:
         self.device = device
 
 
-_KERNELS: dict = {}
-_KLOCK = threading.Lock()
-_KSTATS = {"hits": 0, "misses": 0}
+_KERNELS = memo("optimizer")     # compiled update kernels (mxc.memo)
 
 
 def kernel_cache_info() -> dict:
     """Entries in the update-kernel cache, cache hits (one per update step that reused a kernel)
     and misses (compilations)."""
-    return {"entries": len(_KERNELS), **_KSTATS}
+    return _KERNELS.info()
 
 
 def clear_kernel_cache():
     """Forget every compiled update kernel (optimizers rebind on their next step)."""
-    with _KLOCK:
-        _KERNELS.clear()
-        _KSTATS["hits"] = _KSTATS["misses"] = 0
+    _KERNELS.clear()
 
 
 def _target_for(device: torch.device) -> str:
@@ -199,19 +195,7 @@ def _build_kernel(key, opt, opts, numel, tensor_specs, hp_names, hp_dtype, devic
 
 
 def _get_kernel(key, make):
-    k = _KERNELS.get(key)
-    if k is not None:
-        _KSTATS["hits"] += 1
-        return k
-    with _KLOCK:
-        k = _KERNELS.get(key)
-        if k is None:
-            _KSTATS["misses"] += 1
-            k = make()
-            _KERNELS[key] = k
-        else:
-            _KSTATS["hits"] += 1
-    return k
+    return _KERNELS.get(key, make)
 
 
 class _BoundUpdate:
@@ -510,7 +494,7 @@ class _Fused(Optimizer):
                 if a._t is not t:
                     break
             else:                                       # the same arrays as last time
-                _KSTATS["hits"] += 1
+                _KERNELS.count_hit()
                 ent.run([v for _, v in hparams],
                         [(_flat(a), _flat(b)) for a, b in moves] if moves else ())
                 return

@@ -159,12 +159,12 @@ def test_compiled_code_comes_from_the_cache(golden, bigram):
     """A second BucketingModule over the same buckets compiles nothing new."""
     from runtime import executor
     mod, _ = bigram
-    n = len(executor._COMPILE_CACHE)
+    n = len(executor._MEMO)
     other = BucketingModule(bigram_gen, default_bucket_key=8)
     other.bind([("data", (8, 8))], [("softmax_label", (8, 8))])
     other.set_params(*mod.get_params())
     train(other, batches(golden)[:6])
-    assert len(executor._COMPILE_CACHE) == n
+    assert len(executor._MEMO) == n
 
 
 def test_checkpoint_roundtrip(golden, bigram, tmp_path):

@@ -81,3 +81,49 @@ def test_max_reductions_propagate_nan_as_mxnet():
     assert np.isnan(mx.nd.max(x, axis=1).asnumpy()[0])
     assert np.isnan(mx.nd.min(x, axis=1).asnumpy()[0])
     assert mx.nd.max(x, axis=1).asnumpy()[1] == 6
+
+
+def test_attributes_positionally_after_the_inputs():
+    # MXNet's generated signatures: data, then attributes in order (x.tile((2, 1)))
+    a = mx.nd.array([[1, 2]])
+    assert a.tile((2, 1)).shape == (2, 2)
+    assert mx.nd.tile(a, (3, 1)).shape == (3, 2)
+    w = mx.nd.ones((3, 2))
+    assert mx.nd.FullyConnected(a, w, None, 3, True).shape == (1, 3)
+    with pytest.raises(TypeError, match="exp: 2 inputs given"):
+        mx.nd.exp(a, a)
+
+
+def test_integer_tensor_against_a_non_finite_scalar():
+    a = mx.nd.array([1, 2], dtype="int32")
+    assert (a == float("inf")).asnumpy().tolist() == [0, 0]
+    assert (a > float("-inf")).asnumpy().tolist() == [1, 1]
+    assert (a < float("inf")).asnumpy().tolist() == [1, 1]
+    assert (a == 1.5).asnumpy().tolist() == [1, 0]        # MXNet casts the scalar (to 1)
+
+
+def test_cached_op_runs_a_symbol_on_arrays():
+    x = mx.sym.Variable("x")
+    net = mx.sym.FullyConnected(x, num_hidden=3, name="fc")
+    net = mx.sym.BatchNorm(net, name="bn", fix_gamma=False)
+    op = mx.nd.CachedOp(net)
+    assert mx.nd.op.CachedOp is mx.nd.CachedOp
+    names = net.list_inputs()
+    rng = np.random.default_rng(0)
+    shapes = dict(zip(net.list_arguments(), net.infer_shape(x=(4, 5))[0]))
+    shapes.update(zip(net.list_auxiliary_states(), net.infer_shape(x=(4, 5))[2]))
+    vals = {n: rng.standard_normal(shapes[n]).astype(np.float32) for n in names}
+    vals["bn_moving_var"] = np.abs(vals["bn_moving_var"]) + 0.5
+    ex = net.bind(mx.cpu(), args={n: mx.nd.array(vals[n]) for n in net.list_arguments()},
+                  aux_states={n: mx.nd.array(vals[n]) for n in net.list_auxiliary_states()})
+    want = ex.forward(is_train=False)[0].asnumpy()
+    got = op(*[mx.nd.array(vals[n]) for n in names])
+    np.testing.assert_allclose(got.asnumpy(), want, rtol=1e-5, atol=1e-6)
+    vals["x"] = vals["x"] * 2                      # the same shapes: the bound program, new data
+    again = op(*[mx.nd.array(vals[n]) for n in names])
+    assert not np.allclose(again.asnumpy(), got.asnumpy())
+    out = mx.nd.zeros((4, 3))
+    assert op(*[mx.nd.array(vals[n]) for n in names], out=out) is out
+    np.testing.assert_allclose(out.asnumpy(), again.asnumpy())
+    with pytest.raises(mx.base.MXNetError, match="takes 7 inputs"):
+        op(mx.nd.ones((4, 5)))

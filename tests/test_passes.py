@@ -276,3 +276,40 @@ def test_fusion_cost_is_read_off_the_opdef_formula():
     g = to_graph(mx.sym.Activation(x, act_type="relu") + mx.sym.Activation(x, act_type="tanh"),
                  shapes={"x": (4,)}).graph
     assert [op_cost(o) for o in g.ops if o.opname == "Activation"] == [1, 10]
+
+
+@pytest.mark.parametrize("name,attrs,shapes,wrt", [
+    ("_pad_view", {"pad_width": (1, 2, 0, 1), "constant_value": 0.0}, [(3, 4)], None),
+    ("_nn_crop", {"begin": (1, 0), "end": (3, 3)}, [(4, 4)], None),
+    ("_where", {}, [(3, 1), (3, 4), (3, 4)], ["x1", "x2"]),
+    ("_pad_lib", {"mode": "edge", "pad_width": (0, 0, 0, 0, 1, 1, 2, 0),
+                  "constant_value": 0.0}, [(1, 2, 3, 4)], None),
+])
+def test_internal_ops_used_in_decompositions_have_gradients(name, attrs, shapes, wrt):
+    # a decomposition that autodiff expands may use them: no silent zero gradient
+    from mxc.ir.core import Builder
+    from mxc.ir.types import DType, TensorType
+    from mxc.testing import check_grad
+    rng = np.random.default_rng(0)
+    b = Builder("t")
+    ins = [b.input(f"x{i}", TensorType(s, DType.f64)) for i, s in enumerate(shapes)]
+    g = b.build([b.op(name, ins, attrs)])
+    vals = [rng.standard_normal(s) for s in shapes]
+    if name == "_where":
+        vals[0] = (vals[0] > 0).astype(np.float64)
+    grads = check_grad(g, vals, **({} if wrt is None else {"wrt": wrt}))
+    assert all(np.abs(v).sum() > 0 for v in grads.values())
+
+
+def test_a_view_without_gradient_rule_is_an_error_not_a_zero_gradient():
+    from mxc.base import GraphError
+    from mxc.ir.core import Builder
+    from mxc.ir.types import DType, TensorType
+    from mxc.passes.autodiff import Autodiff
+    from mxc.passes.base import PassContext
+    b = Builder("t")
+    x = b.input("x", TensorType((2, 3, 2, 2, 3, 3), DType.f32))
+    y = b.op("_col2im", [x], {"kernel": (3, 3), "stride": (1, 1), "dilate": (1, 1),
+                              "pad": (1, 1), "out_hw": (2, 2)})
+    with pytest.raises(GraphError, match="_col2im.*no gradient rule"):
+        Autodiff(wrt=["x"]).run(b.build([b.sum(y)]), PassContext())

@@ -18,6 +18,7 @@ affine, which is what vectorizers need.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -437,6 +438,13 @@ class KBuilder:
         if dtype == DType.bool:
             value = bool(value)
         elif dtype.is_int:
+            if isinstance(value, float) and not math.isfinite(value):
+                # a non-finite scalar met an integer tensor (x == inf): saturate, so that
+                # comparisons keep their mathematical answer (nan compares as 0)
+                bits = dtype.itemsize * 8
+                lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if dtype.is_signed \
+                    else (0, (1 << bits) - 1)
+                value = 0 if value != value else (hi if value > 0 else lo)
             value = int(value)
         else:
             value = float(value)

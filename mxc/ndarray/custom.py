@@ -5,19 +5,17 @@ attributes, shapes and device); the compiled step calls the user's ``CustomOp.fo
 Auxiliary states are updated in place, as in MXNet."""
 from __future__ import annotations
 
-import threading
-
 import torch
 
 from ..base import AttrError, MXNetError
 from ..ir.core import Builder
 from ..ir.types import DType, TensorType
+from ..memo import memo
 from .ndarray import NDArray
 
 __all__ = ["Custom"]
 
-_CACHE: dict = {}
-_LOCK = threading.Lock()
+_MEMO = memo("nd-custom")
 
 
 def _compiled(attrs, in_types, device, name):
@@ -29,19 +27,15 @@ def _compiled(attrs, in_types, device, name):
     impl = custom_impl(attrs["op_type"])
     key = (getattr(impl, "serial", id(impl)), _freeze(attrs),
            tuple((t.shape, t.dtype) for t in in_types), str(device))
-    hit = _CACHE.get(key)
-    if hit is None:
-        with _LOCK:
-            hit = _CACHE.get(key)
-            if hit is None:
-                od = get_op("Custom")
-                b = Builder("Custom")
-                ins = [b.input(n, t) for n, t in zip(od.list_inputs(attrs), in_types)]
-                outs = b.op("Custom", ins, attrs, name, parsed=True)
-                outs = list(outs) if isinstance(outs, tuple) else [outs]
-                hit = (compile_graph(b.build(outs), _target_for(device)), od.num_visible(attrs))
-                _CACHE[key] = hit
-    return hit
+
+    def make():
+        od = get_op("Custom")
+        b = Builder("Custom")
+        ins = [b.input(n, t) for n, t in zip(od.list_inputs(attrs), in_types)]
+        outs = b.op("Custom", ins, attrs, name, parsed=True)
+        outs = list(outs) if isinstance(outs, tuple) else [outs]
+        return compile_graph(b.build(outs), _target_for(device)), od.num_visible(attrs)
+    return _MEMO.get(key, make)
 
 
 def Custom(*data, op_type=None, out=None, name=None, **kwargs):

@@ -7,7 +7,6 @@ arrays, or ``out=`` arrays written in place.
 """
 from __future__ import annotations
 
-import threading
 import time
 
 import torch
@@ -16,13 +15,12 @@ from ..base import MXNetError
 from ..ir.core import Builder
 from ..ir.registry import get_op
 from ..ir.types import DType, TensorType
+from ..memo import memo
 from .ndarray import NDArray
 
 __all__ = ["invoke", "make_function", "populate", "cache_info", "clear_cache"]
 
-_CACHE: dict = {}
-_LOCK = threading.Lock()
-_STATS = {"hits": 0, "misses": 0}
+_MEMO = memo("nd-ops")                  # one compiled program per op, attrs, input types, device
 
 
 def _freeze(v):
@@ -79,25 +77,15 @@ def _get(opname, attrs, arrays, name):
     device = arrays[0]._t.device if arrays else _attr_device(attrs)
     in_types = [TensorType(tuple(a.shape), DType.parse(a._t.dtype)) for a in arrays]
     key = (opname, _freeze(attrs), tuple((t.shape, t.dtype) for t in in_types), str(device))
-    hit = _CACHE.get(key)
-    if hit is not None:
-        _STATS["hits"] += 1
-        return hit
-    with _LOCK:
-        hit = _CACHE.get(key)
-        if hit is None:
-            _STATS["misses"] += 1
-            hit = _OneOp(opname, attrs, in_types, device, name)
-            _CACHE[key] = hit
-    return hit
+    return _MEMO.get(key, lambda: _OneOp(opname, attrs, in_types, device, name))
 
 
 def cache_info() -> dict:
-    return {"entries": len(_CACHE), **_STATS}
+    return _MEMO.info()
 
 
 def clear_cache():
-    _CACHE.clear()
+    _MEMO.clear()
 
 
 # set by runtime.profiler while it records imperative operators: fn(opname, t0_ns, t1_ns)
@@ -194,24 +182,35 @@ def make_function(called: str, hint: str | None = None):
                                     f"{type(a).__name__}")
             return invoke(called, list(args) + list(named.values()), params, out=out,
                           name=name)
+        # leading arrays are inputs, what follows them attributes (mx.nd.tile(x, (2, 1)));
+        # the attributes decide how many inputs there are (num_args, no_bias ...)
+        args = list(args)
+        n_in = 0
+        while n_in < len(args) and (isinstance(args[n_in], NDArray) or
+                                    not _is_attr_value(args[n_in])):
+            n_in += 1
+        in_args, attr_args = args[:n_in], args[n_in:]
+        if attr_args:
+            free = [a.name for a in od.attrs if a.name not in params and a.name != "is_train"]
+            if len(attr_args) > len(free):
+                raise TypeError(f"{called}: too many positional arguments")
+            params.update(zip(free, attr_args))
         probe = od.parse_attrs({k: v for k, v in params.items() if v is not None}, called)
         order = od.list_inputs(probe)
         free_inputs = [n for n in order if n not in named]
-        args = list(args)
+        while len(in_args) > len(free_inputs) and in_args[-1] is None:
+            in_args.pop()           # an input the attributes dropped (bias=None, no_bias=True)
+        if len(in_args) > len(free_inputs):
+            raise TypeError(f"{called}: {len(in_args)} inputs given; the operator takes "
+                            f"{len(order)} ({', '.join(order) or 'none'})")
         given = dict(named)
-        while args and free_inputs and (isinstance(args[0], NDArray) or not
-                                        _is_attr_value(args[0])):
-            a = args.pop(0)
-            n = free_inputs.pop(0)
+        for n, a in zip(free_inputs, in_args):
+            if a is None:
+                continue
             if not isinstance(a, NDArray):
                 raise TypeError(f"{called}: input {n} must be an NDArray; got "
                                 f"{type(a).__name__}")
             given[n] = a
-        if args:
-            free = [a.name for a in od.attrs if a.name not in params and a.name != "is_train"]
-            if len(args) > len(free):
-                raise TypeError(f"{called}: too many positional arguments")
-            params.update(zip(free, args))
         missing = [n for n in order if n not in given]
         if missing and given:
             raise MXNetError(f"{od.name}: missing inputs {missing}")
@@ -227,4 +226,7 @@ def make_function(called: str, hint: str | None = None):
 def populate(namespace: dict, package: str):
     """``mx.nd``'s operator functions, laid out as ``mx.sym``'s."""
     from ..symbol.ops import populate as _populate
+    from .cached_op import CachedOp
     _populate(namespace, package, make_function)
+    namespace["CachedOp"] = CachedOp           # mx.nd.CachedOp, mx.nd.op.CachedOp (MXNet's)
+    namespace["op"].CachedOp = CachedOp

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from ..base import GraphError
 from ..ir.core import Graph, Op, Rewriter, Value
-from ..ir.registry import LOSS
+from ..ir.registry import LOSS, View
 from .base import Pass, PassContext
 
 __all__ = ["Autodiff", "head_grad_name", "grad_name"]
@@ -96,6 +96,12 @@ class Autodiff(Pass):
             if not is_loss and all(x is None for x in gs):
                 continue
             od = op.opdef
+            if isinstance(od.lower, View) and od.vjp is None and \
+                    any(v.dtype is not None and v.dtype.is_float for v in op.inputs):
+                # a view moves values: it always has a gradient, so one without a rule is a
+                # missing rule, not a zero gradient
+                raise GraphError(f"autodiff: {op.opname} '{op.name}' has no gradient rule "
+                                 f"(a view meant for after autodiff reached by a gradient)")
             if not od.differentiable or od.vjp is None:
                 continue
             if len(gs) == 1:

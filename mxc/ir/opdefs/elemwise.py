@@ -617,11 +617,20 @@ register_op(OpDef(
     infer_dtype=_where_dtype, interp=_where_np, vjp=_where_vjp, decompose=_where_decompose,
     doc="x where condition is non-zero, else y; a 1-d condition selects rows (MXNet).",
 ))
+def _bwhere_vjp(b, op, g):
+    """The branches' gradients: ``g`` where each was chosen, summed back over the axes it was
+    broadcast along; none for the condition."""
+    c, x, y = op.inputs
+    z = b.zeros_like(g)
+    return (None, b.sum_to(b.op("_where", [c, g, z]), tuple(x.shape)),
+            b.sum_to(b.op("_where", [c, z, g]), tuple(y.shape)))
+
+
 register_op(OpDef(
     name="_where", arguments=("condition", "x", "y"), infer_shape=_bwhere_shape,
     infer_dtype=_where_dtype,
     interp=lambda xs, a: (np.where(xs[0] != 0, xs[1], xs[2]),),
-    differentiable=False,
+    vjp=_bwhere_vjp,
     lower=Elementwise(lambda k, a, c, x, y: k.where(k.ne(c, k.const(0, c.dtype)), x, y)),
     traits={ELEMENTWISE},
     doc="where with numpy broadcasting of the condition (what `where` lowers to).",

@@ -1718,10 +1718,20 @@ def _crop_index(attrs, in_shape, out_shape, idx):
     return [i + lo for i, lo in zip(idx, attrs["begin"])]
 
 
+def _nn_crop_vjp(b, op, g):
+    """The head gradient zero-padded back to the input's shape."""
+    a = op.attrs
+    x = op.inputs[0]
+    pw = []
+    for lo, hi, d in zip(a["begin"], a["end"], x.shape):
+        pw += [lo, d - hi]
+    return (b.op("_pad_view", [g], {"pad_width": tuple(pw), "constant_value": 0.0}),)
+
+
 register_op(OpDef(
     name="_nn_crop", attrs=(Attr("begin", "shape"), Attr("end", "shape")),
     arguments=("data",), infer_shape=forward_shape(_crop_rule), interp=_crop_np,
-    differentiable=False, lower=View("custom", _crop_index), traits={VIEW},
+    vjp=_nn_crop_vjp, lower=View("custom", _crop_index), traits={VIEW},
     doc="The box [begin, end) of data (a view; the backward of constant padding and of "
         "concatenation).",
 ))
@@ -2393,7 +2403,7 @@ register_op(OpDef(
 ))
 register_op(OpDef(
     name="_pad_lib", attrs=_PAD_ATTRS, arguments=("data",), infer_shape=_pad_rule,
-    interp=_pad_np, differentiable=False, lower=Extern(_pad_extern, "pad"),
+    interp=_pad_np, vjp=_pad_vjp, lower=Extern(_pad_extern, "pad"),
     validate=_pad_validate, doc="Edge / reflect padding as a library call.",
 ))
 
@@ -2414,10 +2424,19 @@ def _pad_view_rule(rc, shapes):
     return tuple(d + pw[2 * i] + pw[2 * i + 1] for i, d in enumerate(shapes[0]))
 
 
+def _pad_view_vjp(b, op, g):
+    """The unpadded box of the head gradient."""
+    pw = op.attrs["pad_width"]
+    x = op.inputs[0]
+    begin = tuple(pw[2 * i] for i in range(len(x.shape)))
+    end = tuple(lo + d for lo, d in zip(begin, x.shape))
+    return (b.op("_nn_crop", [g], {"begin": begin, "end": end}),)
+
+
 register_op(OpDef(
     name="_pad_view", attrs=(Attr("pad_width", "shape"), Attr("constant_value", "float", 0.0)),
     arguments=("data",), infer_shape=forward_shape(_pad_view_rule),
-    interp=lambda xs, a: _pad_np(xs, dict(a, mode="constant")), differentiable=False,
+    interp=lambda xs, a: _pad_np(xs, dict(a, mode="constant")), vjp=_pad_view_vjp,
     lower=View("custom", _pad_view_index, guard=_pad_view_guard,
                fill=lambda a: a["constant_value"]),
     traits={VIEW}, doc="Constant padding of any axes (a masked view: fused into consumers).",
