@@ -27,7 +27,7 @@ from mxc.testing import assert_close
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data", "ops", "optimizer_ops")
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from make_optimizer_op_golden import CASES
+from make_optimizer_op_golden import CASES, nd_function
 
 NAMES = sorted(CASES)
 
@@ -51,9 +51,15 @@ def _check(actual, expected, what):
     assert_close(actual, expected, rtol, atol, what)
 
 
+def _opname(op):
+    """The registry name of a golden case's ``mx.nd`` function (``contrib.X`` is
+    ``_contrib_X``)."""
+    return "_contrib_" + op[len("contrib."):] if op.startswith("contrib.") else op
+
+
 def _graph(op, attrs, ins):
     """The one-op graph returning the visible outputs, then the mutated inputs' new values."""
-    od = get_op(op)
+    od = get_op(_opname(op))
     typed = od.parse_attrs(dict(attrs))
     b = Builder(op)
     vals = [b.input(f"x{i}", TensorType(tuple(x.shape), DType.parse(x.dtype)))
@@ -78,7 +84,7 @@ def test_nd_against_mxnet(name):
             kw["out"] = [arrays[i * st] for i in range(nw)]
         else:
             kw["out"] = arrays[0]
-    res = getattr(mx.nd, op)(*arrays, **kw)
+    res = nd_function(mx.nd, op)(*arrays, **kw)
     outs = res if isinstance(res, (list, tuple)) else [res]
     assert len(outs) == meta["n_out"]
     for i, o in enumerate(outs):
@@ -159,7 +165,8 @@ def test_symbol_executor_matches_nd():
 
 def test_not_differentiable():
     for name in ("sgd_update", "adam_update", "multi_sgd_mom_update", "multi_sum_sq",
-                 "all_finite", "reset_arrays", "lamb_update_phase2"):
+                 "all_finite", "reset_arrays", "lamb_update_phase2",
+                 "_contrib_group_adagrad_update"):
         assert not get_op(name).differentiable
 
 
@@ -215,3 +222,26 @@ def test_optimizers_lower_to_the_operators_rules():
                              out=wr)
     assert_close(w.asnumpy(), wr.asnumpy())
     assert_close(d.asnumpy(), d2.asnumpy())
+
+
+def test_group_adagrad_update():
+    """contrib.group_adagrad_update: history is a mutated auxiliary state of one value per row;
+    a dense gradient with a zero row leaves that row (weight and history) unchanged, as MXNet's
+    lazy row_sparse update does; a history that is not one value per row is refused."""
+    w, g, h = (mx.sym.Variable(n) for n in ("w", "g", "h"))
+    s = mx.sym.contrib.group_adagrad_update(w, g, h, lr=0.1, name="u")
+    assert s.list_arguments() == ["w", "g"] and s.list_auxiliary_states() == ["h"]
+    assert s.infer_shape(w=(5, 2, 3))[2] == [(5, 1)]
+    rng = np.random.default_rng(2)
+    w0 = rng.normal(size=(4, 3)).astype(np.float32)
+    g0 = rng.normal(size=(4, 3)).astype(np.float32)
+    g0[2] = 0
+    wv, hv = mx.nd.array(w0), mx.nd.ones((4, 1))
+    mx.nd.contrib.group_adagrad_update(wv, mx.nd.array(g0), hv, lr=0.1, out=wv)
+    hist = 1 + (g0 ** 2).mean(axis=1, keepdims=True)
+    assert_close(hv.asnumpy(), hist)
+    assert_close(wv.asnumpy(), w0 - 0.1 * g0 / np.sqrt(hist + 1e-5))
+    assert_close(wv.asnumpy()[2], w0[2])
+    with pytest.raises(MXNetError, match="group_adagrad_update.*history"):
+        mx.nd.contrib.group_adagrad_update(mx.nd.ones((4, 3)), mx.nd.ones((4, 3)),
+                                           mx.nd.ones((4, 3)), lr=0.1)

@@ -156,7 +156,23 @@ CASES = {
                              {"num_arrays": 2}, False),
     "reset_arrays": ("reset_arrays", [_w(), _w(S2), _f16((2,))],
                      {"num_arrays": 3}, False),
+    # MXNet takes the gradient only as row_sparse ("rsp": dense values with a zero row, passed
+    # to MXNet as row_sparse, so that row is absent and updated lazily) and needs out=weight
+    "group_adagrad_update": ("contrib.group_adagrad_update",
+                             [_w((4, 3)), ("rsp", (4, 3), "float32"), _pos((4, 1))],
+                             {"lr": 0.1, "rescale_grad": 0.5}, True),
+    "group_adagrad_update_clip": ("contrib.group_adagrad_update",
+                                  [_w((3, 2, 2)), ("rsp", (3, 2, 2), "float32"),
+                                   ("zeros", (3, 1), "float32")],
+                                  {"lr": 0.05, "clip_gradient": 0.3, "epsilon": 1e-3}, True),
 }
+
+
+def nd_function(nd, op):
+    """``mx.nd.<op>``, ``op`` possibly dotted (``contrib.group_adagrad_update``)."""
+    for part in op.split("."):
+        nd = getattr(nd, part)
+    return nd
 
 
 def make_inputs(specs, seed):
@@ -173,6 +189,9 @@ def make_inputs(specs, seed):
             x = rng.uniform(0.1, 1.0, shape)
         elif kind == "small":
             x = rng.normal(0, 0.1, shape)
+        elif kind == "rsp":
+            x = rng.normal(0, 1, shape)
+            x[1] = 0.0                              # a row the row_sparse gradient lacks
         elif kind == "zeros":
             x = np.zeros(shape)
         elif kind == "lrs":
@@ -203,7 +222,9 @@ def main():
             continue
         ins = make_inputs(specs, seed)
         arrays = [mx.nd.array(x, dtype=x.dtype) for x in ins]
-        fn = getattr(mx.nd, op)
+        call = [a.tostype("row_sparse") if sp[0] == "rsp" else a
+                for a, sp in zip(arrays, specs)]
+        fn = nd_function(mx.nd, op)
         nw = attrs.get("num_weights", 1)
         kw = dict(attrs)
         if out_weight:
@@ -212,7 +233,7 @@ def main():
                 kw["out"] = [arrays[i * st] for i in range(nw)]
             else:
                 kw["out"] = arrays[0]
-        res = fn(*arrays, **kw)
+        res = fn(*call, **kw)
         if res is None:
             res = []
         outs = res if isinstance(res, (list, tuple)) else [res]

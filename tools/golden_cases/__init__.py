@@ -61,7 +61,7 @@ def make_spd(x):
 
 
 FAMILIES = ["elemwise", "nn", "shape", "reduce", "linalg", "loss", "rnn", "classic", "linalg2",
-            "spatial", "detection", "seqmisc"]
+            "spatial", "detection", "seqmisc", "deformable"]
 
 
 def load_family(name):

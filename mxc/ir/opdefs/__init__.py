@@ -9,3 +9,4 @@ from . import detection  # noqa: F401
 from . import seqmisc  # noqa: F401
 from . import amp  # noqa: F401
 from . import optimizer  # noqa: F401
+from . import deformable  # noqa: F401

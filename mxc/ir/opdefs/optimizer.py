@@ -40,6 +40,9 @@ MXNet semantics kept:
   ``multi_lars``: the per-layer learning rates of LARS from those sums; ``all_finite`` /
   ``multi_all_finite``: a float32 (1,) flag, 1 when every element is finite;
   ``reset_arrays``: sets its inputs to zero and has no outputs.
+- ``_contrib_group_adagrad_update``: one history value per row ((rows, 1)); MXNet's takes
+  only a row_sparse gradient (lazy: absent rows untouched); a dense gradient here updates every
+  row, and a zero row changes nothing, so the results are the same.
 
 None of these operators is differentiable (MXNet registers no gradient for them).
 """
@@ -58,6 +61,7 @@ __all__ = [
     "adam",
     "ftml",
     "ftrl",
+    "group_adagrad",
     "lamb_phase1",
     "lamb_phase2",
     "nag_mom",
@@ -630,6 +634,96 @@ _SPECS += [
 for _s in _SPECS:
     _register_spec(_s)
 RULES = {s.name: s for s in _SPECS}
+
+
+# =================================================================================================
+# _contrib_group_adagrad_update: one history value per row (not the flat one-length model above)
+# =================================================================================================
+def group_adagrad(m, T, H, clip):
+    """``_contrib_group_adagrad_update`` on (rows, row_length) ``weight``/``grad`` and a
+    (rows, 1) ``history``::
+
+        g = clip(rescale_grad * grad, clip_gradient)
+        history += mean(square(g), axis=1)          # sum of squares / row_length
+        weight -= lr * g / sqrt(history + epsilon)
+
+    (no weight decay, as in MXNet). ``m`` works on (rows, row_length); ``m.n`` is the row
+    length."""
+    b = m.b
+    g = b.mul(T["grad"], H["rescale_grad"])
+    if clip:
+        g = m.clip(g, H["clip_gradient"])
+    hist = b.add(T["history"], b.div(b.sum(b.square(g), axis=1, keepdims=True), float(m.n)))
+    step = b.div(b.mul(H["lr"], g), b.sqrt(b.add(hist, H["epsilon"])))
+    return {"weight": b.sub(T["weight"], step), "history": hist}
+
+
+class _RowOps(UpdateOps):
+    """UpdateOps over (rows, row_length) arrays: ``n`` is the row length."""
+
+    def __init__(self, b, shape):
+        super().__init__(b, shape[1])
+        self.shape = tuple(shape)
+
+    def full(self, x):
+        return self.b.broadcast_to(x, self.shape)
+
+
+def _gag_rows(rc, s):
+    if len(s) < 1 or numel(s) == 0:
+        raise rc.shape_error(f"weight has shape {tuple(s)}; expected a non-empty array of at "
+                             "least one axis (rows)")
+    return s[0], numel(s) // s[0]
+
+
+def _gag_shape(rc, shapes):
+    names = rc.input_names()
+    s = unify_shapes(rc, [shapes[0], shapes[1],
+                          rc.out_shapes[0] if rc.out_shapes else None],
+                     [names[0], names[1], "output"])
+    h = shapes[2]
+    if s is None or None in s:
+        return [s, s, h], [s, h]
+    rows, _ = _gag_rows(rc, s)
+    if h is None:
+        h = (rows, 1)
+    elif len(h) < 1 or h[0] != rows or numel(h) != rows:
+        raise rc.shape_error(f"history has shape {tuple(h)} for weight of shape {tuple(s)}; "
+                             f"expected one value per row: ({rows}, 1)")
+    return [s, s, tuple(h)], [s, tuple(h)]
+
+
+def _gag_decompose(b, op):
+    a = op.attrs
+    w, g, h = op.inputs
+    rows, rl = _gag_rows(None, tuple(w.shape))
+    T = {"weight": b.reshape(w, (rows, rl)), "grad": b.reshape(g, (rows, rl)),
+         "history": b.reshape(h, (rows, 1))}
+    H = {k: b.reshape(v, (1, 1)) for k, v in _hp_const(b, {
+        "lr": _f32(a["lr"]), "rescale_grad": _f32(a["rescale_grad"]),
+        "clip_gradient": _f32(a["clip_gradient"]), "epsilon": _f32(a["epsilon"])},
+        w.dtype).items()}
+    outs = group_adagrad(_RowOps(b, (rows, rl)), T, H, _clip_on(a))
+    return [b.reshape(outs["weight"], tuple(w.shape)),
+            b.reshape(outs["history"], tuple(h.shape))]
+
+
+register_op(OpDef(
+    name="_contrib_group_adagrad_update",
+    attrs=(_LR, _RESCALE, _CLIP,
+           Attr("epsilon", "float", _f32(1e-5), doc="Epsilon for numerical stability")),
+    arguments=("weight", "grad"), aux=("history",),
+    outputs=("output", "history_new"), num_visible_outputs=1,
+    infer_shape=_gag_shape, interp=interp_by_decomposition("_contrib_group_adagrad_update"),
+    vjp=None, differentiable=False, decompose=_gag_decompose,
+    aux_update=_aux_update_positions(lambda a: ((2, 1),)),
+    extra={"mutate_inputs": True},
+    doc="Group AdaGrad: one adaptive rate per row, history += mean(square(clip(rescale_grad "
+        "* grad)), axis=1); weight -= lr * g / sqrt(history + epsilon). MXNet takes a "
+        "row_sparse gradient and updates only its rows (lazily); a dense gradient here "
+        "updates every row, which for rows whose gradient is zero leaves weight and history "
+        "as they were, so the results agree. Mutates history in place; not differentiable.",
+))
 
 
 # =================================================================================================
