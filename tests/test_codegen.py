@@ -151,3 +151,16 @@ def test_inplace_refused_when_the_input_is_read_elsewhere():
     assert c.program.inplace == {}
     xv = np.arange(16, dtype=np.float32).reshape(4, 4)
     np.testing.assert_array_equal(c(xv)[0], xv + xv.T)
+
+
+@pytest.mark.parametrize("target", ["llvm", "triton"])
+def test_scalar_operand_after_a_reduction(target):
+    # max(sum(x), c): the NaN test of the scalar c is folded, not a [1] block stored into a
+    # scalar pointer (which Triton refused)
+    x = mx.sym.Variable("x")
+    a = np.random.default_rng(0).random((4, 5)).astype(np.float32)
+    a[0] = 0
+    c = mx.compile(mx.sym.maximum(mx.sym.sum(x, axis=1), 1.0), x=(4, 5), target=target)
+    np.testing.assert_allclose(c(a)[0], np.maximum(a.sum(1), 1.0), rtol=1e-6)
+    c = mx.compile(mx.sym.maximum(mx.sym.sum(x), float("nan")), x=(4, 5), target=target)
+    assert np.isnan(c(a)[0]).all()

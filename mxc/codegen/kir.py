@@ -481,6 +481,8 @@ class KBuilder:
         a, b = self._promote(a, b)
         if c.dtype != DType.bool:
             c = self.ne(c, self.const(0, c.dtype))
+        if c.op == "const":                 # decided when the kernel is built
+            return a if c.attr else b
         return self._emit("where", (c, a, b), a.dtype)
 
     def _promote(self, a, b):
@@ -496,6 +498,10 @@ class KBuilder:
     def alu(self, op: str, *args) -> Instr:
         if op in CMP_OPS:
             a, b = self._promote(*args)
+            if a.op == "const" and b.op == "const":
+                # a comparison of constants (the NaN test x != x of a scalar operand) is a
+                # constant: folded, so no backend sees a value with no grid position
+                return self.const(_CMP_FOLD[op](a.attr, b.attr), DType.bool)
             return self._emit("alu", (a, b), DType.bool, op)
         if op in ("and_", "or_", "xor") and args[0].dtype == DType.bool:
             a, b = args
@@ -531,6 +537,10 @@ def formula_cost(fn, attrs, dtypes, ndim: int = 1) -> int:
     fn(k, attrs, *xs)
     n = sum(1 for ins in kern.body if ins.op == "alu" and ins.attr in EXPENSIVE_ALU)
     return EXPENSIVE_COST * n if n else 1
+
+
+_CMP_FOLD = {"lt": lambda a, b: a < b, "le": lambda a, b: a <= b, "gt": lambda a, b: a > b,
+             "ge": lambda a, b: a >= b, "eq": lambda a, b: a == b, "ne": lambda a, b: a != b}
 
 
 def _hkey(attr):
