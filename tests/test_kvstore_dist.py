@@ -104,6 +104,16 @@ def train_bucketing(mx, x, y, batch, kvstore, seed):
     return {k: v.asnumpy() for k, v in mod.get_params()[0].items()}
 
 
+def train_feedforward(mx, x, y, batch, kvstore, seed):
+    """The legacy FeedForward model: one epoch of STEPS steps."""
+    mx.random.seed(seed)
+    it = mx.io.NDArrayIter(x, y, batch_size=batch, shuffle=False)
+    model = mx.model.FeedForward(mlp(mx), ctx=mx.cpu(), num_epoch=1, optimizer="sgd",
+                                 initializer=mx.init.Xavier(), **OPT)
+    model.fit(it, kvstore=kvstore)
+    return {k: v.asnumpy() for k, v in model.arg_params.items()}
+
+
 # --- the worker processes ----------------------------------------------------------------------
 def worker_main(outdir):
     import mxc as mx
@@ -168,6 +178,8 @@ def worker_main(outdir):
             res[f"mod_{stage}_{k}"] = v
     for k, v in train_bucketing(mx, xp, yp, B, "dist_sync", seed=100 + r).items():
         res[f"bucket_{k}"] = v
+    for k, v in train_feedforward(mx, xp, yp, B, "dist_sync", seed=100 + r).items():
+        res[f"ff_{k}"] = v
     np.savez(os.path.join(outdir, f"rank{r}.npz"), **res)
 
 
@@ -253,6 +265,7 @@ def reference(tmp_path_factory):
     x, y = dataset()
     got = train_module(mx, x, y, NW * B, "local", os.path.join(outdir, "mod"), seed=100)
     got["bucket"] = train_bucketing(mx, x, y, NW * B, "local", seed=100)
+    got["ff"] = train_feedforward(mx, x, y, NW * B, "local", seed=100)
     return outdir, got
 
 
@@ -338,6 +351,14 @@ def test_bucketing_module_two_workers(job, reference):
     for name, want in ref["bucket"].items():
         np.testing.assert_array_equal(r0[f"bucket_{name}"], r1[f"bucket_{name}"])
         np.testing.assert_allclose(r0[f"bucket_{name}"], want, rtol=1e-4, atol=1e-5)
+
+
+def test_feedforward_two_workers(job, reference):
+    _, (r0, r1) = job
+    _, ref = reference
+    for name, want in ref["ff"].items():
+        np.testing.assert_array_equal(r0[f"ff_{name}"], r1[f"ff_{name}"])
+        np.testing.assert_allclose(r0[f"ff_{name}"], want, rtol=1e-4, atol=1e-5, err_msg=name)
 
 
 def test_checkpoints_match_the_single_process_run(job, reference):
