@@ -10,6 +10,16 @@ means mxc plans less).
     python -m bench                       # everything, 1 and 2 threads
     python -m bench --quick               # fewer rounds, smaller sizes (CI smoke test)
     python -m bench --workloads chain_16m,mlp_b64 --threads 2 --rounds 7
+    python -m bench --workloads lenet_bf16,mlp_bf16 --rounds 1 --no-compile
+
+The bf16 rows (``mlp_bf16``, ``lenet_bf16``) train the ``mlp_b64`` / ``lenet_b64`` models (batch
+64, SGD with momentum) in mixed precision: mxc and MXNet run the symbol converted by
+``mx.contrib.amp.convert_symbol(target_dtype="bfloat16")`` (bf16 GEMMs/convolutions, float32
+parameters), torch runs its model under ``torch.autocast("cpu", torch.bfloat16)``. Asking for
+a bf16 row also runs its float32 row in the same run, and the table adds each system's bf16 /
+float32 speed ratio. bf16 speed depends on the CPU: with AVX-512 BF16 or AMX the GEMMs run in
+bf16 natively; on an AVX2-only CPU they are emulated (converted), and MXNet 1.9.1's oneDNN
+cannot create bf16 primitives at all (its row then records that error instead of a figure).
 """
 from __future__ import annotations
 
@@ -37,6 +47,10 @@ WORKLOADS = {
     "lenet_b64": ("lenet", {"batch": 64}, "samples/s", lambda s, i: i["samples"] / s, True),
     "lstm_lm": ("lstm_lm", {}, "tokens/s", lambda s, i: i["tokens"] / s, True),
     "lstm_lm_fused": ("lstm_lm_fused", {}, "tokens/s", lambda s, i: i["tokens"] / s, True),
+    # AMP bfloat16 training of the two models above (see the module docstring)
+    "mlp_bf16": ("mlp_bf16", {"batch": 64}, "samples/s", lambda s, i: i["samples"] / s, True),
+    "lenet_bf16": ("lenet_bf16", {"batch": 64}, "samples/s", lambda s, i: i["samples"] / s,
+                   True),
     # ImageRecordIter, 224x224, random crop + mirror (bench/workloads_image.py)
     "imagerec_224": ("imagerec", {"batch": 32}, "images/s", lambda s, i: i["images"] / s,
                      True),
@@ -44,6 +58,16 @@ WORKLOADS = {
 QUICK = {"triad_16m": {"n": 1 << 20}, "chain_16m": {"n": 1 << 22},
          "imagerec_224": {"images": 64}}
 SYSTEMS = ["mxc", "torch", "torch.compile", "mxnet"]
+FP32_OF = {"mlp_bf16": "mlp_b64", "lenet_bf16": "lenet_b64"}     # the bf16 rows' float32 twins
+
+
+def with_fp32_twins(workloads):
+    """``workloads`` plus the float32 row of every bf16 row asked for (same run)."""
+    out = list(workloads)
+    for w in workloads:
+        if w in FP32_OF and FP32_OF[w] not in out:
+            out.insert(out.index(w), FP32_OF[w])
+    return out
 
 
 def oracle_python() -> str | None:
@@ -201,6 +225,16 @@ def table(results):
             lines.append(f"{wl:12s} {thr:>3d} planned memory mxc {r['planned_bytes']} B, "
                          f"MXNet {q['planned_bytes']} B: "
                          f"{r['planned_bytes'] / q['planned_bytes']:.2f}x")
+    for wl, fp32 in FP32_OF.items():
+        for thr in sorted({t for (w, t, _) in by if w == wl}):
+            cells = []
+            for p in SYSTEMS:
+                lo, hi = by.get((wl, thr, p)), by.get((fp32, thr, p))
+                if lo and hi:
+                    cells.append(f"{p} {lo['median'] / hi['median']:.2f}x")
+            if cells:
+                lines.append(f"{wl:12s} {thr:>3d} bf16 / fp32 speed ({fp32}): "
+                             + ", ".join(cells))
     lines.append("(ratios: mxc speed / peer speed; for us/op peer time / mxc time)")
     return "\n".join(lines)
 
@@ -231,7 +265,7 @@ def main(argv=None) -> int:
         if sink:
             sink.write(line + "\n")
     t0 = time.time()
-    results = run([w for w in a.workloads.split(",") if w], systems,
+    results = run(with_fp32_twins([w for w in a.workloads.split(",") if w]), systems,
                   [int(t) for t in a.threads.split(",")], rounds, budget, a.quick, emit)
     if not a.no_compile:
         compile_times(emit)

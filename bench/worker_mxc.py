@@ -41,6 +41,8 @@ WORKLOADS = {
     "tiny": lambda: W.SymbolForward(mx, W.tiny_symbol),
     "mlp": lambda: MxcTraining(mx, W.mlp_symbol, (784,)),
     "lenet": lambda: MxcTraining(mx, W.lenet_symbol, (1, 28, 28)),
+    "mlp_bf16": lambda: MxcTraining(mx, W.mlp_bf16_symbol, (784,)),
+    "lenet_bf16": lambda: MxcTraining(mx, W.lenet_bf16_symbol, (1, 28, 28)),
     "compile_lenet": CompileTime,
     "lstm_lm": lambda: W.BucketingLM(mx),
     "imagerec": lambda: WI.RecordIterRead(mx),

@@ -99,6 +99,25 @@ class Training:
         self.opt.step()
 
 
+class AutocastTraining(Training):
+    """The same training step with the forward under ``torch.autocast("cpu", bfloat16)``
+    (parameters and optimizer in float32, as mxc's and MXNet's AMP)."""
+
+    def setup(self, batch=64, **_):
+        build = self.build
+
+        class _Auto(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = build()
+
+            def forward(self, x):
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return self.net(x).float()
+        self.build = _Auto
+        return super().setup(batch=batch)
+
+
 def mlp():
     return torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(),
                                torch.nn.Linear(128, 64), torch.nn.ReLU(),
@@ -201,6 +220,8 @@ WORKLOADS = {
     "chain": Chain, "tiny": Tiny, "triad": Triad,
     "mlp": lambda: Training(mlp, (784,)),
     "lenet": lambda: Training(lenet, (1, 28, 28)),
+    "mlp_bf16": lambda: AutocastTraining(mlp, (784,)),
+    "lenet_bf16": lambda: AutocastTraining(lenet, (1, 28, 28)),
 }
 if MODE == "eager":
     WORKLOADS["imagerec"] = RecordLoader

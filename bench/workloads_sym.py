@@ -59,6 +59,31 @@ def lenet_symbol(mx):
     return mx.sym.SoftmaxOutput(fc2, name="softmax")
 
 
+def amp_symbol(mx, build, target_dtype="bfloat16"):
+    """``build``'s symbol converted by ``mx.contrib.amp.convert_symbol`` (the bf16 rows).
+
+    MXNet 1.9.1's Module cannot infer the dtype of a parameter that only feeds an
+    ``amp_cast`` ("InferType pass cannot decide dtypes"), so for MXNet the parameters are
+    marked float32 (``__dtype__``), as ``convert_model`` would from the parameter arrays."""
+    import importlib
+    amp = importlib.import_module(mx.__name__ + ".contrib.amp")
+    sym = amp.convert_symbol(build(mx), target_dtype=target_dtype)
+    if mx.__name__ == "mxnet":
+        params = set(sym.list_arguments()) - {"data", "softmax_label"}
+        for node in sym.get_internals():
+            if node.name in params and node.attr("__dtype__") is None:
+                node._set_attr(__dtype__="0")
+    return sym
+
+
+def mlp_bf16_symbol(mx):
+    return amp_symbol(mx, mlp_symbol)
+
+
+def lenet_bf16_symbol(mx):
+    return amp_symbol(mx, lenet_symbol)
+
+
 class SymbolForward:
     """Forward of a symbol bound once (inference), timed per call."""
 

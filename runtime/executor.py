@@ -42,7 +42,9 @@ def compile_cached(symbol, shapes: dict, dtypes: dict, target: str, is_train: bo
     :mod:`mxc.passes.pin`) are part of the key: a monitored executor gets its own program."""
     from mxc.symbol.convert import compile_symbol as mx_compile
     pins = tuple(sorted(set(pins))) if pins else ()
-    key = (symbol.tojson(), tuple(sorted((k, tuple(v)) for k, v in shapes.items())),
+    # the JSON with its amp_cast nodes: an AMP-converted symbol is a different program
+    key = (symbol.tojson(remove_amp_cast=False),
+           tuple(sorted((k, tuple(v)) for k, v in shapes.items())),
            tuple(sorted((k, DType.parse(v).np_name) for k, v in dtypes.items())), target,
            bool(is_train), tuple(grad_wrt) if grad_wrt is not None else None, pins)
     return _MEMO.get(key, lambda: mx_compile(symbol, shapes=shapes, dtypes=dtypes,

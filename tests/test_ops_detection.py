@@ -172,3 +172,15 @@ def test_runtime_errors():
     with pytest.raises(MXNetError, match="_contrib_MultiBoxTarget.*padding"):
         mx.nd.contrib.MultiBoxTarget(mx.nd.ones((1, 4, 4)), mx.nd.array(lab),
                                      mx.nd.ones((1, 2, 4)))[0].asnumpy()
+
+
+def test_rroialign_has_no_gradient_and_says_so():
+    # MXNet 1.9.1 has none either; refusing beats a silent zero
+    s = mx.sym.contrib.RROIAlign(mx.sym.Variable("data"), mx.sym.Variable("rois"),
+                                 pooled_size=(2, 2), spatial_scale=1.0, name="rroi")
+    exe = s.simple_bind(mx.cpu(), data=(1, 2, 6, 6), rois=(3, 6))
+    with pytest.raises(mx.base.UnsupportedError, match="RROIAlign 'rroi'.*no gradient"):
+        exe.forward(is_train=True)
+        exe.backward(mx.nd.ones((3, 2, 2, 2)))
+    with pytest.raises(mx.base.MXNetError, match="RROIAlign.*rroi.*\\(3,5\\)"):
+        s.infer_shape(data=(1, 2, 6, 6), rois=(3, 5))

@@ -108,6 +108,15 @@ def scenarios():
     s["bipartite_doc"] = (lambda mx: mx.sym.contrib.bipartite_matching(
         mx.sym.Variable("data"), threshold=1e-12, is_ascend=False, name="bm"),
         {"data": np.array([[0.5, 0.6], [0.1, 0.2], [0.3, 0.4]], np.float32)}, [])
+    # rotated rois [batch, cx, cy, w, h, angle in degrees] (forward only: MXNet has no gradient)
+    rrois = np.array([[0, 5, 4, 6, 3, 30], [1, 2.5, 7, 4.2, 5.1, -60], [0, 10, 8, 3, 3, 90],
+                      [1, 0, 0, 20, 18, 0], [0, 5, 5, 0.5, 0.2, 15]], np.float32)
+    for nm, kw in (("rroialign", {"pooled_size": (2, 3), "spatial_scale": 1.0}),
+                   ("rroialign_ratio", {"pooled_size": (3, 3), "spatial_scale": 0.5,
+                                        "sampling_ratio": 2})):
+        s[nm] = ((lambda kw: lambda mx: mx.sym.contrib.RROIAlign(
+            mx.sym.Variable("data"), mx.sym.Variable("rois"), name="rroi", **kw))(kw),
+            {"data": feat, "rois": rrois}, [])
     return s
 
 

@@ -89,11 +89,20 @@ class Autodiff(Pass):
             names[op.name] = names.get(op.name, 0) + 1
         tapped = {p.op for p in self.taps if p.kind == "grad" and names.get(p.op) == 1}
         contrib: dict = {}      # op name -> its vjp's per-input gradients (tapped ops only)
+        # values that depend on an input whose gradient is wanted: an op none of whose inputs
+        # does needs no vjp (a gradient flowing into it would be dropped anyway)
+        wanted = None if self.wrt is None else set(self.wrt)
+        live = {v for v in g.inputs if wanted is None or v.name in wanted}
+        for op in g.ops:
+            if any(v in live for v in op.inputs):
+                live.update(op.outputs)
         for op in reversed(g.ops):
             nop = new_ops[op]
             gs = [grads.get(v) for v in nop.outputs]
             is_loss = op in loss_ops
             if not is_loss and all(x is None for x in gs):
+                continue
+            if op.name not in tapped and not any(v in live for v in op.inputs):
                 continue
             od = op.opdef
             if isinstance(od.lower, View) and od.vjp is None and \

@@ -12,7 +12,12 @@
 - Loss scaling: :class:`~mxc.contrib.amp.loss_scaler.LossScaler` is MXNet's. ``init_trainer``,
   ``scale_loss``, ``unscale`` and ``convert_hybrid_block`` work on Gluon Trainers and blocks,
   which mxc does not have: they raise :class:`~mxc.base.UnsupportedError`. bfloat16 (the CPU
-  target) needs no loss scaling.
+  target) needs no loss scaling. For float16 Module training mxc adds
+  :class:`~mxc.contrib.amp.module.LossScalingModule` (an mxc name; MXNet 1.9.1 has no Module
+  loss scaling): a Module whose loss outputs' gradients are multiplied by a runtime scale,
+  which skips the update and halves the scale on overflow (``multi_all_finite``), unscales
+  through the optimizer's ``rescale_grad``, and doubles the scale after ``scale_seq_len``
+  clean steps (MXNet's LossScaler schedule).
 
 ``target_dtype`` is ``"float16"`` or ``"bfloat16"`` (also ``np.float16`` and MXNet's bfloat16
 marker :data:`bfloat16`, ``np.dtype([('bfloat16', np.uint16)])``).
@@ -55,7 +60,8 @@ bfloat16 = np.dtype([("bfloat16", np.uint16)])     # MXNet's numpy stand-in for 
 
 _GLUON = ("mxc does not support Gluon (Trainer, HybridBlock), which {what} works on; for "
           "Module, convert the symbol with amp.convert_symbol / amp.convert_model (bfloat16 "
-          "needs no loss scaling; amp.LossScaler gives MXNet's dynamic schedule)")
+          "needs no loss scaling; for float16, amp.LossScalingModule is a Module with MXNet's dynamic "
+          "loss-scaling schedule)")
 
 
 def _dtype(target_dtype) -> DType:

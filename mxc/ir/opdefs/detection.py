@@ -1670,3 +1670,109 @@ for _name, _multi, _fn in (("_contrib_Proposal", False, _proposal_np),
              + ("One row block per image. " if _multi else "One image (batch 1). ")
              + "Gradient: zero (MXNet)."),
     ))
+
+
+# =================================================================================================
+# RROIAlign (library: the sampling grid of each rotated roi depends on its values)
+# =================================================================================================
+def _rroi_rule(rc, shapes):
+    d, r = shapes
+    if len(d) != 4:
+        raise rc.shape_error(f"data has shape ({shape_str(d)}); expected a 4-d feature map "
+                             "(batch, channel, height, width)")
+    if len(r) != 2 or r[1] != 6:
+        raise rc.shape_error(f"rois have shape ({shape_str(r)}); expected (num_rois, 6) rows "
+                             "[batch_index, center_x, center_y, width, height, angle_degrees]")
+    ph, pw = rc.attrs["pooled_size"]
+    return [(r[0], d[1], ph, pw)]
+
+
+def _rroi_weights(a, rois, H, W):
+    """Per roi, the (PH*PW, H*W) matrix of averaged bilinear sampling weights (float64): MXNet's
+    pre_calc_for_bilinear_interpolate, summed over each bin's sampling points."""
+    import math
+    PH, PW = a["pooled_size"]
+    ss, sr = a["spatial_scale"], a["sampling_ratio"]
+    out = []
+    for row in rois:
+        cw, ch = row[1] * ss, row[2] * ss
+        rw, rh = max(row[3] * ss, 1.0), max(row[4] * ss, 1.0)
+        theta = row[5] * math.pi / 180.0
+        bh, bw = rh / PH, rw / PW
+        gh = sr if sr > 0 else int(math.ceil(rh / PH))
+        gw = sr if sr > 0 else int(math.ceil(rw / PW))
+        cos_t, sin_t = math.cos(theta), math.sin(theta)
+        wm = np.zeros((PH * PW, H * W))
+        for ph in range(PH):
+            for pw in range(PW):
+                acc = wm[ph * PW + pw]
+                for iy in range(gh):
+                    yy = -rh / 2.0 + ph * bh + (iy + 0.5) * bh / gh
+                    for ix in range(gw):
+                        xx = -rw / 2.0 + pw * bw + (ix + 0.5) * bw / gw
+                        x = xx * cos_t + yy * sin_t + cw
+                        y = yy * cos_t - xx * sin_t + ch
+                        if y < -1.0 or y > H or x < -1.0 or x > W:
+                            continue
+                        y, x = max(y, 0.0), max(x, 0.0)
+                        yl, xl = int(y), int(x)
+                        if yl >= H - 1:
+                            yh = yl = H - 1
+                            y = float(yl)
+                        else:
+                            yh = yl + 1
+                        if xl >= W - 1:
+                            xh = xl = W - 1
+                            x = float(xl)
+                        else:
+                            xh = xl + 1
+                        ly, lx = y - yl, x - xl
+                        hy, hx = 1.0 - ly, 1.0 - lx
+                        acc[yl * W + xl] += hy * hx
+                        acc[yl * W + xh] += hy * lx
+                        acc[yh * W + xl] += ly * hx
+                        acc[yh * W + xh] += ly * lx
+        out.append(wm / (gh * gw))
+    return out
+
+
+def _rroi_t(a, data, rois):
+    import torch
+    N, C, H, W = data.shape
+    PH, PW = a["pooled_size"]
+    rc = rois.detach().cpu().double().numpy()
+    out = torch.zeros((rc.shape[0], C, PH, PW), dtype=data.dtype, device=data.device)
+    for n, wm in enumerate(_rroi_weights(a, rc, H, W)):
+        b = int(rc[n, 0])
+        if not 0 <= b < N:
+            continue                    # a roi outside the batch gives zeros
+        w = torch.from_numpy(wm).to(device=data.device, dtype=data.dtype)
+        out[n] = (data[b].reshape(C, H * W) @ w.T).reshape(C, PH, PW)
+    return (out,)
+
+
+def _rroi_vjp(b, op, g):
+    from ...base import UnsupportedError
+    raise UnsupportedError(f"_contrib_RROIAlign '{op.name}': has no gradient (MXNet 1.9.1 "
+                           "has none either); wrap its input in BlockGrad to train the rest")
+
+
+register_op(OpDef(
+    name="_contrib_RROIAlign",
+    attrs=(Attr("pooled_size", "shape", doc="RROI align output shape (h,w) "),
+           Attr("spatial_scale", "float", doc="Ratio of input feature map height (or width) to "
+                "raw image height (or width). Equals the reciprocal of total stride in "
+                "convolutional layers"),
+           Attr("sampling_ratio", "int", -1, doc="Optional sampling ratio of RROI align, using "
+                "adaptive size by default.")),
+    arguments=("data", "rois"), infer_shape=forward_shape(_rroi_rule), validate=_roipool_check,
+    infer_dtype=_roi_dtype, interp=_torch_interp(_rroi_t), vjp=_rroi_vjp,
+    lower=Extern(_TorchCall(_rroi_t), "rroi_align"),
+    extra={"library_reason": "each rotated roi's sampling grid and weights depend on its "
+                             "values"},
+    doc="Rotated ROI Align: each roi [batch_index, center_x, center_y, width, height, angle in "
+        "degrees] (scaled by spatial_scale, at least 1x1) is split into pooled_size bins, each "
+        "the mean of sampling_ratio^2 (adaptive: ceil(roi size / pooled size)) bilinear samples "
+        "on the rotated grid; samples beyond one pixel outside the map count as 0. No gradient "
+        "(as MXNet 1.9.1).",
+))
