@@ -242,7 +242,9 @@ def test_every_library_call_loads():
     fns = cache._extern_functions()
     assert len(fns) > 10
     for f in fns:
-        assert cache._unpickle(pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL)) is f
+        got = cache._unpickle(pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL))
+        # a function comes back as itself; a callable object wrapping one, as an equal copy
+        assert got is f or (type(got) is type(f) and vars(got) == vars(f)), f
 
 
 def test_numpy_values_load():

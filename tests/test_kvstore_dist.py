@@ -40,6 +40,11 @@ def part(a, num_parts, part_index):
 
 
 def mlp(mx):
+    with mx.name.NameManager():       # the same automatic names in every process
+        return _mlp(mx)
+
+
+def _mlp(mx):
     data = mx.sym.Variable("data")
     h = mx.sym.Activation(mx.sym.FullyConnected(data, num_hidden=16, name="fc1"),
                           act_type="tanh")

@@ -223,7 +223,14 @@ def _extern_functions() -> set:
     fns = set()
     for od in all_ops().values():
         if isinstance(od.lower, Extern):
-            fns.update(f for f in (od.lower.fn, od.lower.split) if f is not None)
+            for f in (od.lower.fn, od.lower.split):
+                if f is None:
+                    continue
+                fns.add(f)
+                # a callable object wrapping the op's function (detection's _TorchCall(fn))
+                # pickles as its class and that function
+                fns.update(v for v in getattr(f, "__dict__", {}).values()
+                           if isinstance(v, types.FunctionType))
     return fns
 
 
