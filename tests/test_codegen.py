@@ -164,3 +164,28 @@ def test_scalar_operand_after_a_reduction(target):
     np.testing.assert_allclose(c(a)[0], np.maximum(a.sum(1), 1.0), rtol=1e-6)
     c = mx.compile(mx.sym.maximum(mx.sym.sum(x), float("nan")), x=(4, 5), target=target)
     assert np.isnan(c(a)[0]).all()
+
+
+@pytest.mark.parametrize("whole_s,split_s,pick", [(0.004, 0.001, "split"),
+                                                  (0.001, 0.004, "whole")])
+def test_parallel_kernels_choose_whole_or_split_by_measurement(whole_s, split_s, pick):
+    import time
+
+    from mxc.codegen.parallel import _Chooser
+    calls = []
+
+    def whole():
+        calls.append("whole")
+        time.sleep(whole_s)
+
+    def split():
+        calls.append("split")
+        time.sleep(split_s)
+    c = _Chooser(whole, split)
+    for _ in range(2 * (_Chooser.TRIALS + 1)):
+        c()
+    assert calls.count("whole") == calls.count("split") == _Chooser.TRIALS + 1
+    calls.clear()
+    c()
+    c()
+    assert calls == [pick, pick]
