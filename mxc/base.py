@@ -242,6 +242,13 @@ def c_handle_array(objs):
     return arr
 
 
+def _as_list(obj):
+    """``obj`` if it is a list or tuple, else ``[obj]`` (MXNet's helper, used by its tests)."""
+    if isinstance(obj, (list, tuple)):
+        return obj
+    return [obj]
+
+
 def ctypes2numpy_shared(cptr, shape):
     """A float32 numpy array of ``shape`` sharing the memory a ``POINTER(mx_float)`` points to
     (MXNet's helper of the same name)."""

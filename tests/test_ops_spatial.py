@@ -178,3 +178,12 @@ def test_correlation_triton_golden(case):
     case = dataclasses.replace(case, targets=("llvm", "triton"))
     golden.test_forward("spatial", case, "triton")
     golden.test_backward("spatial", case, "triton")
+
+
+def test_none_for_an_input_the_mode_leaves_out():
+    # MXNet's signature is BilinearResize2D(data, like, height, ...): None is the absent `like`
+    d = mx.sym.var("data")
+    s = mx.sym.contrib.BilinearResize2D(d, None, scale_height=2.0, scale_width=2.0,
+                                        mode="odd_scale")
+    assert s.list_arguments() == ["data"]
+    assert s.infer_shape(data=(1, 1, 4, 4))[1] == [(1, 1, 8, 8)]

@@ -129,6 +129,10 @@ def make_function(called: str, hint: str | None = None):
             n = free_inputs.pop(0)
             if a is not None:
                 inputs[n] = a
+        # an operator whose inputs depend on its attributes (BilinearResize2D's `like` only in
+        # mode='like') has them all in MXNet's signature: a None there is an input left out
+        while args and args[0] is None and callable(od.arguments):
+            args.pop(0)
         if args:
             free = [a.name for a in od.attrs if a.name not in params and a.name != "is_train"]
             if len(args) > len(free):
