@@ -1519,7 +1519,84 @@ def _unsupported(name, what):
 
 LARS = register(_unsupported("LARS", "layer-wise adaptive rate scaling"))
 LBSGD = register(_unsupported("LBSGD", "large-batch SGD"))
-LAMB = register(_unsupported("LAMB", "layer-wise adaptive moments"))
+
+
+@register
+class LAMB(Optimizer):
+    """LAMB (layer-wise adaptive moments for batch training), as MXNet 1.9.1 runs it: the
+    ``lamb_update_phase1`` operator gives the Adam-style direction ``g`` (moments updated in
+    place, bias-corrected when ``bias_correction``, plus ``wd * weight``), and
+    ``lamb_update_phase2`` steps ``weight -= lr * r1 / r2 * g`` with ``r1 = ||weight||`` (clipped
+    to ``[lower_bound, upper_bound]`` when given) and ``r2 = ||g||``. The operators are the same
+    OpDefs ``mx.nd.lamb_update_phase1/2`` run (mxc/ir/opdefs/optimizer.py). MXNet aggregates up
+    to 45 weights into one ``multi_lamb_update`` call; the per-weight math is the same, and mxc
+    runs it weight by weight.
+
+    Parameters
+    ----------
+    beta1, beta2, epsilon : float
+        Adam's moment decays and denominator term.
+    lower_bound, upper_bound : float, optional
+        Bounds of the weight norm ``r1``.
+    bias_correction : bool, default True
+        Divide the moments by ``1 - beta**t``.
+    """
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-6,
+                 lower_bound=None, upper_bound=None, bias_correction=True, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.lower_bound = lower_bound
+        self.upper_bound = upper_bound
+        self.bias_correction = bias_correction
+        self.aggregate_num = 0          # weight by weight (see the class docstring)
+
+    def create_state(self, index, weight):
+        return (zeros(weight.shape, weight.context, dtype=weight.dtype),
+                zeros(weight.shape, weight.context, dtype=weight.dtype))
+
+    def _update_impl(self, index, weight, grad, state, multi_precision=False):
+        from mxc.ndarray.ops import invoke
+        self._update_count(index)
+        lr = self._get_lr(index)
+        wd = self._get_wd(index)
+        kw = {"beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon,
+              "bias_correction": self.bias_correction, "rescale_grad": self.rescale_grad,
+              "t": self._index_update_count[index], "wd": wd}
+        if self.clip_gradient:
+            kw["clip_gradient"] = self.clip_gradient
+        bounds = {}
+        if self.lower_bound:
+            bounds["lower_bound"] = self.lower_bound
+        if self.upper_bound:
+            bounds["upper_bound"] = self.upper_bound
+        if multi_precision:
+            weight32 = state[0]
+            mean, var = state[1]
+            g = invoke("mp_lamb_update_phase1", [weight, grad, mean, var, weight32], kw)
+            r1 = invoke("norm", [weight32], {})
+            r2 = invoke("norm", [g], {})
+            invoke("mp_lamb_update_phase2", [weight, g, r1, r2, weight32],
+                   dict(bounds, lr=lr), out=weight)
+        else:
+            mean, var = state
+            g = invoke("lamb_update_phase1", [weight, grad, mean, var], kw)
+            r1 = invoke("norm", [weight], {})
+            r2 = invoke("norm", [g], {})
+            invoke("lamb_update_phase2", [weight, g, r1, r2], dict(bounds, lr=lr), out=weight)
+
+    def update(self, index, weight, grad, state):
+        self.update_multi_precision(index, weight, grad, state, False)
+
+    def update_multi_precision(self, index, weight, grad, state, _mp=None):
+        if isinstance(index, (tuple, list)):        # an aggregated call: weight by weight
+            for i, w, g, st in zip(index, weight, grad, state):
+                self.update_multi_precision(i, w, g, st, _mp)
+            return
+        use_mp = (self.multi_precision and weight.dtype == _F16) if _mp is None else _mp
+        self._update_impl(index, weight, grad, state, multi_precision=use_mp)
 
 
 # --- Updater --------------------------------------------------------------------------------------

@@ -327,3 +327,23 @@ def test_gpu_update_matches_cpu():
             upd(0, g, w)
         out.append(w.asnumpy())
     np.testing.assert_allclose(out[1], out[0], rtol=1e-5, atol=1e-7)
+
+
+def test_lamb_matches_mxnet():
+    # 3 steps of MXNet 1.9.1's LAMB(learning_rate=0.01, wd=0.01) on w = arange(6), g = 0.5
+    # (numbers printed by the oracle venv); an aggregated (list) call equals per-weight calls
+    want = np.array([[-0.08786634, 0.91125506, 1.9103762], [2.9094975, 3.908619, 4.9077406]],
+                    np.float32)
+    opt = mx.optimizer.LAMB(learning_rate=0.01, wd=0.01)
+    w = mx.nd.array(np.arange(6, dtype=np.float32).reshape(2, 3))
+    st = opt.create_state(0, w)
+    for _ in range(3):
+        opt.update(0, w, mx.nd.ones((2, 3)) * 0.5, st)
+    np.testing.assert_allclose(w.asnumpy(), want, rtol=1e-6, atol=1e-7)
+    opt2 = mx.optimizer.LAMB(learning_rate=0.01, wd=0.01)
+    ws = [mx.nd.array(np.arange(6, dtype=np.float32).reshape(2, 3)) for _ in range(2)]
+    sts = [opt2.create_state(i, x) for i, x in enumerate(ws)]
+    for _ in range(3):
+        opt2.update_multi_precision([0, 1], ws, [mx.nd.ones((2, 3)) * 0.5] * 2, sts)
+    for x in ws:
+        np.testing.assert_allclose(x.asnumpy(), want, rtol=1e-6, atol=1e-7)
