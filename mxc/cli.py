@@ -84,10 +84,11 @@ def _compile(args):
 def cmd_dump(args) -> int:
     _, c = _compile(args)
     if args.after is not None:
-        names = ["input"] + [p.name for p in c.pipeline.passes]
+        from .passes.base import unique_names
+        names = unique_names(["input"] + [p.name for p in c.pipeline.passes])
         if args.after not in names:
             raise UsageError(f"--after {args.after!r}: no such pass; the passes are "
-                             f"{', '.join(dict.fromkeys(names))}")
+                             f"{', '.join(names)} (a pass run again: name#2)")
     print(c.dump(after=args.after, kernels=args.kernels, memory=args.memory,
                  why_no_fuse=args.why_no_fuse))
     return 0

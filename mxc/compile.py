@@ -86,12 +86,12 @@ class Compiled:
 
     @property
     def stages(self) -> list:
-        return [(s.name, s.graph) for s in self.pipeline.stages]
+        return list(zip(self.pipeline.stage_names(), [s.graph for s in self.pipeline.stages]))
 
     def stage(self, name: str) -> Graph:
         """The graph after pass ``name`` (recompiled without the cache if this compilation came
         from it, since cached entries keep only the input and the final graph)."""
-        if self.from_cache and name not in [s.name for s in self.pipeline.stages]:
+        if self.from_cache and name not in self.pipeline.stage_names():
             ctx = PassContext(target=self.ctx.target, is_train=self.ctx.is_train,
                               options=dict(self.ctx.options))
             ctx.options.pop("n_forward_outputs", None)

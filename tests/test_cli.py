@@ -26,6 +26,15 @@ def test_dump_one_pass_and_triton(capsys):
     assert "@triton.jit" in out
 
 
+def test_dump_after_a_pass_run_twice(capsys):
+    # the pipeline runs CSE twice: the second is cse#2
+    path = os.path.join(DATA, "symbols", "mlp-symbol.json")
+    assert main(["dump", path, "--shape", "data=2,784", "--after", "cse#2"]) == 0
+    assert "// ---- cse#2 ----" in capsys.readouterr().out
+    assert main(["dump", path, "--shape", "data=2,784", "--after", "cse#3"]) == 2
+    assert "cse#2" in capsys.readouterr().err
+
+
 def test_run_with_params(capsys):
     g = os.path.join(DATA, "golden")
     assert main(["run", os.path.join(g, "mlp_digits-symbol.json"), "--shape", "data=32,64",

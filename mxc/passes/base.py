@@ -106,11 +106,17 @@ class Pipeline:
                 raise VerifyError(f"stage {stage}: IR text does not round-trip:\n{text}\n"
                                   f"--- reparsed ---\n{again}")
 
+    def stage_names(self) -> list[str]:
+        """The stages' names, a pass run again named ``name#2``, ``name#3`` ... (the pipeline
+        runs ``cse`` twice)."""
+        return unique_names([s.name for s in self.stages])
+
     def stage(self, name: str) -> Graph:
-        for s in self.stages:
-            if s.name == name:
+        """The graph after stage ``name`` (``cse`` the first CSE, ``cse#2`` the second)."""
+        for n, s in zip(self.stage_names(), self.stages):
+            if n == name:
                 return s.graph
-        raise KeyError(f"no stage named {name!r}; stages: {[s.name for s in self.stages]}")
+        raise KeyError(f"no stage named {name!r}; stages: {self.stage_names()}")
 
     @staticmethod
     def _dump(ctx, i, name, g):
@@ -120,3 +126,13 @@ class Pipeline:
         from ..base import atomic_write
         with atomic_write(os.path.join(ctx.dump_dir, f"{g.name}.{i:02d}-{name}.mxir"), "w") as f:
             f.write(str(g))
+
+
+def unique_names(names) -> list[str]:
+    """``names`` with repeats numbered: ``["a", "b", "a"] -> ["a", "b", "a#2"]``."""
+    seen: dict = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}#{seen[n]}")
+    return out
