@@ -1522,15 +1522,18 @@ LBSGD = register(_unsupported("LBSGD", "large-batch SGD"))
 
 
 @register
-class LAMB(Optimizer):
-    """LAMB (layer-wise adaptive moments for batch training), as MXNet 1.9.1 runs it: the
-    ``lamb_update_phase1`` operator gives the Adam-style direction ``g`` (moments updated in
-    place, bias-corrected when ``bias_correction``, plus ``wd * weight``), and
-    ``lamb_update_phase2`` steps ``weight -= lr * r1 / r2 * g`` with ``r1 = ||weight||`` (clipped
-    to ``[lower_bound, upper_bound]`` when given) and ``r2 = ||g||``. The operators are the same
-    OpDefs ``mx.nd.lamb_update_phase1/2`` run (mxc/ir/opdefs/optimizer.py). MXNet aggregates up
-    to 45 weights into one ``multi_lamb_update`` call; the per-weight math is the same, and mxc
-    runs it weight by weight.
+class LAMB(_Fused):
+    """LAMB (layer-wise adaptive moments for batch training), as MXNet 1.9.1 runs it with its
+    ``lamb_update_phase1`` / ``lamb_update_phase2`` operators, here fused into one kernel built
+    from the same rules (mxc/ir/opdefs/optimizer.py)::
+
+        g = mean_hat / (sqrt(var_hat) + epsilon) + wd * weight     (phase 1; moments updated)
+        r1 = ||weight|| (clipped to [lower_bound, upper_bound] when given), r2 = ||g||
+        weight = weight - lr * r1 / r2 * g                           (phase 2; lr when 0)
+
+    ``1 - beta**t`` are kernel inputs like the learning rate, so a step never recompiles. MXNet
+    aggregates up to 45 weights into one ``multi_lamb_update`` call; the per-weight math is the
+    same, and mxc runs one kernel per weight.
 
     Parameters
     ----------
@@ -1551,52 +1554,69 @@ class LAMB(Optimizer):
         self.lower_bound = lower_bound
         self.upper_bound = upper_bound
         self.bias_correction = bias_correction
-        self.aggregate_num = 0          # weight by weight (see the class docstring)
 
     def create_state(self, index, weight):
-        return (zeros(weight.shape, weight.context, dtype=weight.dtype),
-                zeros(weight.shape, weight.context, dtype=weight.dtype))
+        return (zeros(weight.shape, weight.context, dtype=weight.dtype),   # mean
+                zeros(weight.shape, weight.context, dtype=weight.dtype))   # variance
 
-    def _update_impl(self, index, weight, grad, state, multi_precision=False):
-        from mxc.ndarray.ops import invoke
-        self._update_count(index)
-        lr = self._get_lr(index)
-        wd = self._get_wd(index)
-        kw = {"beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon,
-              "bias_correction": self.bias_correction, "rescale_grad": self.rescale_grad,
-              "t": self._index_update_count[index], "wd": wd}
-        if self.clip_gradient:
-            kw["clip_gradient"] = self.clip_gradient
-        bounds = {}
-        if self.lower_bound:
-            bounds["lower_bound"] = self.lower_bound
-        if self.upper_bound:
-            bounds["upper_bound"] = self.upper_bound
-        if multi_precision:
-            weight32 = state[0]
-            mean, var = state[1]
-            g = invoke("mp_lamb_update_phase1", [weight, grad, mean, var, weight32], kw)
-            r1 = invoke("norm", [weight32], {})
-            r2 = invoke("norm", [g], {})
-            invoke("mp_lamb_update_phase2", [weight, g, r1, r2, weight32],
-                   dict(bounds, lr=lr), out=weight)
-        else:
-            mean, var = state
-            g = invoke("lamb_update_phase1", [weight, grad, mean, var], kw)
-            r1 = invoke("norm", [weight], {})
-            r2 = invoke("norm", [g], {})
-            invoke("lamb_update_phase2", [weight, g, r1, r2], dict(bounds, lr=lr), out=weight)
+    def _opts(self):
+        return (bool(self.clip_gradient), bool(self.bias_correction), bool(self.lower_bound),
+                bool(self.upper_bound))
 
-    def update(self, index, weight, grad, state):
-        self.update_multi_precision(index, weight, grad, state, False)
+    def _graph_call(self):
+        clip, bc, lower, upper = self._opts()
+        return (self._opts(), [("weight", "w"), ("grad", "w"), ("mean", "w"), ("var", "w")],
+                ["lr", "wd", "rescale_grad", "beta1", "beta2", "epsilon"]
+                + (["one_minus_beta1_t", "one_minus_beta2_t"] if bc else [])
+                + (["clip_gradient"] if clip else []) + (["lower_bound"] if lower else [])
+                + (["upper_bound"] if upper else []))
 
-    def update_multi_precision(self, index, weight, grad, state, _mp=None):
+    def _build_update(self, ops, T, H, opts):
+        clip, bc, lower, upper = opts
+        b = ops.b
+        p1 = _rules.lamb_phase1(ops, T, H, clip, bc)
+        g = p1["weight"]
+        w = T["weight"]
+        r1 = b.sqrt(b.sum(b.mul(w, w), axis=(0,), keepdims=True))
+        r2 = b.sqrt(b.sum(b.mul(g, g), axis=(0,), keepdims=True))
+        p2 = _rules.lamb_phase2(ops, {"weight": w, "g": g, "r1": r1, "r2": r2}, H, lower, upper)
+        return {"weight": p2["weight"], "mean": p1["mean"], "var": p1["var"]}
+
+    def _update_impl(self, index, weight, grad, state, weight16=None):
         if isinstance(index, (tuple, list)):        # an aggregated call: weight by weight
-            for i, w, g, st in zip(index, weight, grad, state):
-                self.update_multi_precision(i, w, g, st, _mp)
+            w16s = weight16 if weight16 is not None else [None] * len(index)
+            for i, w, g, st, w16 in zip(index, weight, grad, state, w16s):
+                self._update_impl(i, w, g, st, w16)
             return
-        use_mp = (self.multi_precision and weight.dtype == _F16) if _mp is None else _mp
-        self._update_impl(index, weight, grad, state, multi_precision=use_mp)
+        _check_arrays("LAMB", weight, grad)
+        self._update_count(index)
+        clip, bc, lower, upper = self._opts()
+        hp = [("lr", self._get_lr(index)), ("wd", self._get_wd(index)),
+              ("rescale_grad", self.rescale_grad), ("beta1", self.beta1),
+              ("beta2", self.beta2), ("epsilon", self.epsilon)]
+        if bc:
+            # as the operator computes them (mxc/ir/opdefs/optimizer.py _lamb1_hp)
+            c = _rules._lamb1_hp({"beta1": self.beta1, "beta2": self.beta2,
+                                  "t": self._index_update_count[index], "epsilon": 0.0,
+                                  "wd": 0.0, "rescale_grad": 1.0, "clip_gradient": -1.0})
+            hp += [("one_minus_beta1_t", c["one_minus_beta1_t"]),
+                   ("one_minus_beta2_t", c["one_minus_beta2_t"])]
+        if clip:
+            hp.append(("clip_gradient", self.clip_gradient))
+        if lower:
+            hp.append(("lower_bound", self.lower_bound))
+        if upper:
+            hp.append(("upper_bound", self.upper_bound))
+        mean, var = state
+        self._step(index, self._opts(), [("weight", weight), ("grad", grad), ("mean", mean),
+                                         ("var", var)], hp, weight16=weight16)
+
+    def update_multi_precision(self, index, weight, grad, state):
+        if isinstance(index, (tuple, list)):
+            for i, w, g, st in zip(index, weight, grad, state):
+                self.update_multi_precision(i, w, g, st)
+            return
+        super().update_multi_precision(index, weight, grad, state)
 
 
 # --- Updater --------------------------------------------------------------------------------------

@@ -589,9 +589,7 @@ def _dps_decompose(b, op):
                 b.add(b.mul(b.mul(dx, ody), at(y1, x2)), b.mul(b.mul(dx, dy), at(y2, x2))))
     val = b.mul(val, valid)
     cnt = b.sum(valid, axis=(4, 5))
-    # sum / max(count, 1) written as count + (count == 0): the Triton renderer's
-    # _maximum_scalar after a reduction stores a block into a scalar pointer
-    out = b.div(b.sum(val, axis=(4, 5)), b.add(cnt, _cmp(b, "_equal_scalar", cnt, 0)))
+    out = b.div(b.sum(val, axis=(4, 5)), b.op("_maximum_scalar", [cnt], {"scalar": 1.0}))
     return [out, cnt]
 
 

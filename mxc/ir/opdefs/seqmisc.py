@@ -547,15 +547,9 @@ def _sbn_decompose(b, op):
 
 
 def _sbn_aux_update(b, op):
-    """moving = momentum * moving + (1 - momentum) * batch statistic (biased variance), in
-    training without use_global_stats."""
-    a = op.attrs
-    if not a["is_train"] or a["use_global_stats"]:
-        return []
-    mm, mv = op.inputs[3], op.inputs[4]
-    m = float(a["momentum"])
-    return [(3, b.add(b.mul(mm, m), b.mul(op.outputs[1], 1.0 - m))),
-            (4, b.add(b.mul(mv, m), b.mul(op.outputs[2], 1.0 - m)))]
+    """BatchNorm_v1's rule (its outputs are mean and biased variance too)."""
+    from .classic import _bn1_aux_update
+    return _bn1_aux_update(b, op)
 
 
 register_op(OpDef(
