@@ -208,8 +208,8 @@ class Executor:
                                    target_for(self._run_ctx), False,
                                    pins=watch.forward_pins if watch is not None else None)
                 arrays = self._inputs()
-                ins = [arrays[v.name]._t for v in c.graph.inputs]
-                outs = [o._t for o in self.outputs]
+                ins = [arrays[v.name].torch_tensor() for v in c.graph.inputs]
+                outs = [o.torch_tensor() for o in self.outputs]
                 # states an operator mutates in every mode (optimizer updates): new values,
                 # copied into the aux arrays after each forward, as MXNet writes them in place
                 self._infer_aux = _aux_buffers(self, c, len(outs))
@@ -232,13 +232,14 @@ class Executor:
                 if tuple(v.shape) != tuple(dst.shape):
                     raise ShapeError(f"forward: {k} has shape {tuple(v.shape)}; the executor "
                                      f"was bound with {tuple(dst.shape)} (use reshape)")
-                dst._t.copy_(v._t)
+                dst.torch_tensor().copy_(v.torch_tensor())
             else:
                 a = np.asarray(v)
                 if a.shape != tuple(dst.shape):
                     raise ShapeError(f"forward: {k} has shape {a.shape}; the executor was "
                                      f"bound with {tuple(dst.shape)} (use reshape)")
-                dst._t.copy_(torch.as_tensor(a, dtype=dst._t.dtype))
+                t = dst.torch_tensor()
+                t.copy_(torch.as_tensor(a, dtype=t.dtype))
         t0 = _profiler.API and time.perf_counter_ns()
         if self._segmented is not None:
             if self._monitor is not None:
@@ -255,7 +256,7 @@ class Executor:
             else:
                 bound.run()
             for dst, src in self._infer_aux:
-                dst._t.copy_(src)
+                dst.torch_tensor().copy_(src)
         self._last_train = bool(is_train)
         if self._monitor is not None:
             self._report_forward("train" if is_train else "infer")
@@ -444,9 +445,9 @@ class _TrainPlan:
                 self.heads[v.name] = t
                 ins.append(t)
             else:
-                ins.append(arrays[v.name]._t)
+                ins.append(arrays[v.name].torch_tensor())
         n_out = len(exe.outputs)
-        outs = [o._t for o in exe.outputs]
+        outs = [o.torch_tensor() for o in exe.outputs]
         specs = [c.program.buffers[b] for b in c.program.outputs]
         self.aux_new = _aux_buffers(exe, c, n_out)
         outs += [t for _, t in self.aux_new]
@@ -465,10 +466,10 @@ class _TrainPlan:
             if exe._grad_req[name] == "add":
                 t = torch.empty(tuple(spec.type.shape), dtype=spec.type.dtype.torch,
                                 device=exe._run_ctx.torch_device)
-                self.add.append((g, NDArray._from_torch(t, exe._run_ctx)))
+                self.add.append((g, NDArray.from_torch(t, exe._run_ctx)))
                 outs.append(t)
             else:
-                outs.append(g._t)
+                outs.append(g.torch_tensor())
         outs += _pin_buffers(c, len(outs), exe._run_ctx)
         self.pinned = _pinned_arrays(c, outs, exe._run_ctx)
         self.bound = c.executable.bind(ins, outs)
@@ -486,7 +487,7 @@ class _TrainPlan:
         else:
             self.bound.run_steps(0, self.n_fwd)
         for dst, src in self.aux_fwd:
-            dst._t.copy_(src)
+            dst.torch_tensor().copy_(src)
 
     def backward(self, out_grads):
         c = self.compiled
@@ -505,7 +506,7 @@ class _TrainPlan:
                     raise MXNetError(f"backward: no gradient given for output "
                                      f"{self.exe._out_names[idx]}")
                 g = out_grads[idx]
-                t = g._t if isinstance(g, NDArray) else torch.as_tensor(np.asarray(g))
+                t = g.torch_tensor() if isinstance(g, NDArray) else torch.as_tensor(np.asarray(g))
                 if tuple(t.shape) != tuple(self.heads[name].shape):
                     raise ShapeError(f"backward: out_grads[{idx}] has shape {tuple(t.shape)}; "
                                      f"output {self.exe._out_names[idx]} has shape "
@@ -516,7 +517,7 @@ class _TrainPlan:
         else:
             self.bound.run_steps(self.n_fwd)
         for dst, src in self.aux_new:
-            dst._t.copy_(src)
+            dst.torch_tensor().copy_(src)
         if self.add:
             from mxc.ndarray.ops import invoke
             for g, t in self.add:
@@ -552,7 +553,7 @@ def _pin_buffers(c, start: int, ctx, stop: int | None = None) -> list:
 
 def _pinned_arrays(c, outs: list, ctx) -> dict:
     """``{(node, index, kind): NDArray}`` over the output storage of each pinned value."""
-    return {(p.op, p.index, p.kind): NDArray._from_torch(outs[i], ctx)
+    return {(p.op, p.index, p.kind): NDArray.from_torch(outs[i], ctx)
             for p, i in c.pins.items() if i < len(outs)}
 
 
@@ -560,8 +561,9 @@ def _copy_into(dst: NDArray, src, name):
     if tuple(dst.shape) != tuple(src.shape):
         raise ShapeError(f"{name}: shape {tuple(src.shape)} does not match the bound "
                          f"{tuple(dst.shape)}")
-    t = src._t if isinstance(src, NDArray) else torch.as_tensor(np.asarray(src))
-    dst._t.copy_(t.to(dst._t.dtype))
+    t = src.torch_tensor() if isinstance(src, NDArray) else torch.as_tensor(np.asarray(src))
+    d = dst.torch_tensor()
+    d.copy_(t.to(d.dtype))
 
 
 def _norm_grad_req(grad_req, names):

@@ -82,7 +82,7 @@ def _draw(arr: NDArray, fill) -> None:
     """Fill ``arr`` by ``fill(tensor, generator)`` on a float tensor of its shape (float32, or
     float64 for float64 arrays), then store it with the array's dtype."""
     from mxc.random import generator
-    t = arr._t
+    t = arr.torch_tensor()
     dev = t.device
     dt = torch.float64 if t.dtype == torch.float64 else torch.float32
     tmp = torch.empty(tuple(t.shape), dtype=dt, device=dev)
@@ -257,11 +257,12 @@ class Initializer:
 
     def _init_quantized_weight(self, _, arr):
         from mxc.random import generator
-        dev = arr._t.device
+        t = arr.torch_tensor()
+        dev = t.device
         # MXNet draws one number (randint without a shape) and fills the array with it
         v = torch.randint(-127, 127, (1,), generator=generator(dev), device=dev,
                           dtype=torch.int32)
-        arr._t.copy_(v.to(torch.int8).expand(tuple(arr.shape)))
+        t.copy_(v.to(torch.int8).expand(tuple(arr.shape)))
 
     def _init_default(self, name, _):
         raise ValueError(
@@ -499,7 +500,7 @@ class Orthogonal(Initializer):
         if self.rand_type not in ("uniform", "normal"):
             raise ValueError(f"Orthogonal: rand_type must be 'uniform' or 'normal'; got "
                              f"{self.rand_type!r}")
-        tmp = _random_numpy((nout, nin), self.rand_type, arr._t.device)
+        tmp = _random_numpy((nout, nin), self.rand_type, arr.torch_tensor().device)
         u, _, v = np.linalg.svd(tmp, full_matrices=False)
         res = u if u.shape == tmp.shape else v
         arr[:] = self.scale * res.reshape(arr.shape)

@@ -191,7 +191,7 @@ def _init_data(data, allow_empty, default_name, what):
 
 def _narrow(arr: NDArray, axis: int, start: int, end: int) -> NDArray:
     """A copy of ``arr[start:end]`` along ``axis`` (MXNet's ``slice_axis``)."""
-    t = arr._t
+    t = arr.torch_tensor()
     n = t.shape[axis]
     start = max(0, min(n, start))
     end = max(start, min(n, end))
@@ -200,13 +200,13 @@ def _narrow(arr: NDArray, axis: int, start: int, end: int) -> NDArray:
 
 
 def _cat(parts, axis: int) -> NDArray:
-    return NDArray(torch.cat([p._t for p in parts], dim=axis), parts[0].context)
+    return NDArray(torch.cat([p.torch_tensor() for p in parts], dim=axis), parts[0].context)
 
 
 def _tile0(arr: NDArray, repeats: int) -> NDArray:
     reps = [1] * arr.ndim
     reps[0] = repeats
-    return NDArray(arr._t.repeat(*reps), arr.context)
+    return NDArray(arr.torch_tensor().repeat(*reps), arr.context)
 
 
 # --- NDArrayIter --------------------------------------------------------------------------------

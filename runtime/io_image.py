@@ -206,11 +206,12 @@ class ImageIter(DataIter):
                     _log.debug("Invalid image, skipping:  %s", str(e))
                     continue
                 data = self.augmentation_transform(data)
-                batch_data._t[i] = _t(self.postprocess_data(data)).to(batch_data._t.dtype)
+                bd = batch_data.torch_tensor()
+                bd[i] = _t(self.postprocess_data(data)).to(bd.dtype)
                 lab = _t(label) if isinstance(label, (NDArray, np.ndarray)) else \
                     torch.tensor(label)
-                batch_label._t[i] = lab.to(batch_label._t.dtype).reshape(
-                    batch_label._t[i].shape)
+                bl = batch_label.torch_tensor()
+                bl[i] = lab.to(bl.dtype).reshape(bl[i].shape)
                 i += 1
         except StopIteration:
             if not i:
@@ -401,11 +402,12 @@ class ImageDetIter(ImageIter):
                 except RuntimeError as e:
                     _log.debug("Invalid image, skipping:  %s", str(e))
                     continue
-                batch_data._t[i] = _t(self.postprocess_data(data)).to(batch_data._t.dtype)
+                bd = batch_data.torch_tensor()
+                bd[i] = _t(self.postprocess_data(data)).to(bd.dtype)
                 num_object = label.shape[0]
-                batch_label._t[i, :num_object] = torch.from_numpy(
-                    np.ascontiguousarray(label, np.float32))
-                batch_label._t[i, num_object:] = -1
+                bl = batch_label.torch_tensor()
+                bl[i, :num_object] = torch.from_numpy(np.ascontiguousarray(label, np.float32))
+                bl[i, num_object:] = -1
                 i += 1
         except StopIteration:
             if not i:
@@ -420,7 +422,7 @@ class ImageDetIter(ImageIter):
         else:
             batch_data = zeros((batch_size, c, h, w))
             batch_label = empty(self.provide_label[0][1])
-            batch_label._t.fill_(-1)
+            batch_label.torch_tensor().fill_(-1)
             i = self._batchify(batch_data, batch_label)
         pad = batch_size - i
         if pad != 0:

@@ -47,12 +47,13 @@ _LOCAL_TYPES = ("local", "device", "local_update_cpu", "local_allreduce_cpu",
 def _add_n_into(values, out: NDArray) -> None:
     """``out = values[0] + values[1] + ...`` through the compiled ``add_n`` operator."""
     from mxc.ndarray.ops import invoke
+    o = out.torch_tensor()
     if len(values) == 1:
-        out._t.copy_(values[0]._t.to(out._t.device))
+        o.copy_(values[0].torch_tensor().to(o.device))
         return
     # arrays of CPU contexts share torch's CPU device: no copy is needed to sum them
-    dev = out._t.device
-    vals = [v if v._t.device == dev else v.as_in_context(out.context) for v in values]
+    dev = o.device
+    vals = [v if v.torch_tensor().device == dev else v.as_in_context(out.context) for v in values]
     invoke("add_n", vals, {}, out=out)
 
 
@@ -200,7 +201,7 @@ class KVStore(KVStoreBase):
                 self._store[k] = stored = stored.copyto(merged.context)
             self._updater(k, merged, stored)
         else:
-            stored._t.copy_(merged._t)
+            stored.torch_tensor().copy_(merged.torch_tensor())
 
     def pull(self, key, out=None, priority=0, ignore_sparse=True):
         """Copy the stored value of each key into every array of ``out``."""
@@ -415,7 +416,7 @@ class DistKVStore(KVStore):
         super().init(key, value)
         if self._world == 1:
             return
-        items = [(k, self._store[k]._t) for k, _ in pairs]
+        items = [(k, self._store[k].torch_tensor()) for k, _ in pairs]
         with rdist.guard(f"{self._what}: init (broadcast from rank 0)"):
             pending = [(b, f, dist.broadcast(f, src=0, async_op=True))
                        for b in self._buckets(items, _nbytes) for f in [self._flat(b)]]
@@ -441,7 +442,7 @@ class DistKVStore(KVStore):
         import torch.distributed as dist
 
         from runtime import dist as rdist
-        flat_items = [(k, m._t, m, st) for k, m, st in items]
+        flat_items = [(k, m.torch_tensor(), m, st) for k, m, st in items]
         with rdist.guard(f"{self._what}: push (allreduce of gradients)"):
             t0 = time.perf_counter()
             pending = [(b, f, dist.all_reduce(f, async_op=True))
@@ -463,10 +464,11 @@ class DistKVStore(KVStore):
         from runtime import dist as rdist
         coded = []
         for k, m, st in items:
-            if m._t.dtype != torch.float32:
+            mt = m.torch_tensor()
+            if mt.dtype != torch.float32:
                 raise MXNetError(f"KVStore.push: key {k!r}: gradient compression is only "
                                  f"supported for float32 arrays (as MXNet); got {m.dtype}")
-            g = m._t.reshape(-1)
+            g = mt.reshape(-1)
             res = self._residual.get(k)
             if res is None or res.device != g.device:
                 res = self._residual[k] = torch.zeros_like(g)
@@ -487,7 +489,7 @@ class DistKVStore(KVStore):
                     self._comm_seconds += time.perf_counter() - t0
                 off = 0
                 for k, p, m, st in b:
-                    out = m._t.reshape(-1)
+                    out = m.torch_tensor().reshape(-1)
                     out.zero_()
                     for part in parts:         # in rank order: the same sum on every worker
                         _dequantize_2bit(part[off:off + p.numel()], out.numel(),

@@ -396,7 +396,7 @@ class FeedForward:
         i = 0
         for batch in X:
             for src, dst in zip(batch.data, data_arrays):
-                dst._t.copy_(src._t)
+                dst.torch_tensor().copy_(src.torch_tensor())
             self._pred_exec.forward(is_train=False)
             real_size = batch_size - (batch.pad or 0)
             for o_list, o_nd in zip(output_list, self._pred_exec.outputs):
@@ -438,7 +438,7 @@ class FeedForward:
             if num_batch is not None and i == num_batch:
                 break
             for src, dst in zip(batch.data, data_arrays):
-                dst._t.copy_(src._t)
+                dst.torch_tensor().copy_(src.torch_tensor())
             self._pred_exec.forward(is_train=False)
             eval_metric.update(batch.label, self._pred_exec.outputs)
             if batch_end_callback is not None:

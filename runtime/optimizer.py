@@ -231,7 +231,7 @@ _DTYPES[torch.bfloat16] = DType.bf16
 
 
 def _flat(a: NDArray) -> torch.Tensor:
-    return a._t.view(-1)
+    return a.torch_tensor().view(-1)
 
 
 def _ctx_id(a: NDArray) -> int:
@@ -489,9 +489,9 @@ class _Fused(Optimizer):
         ent = bound_map.get(index)
         if ent is not None and ent.sig == (opts, weight16 is not None) and \
                 len(ent.tobjs) == len(tensors) and ent.w16obj is (
-                    None if weight16 is None else weight16._t):
+                    None if weight16 is None else weight16.torch_tensor()):
             for (_, a), t in zip(tensors, ent.tobjs):
-                if a._t is not t:
+                if a.torch_tensor() is not t:
                     break
             else:                                       # the same arrays as last time
                 _KERNELS.count_hit()
@@ -502,9 +502,9 @@ class _Fused(Optimizer):
         numel = w.size
         if numel == 0:
             return
-        device = w._t.device
+        device = w.torch_tensor().device
         mp16 = weight16 is not None
-        tdt = tuple((n, a._t.dtype) for n, a in tensors)
+        tdt = tuple((n, a.torch_tensor().dtype) for n, a in tensors)
         hp_names = tuple(n for n, _ in hparams)
         key = (type(self).__name__, opts, numel, tdt, hp_names, device, mp16)
 
@@ -523,8 +523,8 @@ class _Fused(Optimizer):
             ent = self._bind(kern, ins, targets, ptrs, ent)
             bound_map[index] = ent
         ent.sig = (opts, mp16)
-        ent.tobjs = tuple(a._t for _, a in tensors)
-        ent.w16obj = None if weight16 is None else weight16._t
+        ent.tobjs = tuple(a.torch_tensor() for _, a in tensors)
+        ent.w16obj = None if weight16 is None else weight16.torch_tensor()
         ent.run([v for _, v in hparams], [(_flat(a), _flat(b)) for a, b in moves])
 
     def _bind(self, kern, ins, targets, ptrs, old=None):
@@ -1476,9 +1476,9 @@ class SGLD(_Fused):
         lr = self._get_lr(index)
         wd = self._get_wd(index)
         clip = self.clip_gradient is not None
-        dev = weight._t.device
-        noise = torch.randn(weight.shape, generator=generator(dev), device=dev,
-                            dtype=weight._t.dtype)
+        wt = weight.torch_tensor()
+        dev = wt.device
+        noise = torch.randn(weight.shape, generator=generator(dev), device=dev, dtype=wt.dtype)
         hp = [("neg_half_lr", -lr / 2), ("wd", wd), ("rescale_grad", self.rescale_grad),
               ("sqrt_lr", math.sqrt(lr))]
         if clip:

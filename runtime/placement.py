@@ -286,17 +286,17 @@ class Segmented:
         arrays = self.exe._inputs()
         for s in self.segments:
             for name, a, _ in s.staged:
-                a._t.copy_(arrays[name]._t)
+                a.torch_tensor().copy_(arrays[name].torch_tensor())
             for entry, a, _ in s.cuts:
                 ps, k = self._producer[_ekey(entry)]
-                a._t.copy_(ps.exe.outputs[k]._t)
+                a.torch_tensor().copy_(ps.exe.outputs[k].torch_tensor())
             s.exe.forward(is_train=is_train)
         for (n, i), out in zip(self.exe._symbol._outputs, self.exe.outputs):
             if n.is_var:
-                out._t.copy_(arrays[n.name]._t)
+                out.torch_tensor().copy_(arrays[n.name].torch_tensor())
             else:
                 ps, k = self._producer[(id(n), i)]
-                out._t.copy_(ps.exe.outputs[k]._t)
+                out.torch_tensor().copy_(ps.exe.outputs[k].torch_tensor())
 
     def backward(self, out_grads):
         from mxc.ndarray import NDArray
@@ -309,7 +309,7 @@ class Segmented:
             for (n, i), g in zip(self.exe._symbol._outputs, out_grads):
                 if g is None:
                     continue
-                t = g._t if isinstance(g, NDArray) else torch.as_tensor(g)
+                t = g.torch_tensor() if isinstance(g, NDArray) else torch.as_tensor(g)
                 if n.is_var:
                     var_heads.setdefault(n.name, []).append(t)
                 else:
@@ -325,33 +325,34 @@ class Segmented:
                 total = parts[0].to(dev)
                 for p in parts[1:]:
                     total = total + p.to(dev)
-                og.append(NDArray._from_torch(total, s.ctx))
+                og.append(NDArray.from_torch(total, s.ctx))
             s.exe.backward(og if any(g is not None for g in og) else None)
             for entry, _, g in s.cuts:
                 if g is not None:
-                    pending.setdefault(_ekey(entry), []).append(g._t)
+                    pending.setdefault(_ekey(entry), []).append(g.torch_tensor())
             for name, a, kind in s.staged:
                 if kind == "aux":
-                    self.exe.aux_dict[name]._t.copy_(a._t)
+                    self.exe.aux_dict[name].torch_tensor().copy_(a.torch_tensor())
         for name, parts in self.staged_grads.items():
-            dst = self.exe.grad_dict[name]
-            total = parts[0]._t.to(dst._t.device)
+            dst = self.exe.grad_dict[name].torch_tensor()
+            total = parts[0].torch_tensor().to(dst.device)
             for p in parts[1:]:
-                total = total + p._t.to(dst._t.device)
+                total = total + p.torch_tensor().to(dst.device)
             if self.exe._grad_req[name] == "add":
-                dst._t.add_(total)
+                dst.add_(total)
             else:
-                dst._t.copy_(total)
+                dst.copy_(total)
         read = set(self.staged_grads) | self.direct_grads
         for name, parts in var_heads.items():
-            dst = self.exe.grad_dict.get(name)
-            if dst is None:
+            g = self.exe.grad_dict.get(name)
+            if g is None:
                 continue
-            total = sum(p.to(dst._t.device, dst._t.dtype) for p in parts)
+            dst = g.torch_tensor()
+            total = sum(p.to(dst.device, dst.dtype) for p in parts)
             if name in read or self.exe._grad_req[name] == "add":
-                dst._t.add_(total)
+                dst.add_(total)
             else:
-                dst._t.copy_(total)
+                dst.copy_(total)
 
     def debug_str(self) -> str:
         return "\n".join(f"# segment {k} on {s.ctx}: {', '.join(n.name for n in s.nodes)}\n"

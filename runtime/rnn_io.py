@@ -132,7 +132,7 @@ class BucketSentenceIter(DataIter):
                                                  layout=self.layout)])
 
     def _rows(self, arr: NDArray, j: int) -> NDArray:
-        t = arr._t[j:j + self.batch_size]
+        t = arr.torch_tensor()[j:j + self.batch_size]
         if self.major_axis == 1:
             t = t.t()
         return NDArray(t.clone(memory_format=torch.contiguous_format), arr.context)

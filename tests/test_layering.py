@@ -1,8 +1,10 @@
 """Layers point one way: the compiler core (mxc/ir, mxc/passes, mxc/codegen, mxc/compile.py)
 imports no frontend (mxc.symbol, mxc.ndarray, mxc.operator ...) and no runtime, at any depth,
-and torch only inside the functions that call it; its module-level imports have no cycle."""
+and torch only inside the functions that call it; its module-level imports have no cycle. The
+runtime reaches NDArray storage only through NDArray's public accessors, never ``._t``."""
 import ast
 import os
+import re
 
 import networkx as nx
 
@@ -90,3 +92,23 @@ def test_core_module_imports_have_no_cycle():
                 g.add_edge(src, tgt)
     cycles = list(nx.simple_cycles(g))
     assert not cycles, f"import cycles in the compiler core: {cycles[:5]}"
+
+
+_PRIVATE_STORAGE = re.compile(r"\._t\b")
+
+
+def test_runtime_reaches_ndarray_storage_only_through_public_accessors():
+    """runtime/ uses NDArray.torch_tensor() / from_torch() / adopt_storage(), never ``._t``."""
+    bad = []
+    for d, _, fs in os.walk(os.path.join(ROOT, "runtime")):
+        for f in sorted(fs):
+            if not f.endswith(".py"):
+                continue
+            p = os.path.join(d, f)
+            with open(p, encoding="utf-8") as fh:
+                for i, line in enumerate(fh, 1):
+                    if _PRIVATE_STORAGE.search(line):
+                        bad.append(f"{os.path.relpath(p, ROOT)}:{i}: {line.strip()}")
+    assert not bad, ("runtime/ reads NDArray's private storage attribute `._t`; use "
+                     "NDArray.torch_tensor() (read, no copy), NDArray.from_torch(tensor, ctx) "
+                     "(wrap) or NDArray.adopt_storage(other) (rebind):\n" + "\n".join(bad))

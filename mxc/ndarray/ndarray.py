@@ -8,7 +8,9 @@ operator layer.
 Storage contract (the compiler relies on it):
 
 * ``arr._t`` is a contiguous torch tensor on ``arr._ctx.torch_device``; the compiler reads
-  ``arr._t.data_ptr()`` and writes results into it in place.
+  ``arr._t.data_ptr()`` and writes results into it in place. Code outside ``mxc/ndarray`` (the
+  runtime) reaches it only through the public accessors :meth:`NDArray.torch_tensor`,
+  :meth:`NDArray.from_torch` and :meth:`NDArray.adopt_storage`.
 * Mutating methods (``__setitem__``, ``copyto`` into an array, ...) copy into ``_t``; they never
   rebind it, so views and compiled plans that captured the pointer stay valid.
 * Views share memory with their base, as in MXNet: ``a[i]``, ``a[i:j]``, ``a.reshape(...)`` and
@@ -371,10 +373,39 @@ class NDArray:
         self._t = data
         self._ctx = ctx
 
+    # -- torch storage: the public accessors (mxc extensions; not in MXNet's API) ---------------
+    # The runtime (``runtime/``) reaches an array's storage only through these three.
     @classmethod
-    def _from_torch(cls, tensor: torch.Tensor, ctx: Context | None = None) -> NDArray:
-        """Wrap ``tensor`` (shared when contiguous and already on ``ctx``; default: its device)."""
+    def from_torch(cls, tensor: torch.Tensor, ctx: Context | None = None) -> NDArray:
+        """Wrap a torch tensor as an NDArray (an mxc extension).
+
+        The array shares ``tensor``'s memory when it is contiguous and already on ``ctx``'s
+        device (default: the tensor's own device); otherwise it holds a contiguous copy there.
+        A tensor that requires grad is detached. Same as ``NDArray(tensor, ctx)``."""
         return cls(tensor, ctx)
+
+    # kept for mxc code written before the public name
+    _from_torch = from_torch
+
+    def torch_tensor(self) -> torch.Tensor:
+        """The torch tensor holding this array's data (an mxc extension): no copy, no sync.
+
+        It is contiguous, on ``self.context``'s device, with this array's shape and dtype.
+        Writing into it in place (``copy_``, ``add_``, indexed assignment ...) writes the array,
+        and every view sharing its memory; compiled plans capture its ``data_ptr()``, so do not
+        resize it or change its dtype. For a copy use :meth:`asnumpy` or :meth:`copy`."""
+        return self._t
+
+    def adopt_storage(self, other: NDArray) -> None:
+        """Make this array an alias of ``other``: the same torch tensor and context (an mxc
+        extension).
+
+        This *rebinds* storage, which the mutating methods never do: views of this array and
+        compiled plans that captured its old tensor keep the old memory. It is meant for an
+        array being constructed, e.g. one made by ``NDArray.__new__`` while unpickling, before
+        anything has seen its storage. To overwrite the data instead, use ``other.copyto(self)``.
+        """
+        self._t, self._ctx = other._t, other._ctx
 
     # -- properties -----------------------------------------------------------------------------
     @property
@@ -644,8 +675,7 @@ class NDArray:
     def __setstate__(self, state):
         if "handle" in state:       # a pickle written by MXNet itself (raw NDArray bytes)
             from .io import _load_raw
-            arr = _load_raw(state["handle"])
-            self._t, self._ctx = arr._t, arr._ctx
+            self.adopt_storage(_load_raw(state["handle"]))
             return
         ctx = Context(*state["ctx"])
         t = _torch_from_numpy(np.asarray(state["data"]))

@@ -112,8 +112,8 @@ def invoke(opname: str, inputs, attrs: dict | None = None, out=None, name: str |
     op = _get(od.name, typed, arrays, name)
     ctx = arrays[0].context if arrays else None
     if out is None:
-        outs = [NDArray._from_torch(torch.empty(tuple(t.shape), dtype=t.dtype.torch,
-                                                device=op.device), ctx)
+        outs = [NDArray.from_torch(torch.empty(tuple(t.shape), dtype=t.dtype.torch,
+                                               device=op.device), ctx)
                 for t in op.out_types]
     else:
         outs = list(out) if isinstance(out, (list, tuple)) else [out]

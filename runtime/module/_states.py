@@ -423,7 +423,7 @@ class _RestrictedUnpickler(pickle._Unpickler):     # the Python unpickler: opcod
         else:
             raise _Bad(f"the state of a pickled NDArray has keys {sorted(state)!r:.80}; "
                        "expected 'handle' (MXNet) or 'data' and 'ctx'")
-        inst._t, inst._ctx = arr._t, arr._ctx
+        inst.adopt_storage(arr)
 
 
 for _op, _fn in {pickle.REDUCE: "load_reduce", pickle.NEWOBJ: "load_newobj",

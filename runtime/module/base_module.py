@@ -255,7 +255,7 @@ class BaseModule:
                     raise MXNetError("Cannot merge batches, as num of outputs is not the same "
                                      "in mini-batches. Maybe bucketing is used?")
             import torch
-            merged = [NDArray(torch.cat([out[i]._t for out in output_list], dim=0),
+            merged = [NDArray(torch.cat([out[i].torch_tensor() for out in output_list], dim=0),
                               output_list[0][i].context) for i in range(num_outputs)]
             if num_outputs == 1 and not always_output_list:
                 return merged[0]

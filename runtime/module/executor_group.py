@@ -73,15 +73,16 @@ def _as_nd(x, what):
 
 def _copy_slice(src: NDArray, dst: NDArray, axis: int, slc: slice, name: str) -> None:
     """``dst[...] = src`` cut to ``slc`` along ``axis`` (data movement, cast to dst's dtype)."""
-    t = src._t
+    t = src.torch_tensor()
     if axis >= 0 and (slc.start != 0 or t.shape[axis] != slc.stop):
         t = t.narrow(axis, slc.start, slc.stop - slc.start)
     if tuple(t.shape) != tuple(dst.shape):
         raise ShapeError(f"{name}: the batch gives shape {tuple(src.shape)}, whose slice "
                          f"{tuple(t.shape)} does not fit the bound array {tuple(dst.shape)}")
-    if t.device != dst._t.device:
-        t = t.to(dst._t.device)
-    dst._t.copy_(t)
+    d = dst.torch_tensor()
+    if t.device != d.device:
+        t = t.to(d.device)
+    d.copy_(t)
 
 
 def _load_general(data, targets, major_axis, names):
@@ -104,8 +105,9 @@ def _merge_multi_context(outputs, major_axis):
     for tensors, axis in zip(outputs, major_axis):
         if axis >= 0 and len(tensors) > 1:
             ctx = tensors[0].context
-            rets.append(NDArray(torch.cat([t._t.to(tensors[0]._t.device) for t in tensors],
-                                          dim=axis), ctx))
+            dev = tensors[0].torch_tensor().device
+            rets.append(NDArray(torch.cat([t.torch_tensor().to(dev) for t in tensors], dim=axis),
+                                ctx))
         else:
             rets.append(tensors[0])
     return rets
@@ -416,7 +418,7 @@ class DataParallelExecutorGroup:
                 arr = shared("arg_dict", "argument", name, shape, dt)
             if arr is None:
                 arr = nd_zeros(shape, ctx=where[name], dtype=dt)
-                nbytes += arr._t.numel() * arr._t.element_size()
+                nbytes += _nbytes(arr)
                 if name in inputs:
                     shared_data[name] = arr
             args[name] = arr
@@ -428,7 +430,7 @@ class DataParallelExecutorGroup:
                         g = cand
                 if g is None:
                     g = nd_zeros(shape, ctx=where[name], dtype=dt)
-                    nbytes += g._t.numel() * g._t.element_size()
+                    nbytes += _nbytes(g)
                 grads[name] = g
         for name, shape, dt in zip(self.aux_names, aux_shapes, aux_types):
             shape = tuple(shape)
@@ -436,7 +438,7 @@ class DataParallelExecutorGroup:
             arr = shared("aux_dict", "auxiliary state", name, shape, dt)
             if arr is None:
                 arr = nd_zeros(shape, ctx=where[name], dtype=dt)
-                nbytes += arr._t.numel() * arr._t.element_size()
+                nbytes += _nbytes(arr)
             auxs[name] = arr
         req = {n: (self.grad_req.get(n, "null") if n in grads else "null")
                for n in self.arg_names}
@@ -546,7 +548,7 @@ class DataParallelExecutorGroup:
             for grad, axis in zip(out_grads, self.output_layouts):
                 grad = _as_nd(grad, "out_grads")
                 if axis >= 0 and len(self.execs) > 1:
-                    t = grad._t.narrow(axis, islice.start, islice.stop - islice.start)
+                    t = grad.torch_tensor().narrow(axis, islice.start, islice.stop - islice.start)
                     sliced.append(NDArray(t.contiguous().clone(), self.contexts[i]))
                 elif grad.context != self.contexts[i]:
                     sliced.append(grad.copyto(self.contexts[i]))
@@ -564,7 +566,7 @@ class DataParallelExecutorGroup:
                     if axis == 0:
                         labels_slice.append(label[islice] if len(self.execs) > 1 else label)
                     elif axis > 0:
-                        t = label._t.narrow(axis, islice.start, islice.stop - islice.start)
+                        t = label.torch_tensor().narrow(axis, islice.start, islice.stop - islice.start)
                         labels_slice.append(NDArray(t.contiguous().clone(), label.context))
                     else:
                         labels_slice.append(label)
@@ -588,13 +590,20 @@ class DataParallelExecutorGroup:
             mon.install(exe)
 
 
+def _nbytes(arr: NDArray) -> int:
+    """The bytes of ``arr``'s storage."""
+    t = arr.torch_tensor()
+    return t.numel() * t.element_size()
+
+
 def _mean_into(block, target: NDArray) -> None:
     """``target = mean(block)`` with MXNet's arithmetic (sum of CPU copies, then divide)."""
+    dst = target.torch_tensor()
     if len(block) == 1:
-        src = block[0]._t
-        if src.device != target._t.device:
-            src = src.to(target._t.device)
-        target._t.copy_(src)
+        src = block[0].torch_tensor()
+        if src.device != dst.device:
+            src = src.to(dst.device)
+        dst.copy_(src)
         return
     from mxc.context import Context
     from mxc.ndarray.ops import invoke
@@ -602,7 +611,7 @@ def _mean_into(block, target: NDArray) -> None:
     parts = [w.copyto(cpu) for w in block]
     total = invoke("add_n", parts, {})
     mean = invoke("_div_scalar", [total], {"scalar": float(len(block))})
-    target._t.copy_(mean._t.to(target._t.dtype))
+    dst.copy_(mean.torch_tensor().to(dst.dtype))
 
 
 def _load_data(batch, targets, major_axis, names):
