@@ -243,6 +243,9 @@ def compile_graph(g: Graph, target: str = "llvm", ctx: PassContext | None = None
         hit = cache.load(key)
         if hit is not None:
             return _from_cache(hit, g, pipe, ctx, target, symbol_graph)
+    if normalize_target(target) == "llvm" and len(g.ops) >= 8:
+        from .codegen.llvm import prestart_compile_pool
+        prestart_compile_pool()         # workers start while the passes run
     out = pipe.run(g, ctx)
     ad = next((p for p in pipe.passes if isinstance(p, Autodiff)), None)
     if ad is not None:

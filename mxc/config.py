@@ -39,6 +39,7 @@ class Setting:
     choices: tuple = ()
     default_doc: str = ""
     minimum: int | None = None
+    maximum: int | None = None
 
     def parse(self, raw: str | None):
         if raw is None or (raw == "" and self.kind != "bool"):
@@ -52,6 +53,8 @@ class Setting:
                 raise ConfigError(f"{self.name}={raw!r} is not an integer") from None
             if self.minimum is not None and v < self.minimum:
                 raise ConfigError(f"{self.name}={raw!r}: must be at least {self.minimum}")
+            if self.maximum is not None and v > self.maximum:
+                raise ConfigError(f"{self.name}={raw!r}: must be at most {self.maximum}")
             return v
         if self.kind == "choice":
             if raw not in self.choices:
@@ -78,6 +81,15 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "Print each stage's IR as text, parse it back and compare (the tests set it)."),
     Setting("MXC_DUMP_DIR", "path", None,
             "Write every stage's IR to `NN-<pass>.mxir` in this folder."),
+    Setting("MXC_OPT_LEVEL", "int", 2,
+            "LLVM optimization level of CPU kernels (1-3). O3 compiles ~2x slower (it unrolls "
+            "aggressively) for kernels that are as fast overall: faster pooling, slower "
+            "reductions and im2col blocks (LeNet training step within 2%).", minimum=1, maximum=3),
+    Setting("MXC_COMPILE_JOBS", "int", None,
+            "Processes that run LLVM on new kernels at once, this one included (the others are "
+            "worker processes started at the first compile); `1` compiles in this process "
+            "only. Machine code does not depend on it.",
+            default_doc="the CPUs this process may run on, at most 16", minimum=1),
     # --- compile cache ---------------------------------------------------------------------
     Setting("MXC_CACHE", "bool", True,
             "The persistent compile cache; `0` turns it off."),

@@ -3,8 +3,8 @@
 Each kernel becomes ``void @name(ptr noalias %buf0, ..., i64 %lo, i64 %hi)``: the outermost grid
 loop runs over ``[lo, hi)`` so a caller can split a kernel across cores. Inside a grid point,
 outer-scope instructions are emitted once, each reduction gets its own inner loop with an
-accumulator, and inner-scope stores share one final inner loop. The module is optimized at O3
-with the host's features (loop and SLP vectorization) and JIT-compiled with MCJIT.
+accumulator, and inner-scope stores share one final inner loop. The module is optimized at
+``MXC_OPT_LEVEL`` (default O2) with the host's features (loop and SLP vectorization) and JIT-compiled with MCJIT.
 
 ALU ops map through :data:`FLOAT_OPS` / :data:`INT_OPS`; the ones LLVM has no instruction or
 intrinsic for call libm, or are expanded into basic ops by :mod:`mxc.codegen.mathlib`.
@@ -19,10 +19,17 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
 from ..ir.types import DType
-from . import mathlib
+from . import llvm_worker, mathlib
 from .kir import ALU_OPS, Instr, Ix, Kernel, Var
 
 __all__ = ["LLVMModule", "render_module", "FLOAT_OPS", "INT_OPS", "host_target_machine"]
+
+
+def opt_level() -> int:
+    """LLVM's optimization level for kernels (``MXC_OPT_LEVEL``; pass pipeline and code
+    generator)."""
+    from .. import config
+    return config.get("MXC_OPT_LEVEL")
 
 _init_lock = threading.Lock()
 _initialized = False
@@ -49,20 +56,23 @@ def host_has_avx512() -> bool:
     return _AVX512
 
 
-def host_target_machine():
-    """A new TargetMachine for the host CPU and its features (an MCJIT engine takes
-    ownership of the one it is given, so each module gets its own)."""
-    if not _initialized:
-        _init()
-    target = llvm.Target.from_default_triple()
+def host_cpu() -> tuple[str, str]:
+    """(CPU name, feature string) that kernels are compiled for: the host's."""
     features = llvm.get_host_cpu_features().flatten()
     if host_has_avx512():
         # LLVM tunes AVX-512 CPUs to prefer 256-bit vectors (frequency licences); generated
         # kernels are mostly transcendental-heavy elementwise loops, which run 1.5x faster
         # 16 lanes wide here (bench chain_16m)
         features += ",-prefer-256-bit,+prefer-no-gather,+prefer-no-scatter"
-    return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=features,
-                                        opt=3, reloc="default", codemodel="jitdefault")
+    return llvm.get_host_cpu_name(), features
+
+
+def host_target_machine():
+    """A new TargetMachine for the host CPU and its features (an MCJIT engine takes
+    ownership of the one it is given, so each module gets its own)."""
+    if not _initialized:
+        _init()
+    return llvm_worker.target_machine(*host_cpu(), opt_level())
 
 
 I1 = ir.IntType(1)
@@ -811,12 +821,158 @@ def render_module(kernels, name: str = "mxc") -> str:
     return str(m)
 
 
+class CompilePool:
+    """Worker processes that run LLVM's optimizer and code generator on kernels.
+
+    Optimizing and emitting a kernel takes ~20-60 ms and is most of a cold compile; llvmlite
+    runs every LLVM call in a process behind one lock, so kernels compile in parallel only in
+    separate processes. Each worker runs ``llvm_worker.py`` as a script (it imports llvmlite, not
+    mxc or torch: it is ready in ~0.1 s) and answers one kernel at a time over pipes; the calling
+    thread compiles too. The machine code is the same as compiling in this process (same LLVM,
+    same CPU name and features, same pipeline), so results do not depend on who compiled what.
+    A worker that cannot start or dies is dropped and its kernels compile here.
+    ``MXC_COMPILE_JOBS`` counts the processes compiling at once, this one included."""
+
+    def __init__(self, jobs: int):
+        import os
+        self.size = max(0, jobs - 1)
+        self.pid = os.getpid()
+        self.procs: list = []
+        self.ready: set = set()             # workers whose start-up message was read
+        self.failed = False
+
+    def start(self):
+        """Start the workers (without waiting for them) if not yet started."""
+        import os
+        import subprocess
+        import sys
+        if self.procs or self.failed or self.size == 0:
+            return
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "llvm_worker.py")
+        try:
+            for _ in range(self.size):
+                self.procs.append(subprocess.Popen(
+                    [sys.executable, "-u", script], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True))
+        except OSError:
+            self.failed = True
+            self.close()
+
+    def close(self):
+        for p in self.procs:
+            try:
+                p.stdin.close()
+                p.wait(timeout=1)
+            except Exception:  # noqa: BLE001 - best effort at exit
+                p.kill()
+        self.procs = []
+        self.ready = set()
+
+    def compile(self, jobs, local):
+        """Results of ``jobs`` (an iterable of ``(tag, ir_text)``, consumed lazily so that
+        rendering overlaps compiling) as ``{tag: (object, optimized IR)}``; ``local(text)``
+        compiles one in this process."""
+        import queue
+        import threading as th
+
+        self.start()
+        todo: queue.SimpleQueue = queue.SimpleQueue()
+        done: dict = {}
+        cpu, features = host_cpu()
+        level = opt_level()
+
+        def serve(proc):
+            try:
+                if proc not in self.ready:
+                    if llvm_worker.read_msg(proc.stdout) is None:
+                        raise OSError("compile worker did not start")
+                    self.ready.add(proc)
+                while True:
+                    job = todo.get()
+                    if job is None:
+                        return
+                    tag, text = job
+                    try:
+                        llvm_worker.write_msg(proc.stdin, (tag, text, cpu, features, level))
+                        reply = llvm_worker.read_msg(proc.stdout)
+                    except (OSError, ValueError):
+                        reply = None
+                    if reply is None or reply[3] is not None:
+                        todo.put(job)       # compiled by the calling thread instead
+                        if reply is None:
+                            raise OSError("compile worker died")
+                        continue
+                    done[tag] = (reply[1], reply[2])
+            except (OSError, ValueError, EOFError):
+                self.failed = True      # no new workers; the live ones finish this batch
+
+        threads = [th.Thread(target=serve, args=(p,), daemon=True) for p in self.procs]
+        for t in threads:
+            t.start()
+        n = 0
+        for job in jobs:
+            todo.put(job)
+            n += 1
+        # the calling thread compiles too, until the queue is empty
+        while True:
+            try:
+                job = todo.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                continue
+            done[job[0]] = local(job[1])
+        for _ in threads:
+            todo.put(None)
+        for t in threads:
+            t.join()
+        # jobs a dying worker handed back after the queue ran dry
+        while True:
+            try:
+                job = todo.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None and job[0] not in done:
+                done[job[0]] = local(job[1])
+        if self.failed:
+            self.close()
+            self.size = 0
+        assert len(done) == n, "compile pool lost a kernel"
+        return done
+
+
+_POOL: CompilePool | None = None
+
+
+def compile_pool() -> CompilePool:
+    """The process's compile workers (a new set after a fork)."""
+    import os
+    global _POOL
+    if _POOL is None or _POOL.pid != os.getpid():
+        from .. import config
+        jobs = config.get("MXC_COMPILE_JOBS")
+        if jobs is None:
+            from .parallel import num_threads
+            jobs = min(num_threads(), 16)
+        _POOL = CompilePool(jobs)
+        import atexit
+        atexit.register(_POOL.close)
+    return _POOL
+
+
+def prestart_compile_pool():
+    """Start the compile workers now (a compilation is about to need them) so that their
+    start-up overlaps the passes."""
+    compile_pool().start()
+
+
 class _JIT:
     """Process-wide: one MCJIT engine holding one compiled function per kernel signature.
 
     Kernels that compute the same thing (an unrolled LSTM's steps, the same layer in every
     bucket) share machine code. A signature not compiled in this process is looked up in the
-    persistent cache (object code per kernel) before LLVM is run for it."""
+    persistent cache (object code per kernel) before LLVM is run for it; what is left compiles
+    on the :class:`CompilePool`."""
 
     def __init__(self):
         _init()
@@ -835,37 +991,43 @@ class _JIT:
         from . import cache
         out = {}
         with self.lock:
+            level = opt_level()
+            new: dict[str, tuple] = {}              # symbol -> (kernel, cache key)
+            loaded: dict[str, tuple] = {}           # symbol -> (object, optimized IR)
             for k in kernels:
-                h = hashlib.sha256(k.signature().encode()).hexdigest()[:24]
-                sym = self.symbols.get(h)
-                if sym is not None:
-                    self.stats["shared"] += 1
-                    out[k.name] = sym
-                    continue
+                sig = f"O{level}\n{k.signature()}"
+                h = hashlib.sha256(sig.encode()).hexdigest()[:24]
                 sym = f"mxc_{h}"
-                key = cache.cache_key(k.signature(), "llvm-kernel", "")
-                hit = cache.load_blob(key)
+                out[k.name] = sym
+                if h in self.symbols or sym in new or sym in loaded:
+                    self.stats["shared"] += 1
+                    continue
+                hit = cache.load_blob(cache.cache_key(sig, "llvm-kernel", ""))
                 if hit is not None:
-                    obj, opt = hit
+                    loaded[sym] = hit
                     self.stats["from_disk"] += 1
                 else:
-                    mod = llvm.parse_assembly(render_module([dataclasses.replace(k, name=sym)],
-                                                            sym))
-                    mod.verify()
-                    pto = llvm.create_pipeline_tuning_options(speed_level=3)
-                    pto.loop_vectorization = True
-                    pto.slp_vectorization = True
-                    tm = host_target_machine()
-                    pb = llvm.create_pass_builder(tm, pto)
-                    pb.getModulePassManager().run(mod, pb)
-                    opt = str(mod)
-                    obj = tm.emit_object(mod)
-                    cache.store_blob(key, (obj, opt))
-                    self.stats["compiled"] += 1
+                    new[sym] = (k, cache.cache_key(sig, "llvm-kernel", ""))
+
+            def render(sym):
+                return render_module([dataclasses.replace(new[sym][0], name=sym)], sym)
+
+            def local(text):
+                return llvm_worker.compile_ir(text, *host_cpu(), level)
+
+            if len(new) >= 2 and compile_pool().size:
+                built = compile_pool().compile(((s, render(s)) for s in new), local)
+            else:
+                built = {s: local(render(s)) for s in new}
+            for sym, (k, key) in new.items():
+                cache.store_blob(key, built[sym])
+                self.stats["compiled"] += 1
+            # object files are added in the kernels' order, whoever compiled them
+            for sym in list(loaded) + list(new):
+                obj, opt = loaded[sym] if sym in loaded else built[sym]
                 self.ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
-                self.symbols[h] = sym
+                self.symbols[sym[4:]] = sym
                 self.opt_ir[sym] = opt
-                out[k.name] = sym
             self.ee.finalize_object()
         return out
 
