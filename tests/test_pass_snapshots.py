@@ -858,3 +858,36 @@ def test_memory_plans_of_the_other_snapshots_are_sound(text):
     _, g, _ = _run(BatchDots(), text)
     _, g, _ = _run(ConvToGemm(), str(g))
     _plan(str(g))
+
+
+# -- lowering happens once per kernel -------------------------------------------------------------
+def test_every_kernel_is_lowered_exactly_once(monkeypatch):
+    """Fusion decides on index expressions only (probe_group emits no instructions); the
+    program lowers each fused group once, and in-place variants rewrite that kernel."""
+    import collections
+
+    import mxc as mx
+    from mxc.codegen import lower
+
+    monkeypatch.setenv("MXC_CACHE", "0")
+    counts = collections.Counter()
+    real = lower._Lowerer.run
+
+    def counted(self):
+        counts[self.kernel.name] += 1
+        return real(self)
+
+    monkeypatch.setattr(lower._Lowerer, "run", counted)
+    data = mx.sym.Variable("data")
+    net = mx.sym.Convolution(data, kernel=(3, 3), num_filter=4, name="conv")
+    net = mx.sym.Activation(net, act_type="tanh")
+    net = mx.sym.Pooling(net, pool_type="max", kernel=(2, 2), stride=(2, 2))
+    net = mx.sym.FullyConnected(mx.sym.Flatten(net), num_hidden=5, name="fc")
+    net = mx.sym.SoftmaxOutput(mx.sym.BatchNorm(net, name="bn"), name="sm")
+    c = mx.compile(net, data=(4, 2, 8, 8), sm_label=(4,), is_train=True,
+                   grad_wrt=["conv_weight", "conv_bias", "fc_weight", "fc_bias", "bn_gamma",
+                             "bn_beta"])
+    names = [s.kernel.name for s in c.program.steps if s.kernel is not None]
+    assert len(names) >= 10
+    assert "probe" not in counts, "fusion lowered a candidate kernel"
+    assert counts == collections.Counter(names), counts

@@ -244,7 +244,8 @@ class _Lowerer:
             m = k.and_(m, p)
         return m
 
-    def _reduce(self, op, v, idx):
+    def _check_grid_point(self, op, v, idx):
+        """IndexMismatch unless the reduction ``op`` is read at its own grid point."""
         axes = self.axes
         shape = tuple(v.shape)
         if op.attrs.get("keepdims"):
@@ -261,6 +262,9 @@ class _Lowerer:
             raise IndexMismatch(f"{op.opname} '{op.name}' result is read at index {outer}, not "
                                 f"at its own grid point {self.gvars} (shape {shape}){through}",
                                 op, outer, list(self.gvars), views)
+
+    def _reduce(self, op, v, idx):
+        self._check_grid_point(op, v, idx)
         hit = self.reduce_memo.get(op)
         if hit is not None:
             return hit
@@ -312,15 +316,66 @@ def view_index(low: View, attrs, in_shape, out_shape, idx):
     return [Ix.wrap(i) for i in low.index(attrs, tuple(in_shape), tuple(out_shape), list(idx))]
 
 
-def probe_group(body: Graph) -> _Lowerer:
-    """Lower ``body``'s index expressions without finishing a kernel: LoweringError (an
+class _Indexer(_Lowerer):
+    """The index half of :class:`_Lowerer`: it walks the same index expressions (through
+    views, into reductions) and fills the same ``access``/``stored`` maps, raising the same
+    IndexMismatch, but emits no instructions (no formulas, no masks, no kernel)."""
+
+    def eval(self, v: Value, idx: list):
+        key = (v, tuple(idx))
+        self.access.setdefault(v, set()).add(key[1])
+        if key in self.memo:
+            return None
+        self.memo[key] = True
+        self._path.append(v)
+        try:
+            self._eval(v, idx)
+        finally:
+            self._path.pop()
+        return None
+
+    def _eval(self, v: Value, idx):
+        if v in self.in_buf:
+            return
+        op = v.op
+        low = op.opdef.lower
+        if isinstance(low, Elementwise):
+            for u in op.inputs:
+                self.eval(u, _bcast_index(idx, v.shape, u.shape))
+        elif isinstance(low, View):
+            u = op.inputs[0]
+            self.eval(u, view_index(low, op.attrs, u.shape, v.shape, idx))
+        elif isinstance(low, Reduce):
+            self._reduce(op, v, idx)
+        else:
+            raise LoweringError(f"{op.opname} '{op.name}' cannot be part of a generated kernel "
+                                "(it is a library call)")
+
+    def _reduce(self, op, v, idx):
+        self._check_grid_point(op, v, idx)
+        if op not in self.reduce_memo:
+            self.reduce_memo[op] = True
+            self.eval(op.inputs[0], self.full_index())
+
+    def run(self):
+        for v in self.body.outputs:
+            idx = self.output_index(v)
+            self.stored[v] = tuple(idx)
+            self.eval(v, idx)
+        return None
+
+
+def probe_group(body: Graph) -> _Indexer:
+    """Walk ``body``'s index expressions without lowering it: LoweringError (an
     :class:`IndexMismatch` when a reduction is read off its grid point) if it cannot be one
-    kernel, else the lowerer, whose ``access`` maps each value to the points it is computed
+    kernel, else the walker, whose ``access`` maps each value to the points it is computed
     at and ``stored`` each output to the point it is written at (what the fusion pass
-    compares: how a consumer indexes a producer, not just their shapes)."""
-    lw = _Lowerer(body, "probe")
-    lw.run()
-    return lw
+    compares: how a consumer indexes a producer, not just their shapes). It emits no
+    instructions: fusion decides on indices, and each kernel is lowered once, by
+    :func:`lower_group`."""
+    ix = _Indexer(body, "probe")
+    ix.run()
+    return ix
 
 
 def lower_group(body: Graph, name: str, sources=(), inplace: dict | None = None) -> Kernel:
@@ -333,11 +388,14 @@ def lower_group(body: Graph, name: str, sources=(), inplace: dict | None = None)
     kern.sources = list(sources)
     kern = coalesce(kern)
     if inplace:
-        kern = _apply_inplace(kern, inplace, len(body.inputs))
+        kern = apply_inplace(kern, inplace, len(body.inputs))
     return kern
 
 
-def _apply_inplace(kern: Kernel, inplace: dict, n_in: int) -> Kernel:
+def apply_inplace(kern: Kernel, inplace: dict, n_in: int) -> Kernel:
+    """``kern`` with output buffers ({output position: input position}) aliasing input
+    buffers; LoweringError unless each such output is written exactly where its input is read
+    (a pointwise kernel)."""
     import dataclasses
     if kern.rdims:
         raise LoweringError(f"{kern.name}: in-place outputs need a pointwise kernel")
@@ -443,6 +501,24 @@ def _drop_trivial_reductions(kern: Kernel) -> Kernel:
     return out
 
 
+def _merge_blocked(ix: Ix, a: Var, b: Var, e1: int) -> bool:
+    """A quick refusal of merging loop vars ``a`` (outer) and ``b`` (inner, extent ``e1``) into
+    one for ``ix``: only ``c*(e1*a + b)`` survives the merge without div/mod on the merged var,
+    so ``a`` or ``b`` inside a div/mod, or coefficients not in ratio ``e1``, refuse it (what
+    the substitution in :func:`_try_merge` would find, without substituting; extents of 1
+    are left to it)."""
+    ca = cb = 0
+    for t, c in ix.terms.items():
+        if isinstance(t, Var):
+            if t == a:
+                ca = c
+            elif t == b:
+                cb = c
+        elif t[1].vars() & {a, b}:
+            return True
+    return ca != e1 * cb
+
+
 def _try_merge(kern: Kernel, kind: str, d: int):
     dims = list(kern.grid if kind == "g" else kern.rdims)
     e0, e1 = dims[d], dims[d + 1]
@@ -458,7 +534,10 @@ def _try_merge(kern: Kernel, kind: str, d: int):
     mv = Ix.var(merged)
     m[old[d]] = mv // e1
     m[old[d + 1]] = mv % e1
-    for ix in _kernel_ixs(kern):
+    ixs = list(_kernel_ixs(kern))
+    if e0 > 1 and e1 > 1 and any(_merge_blocked(ix, old[d], old[d + 1], e1) for ix in ixs):
+        return None
+    for ix in ixs:
         if not (ix.vars() & {old[d], old[d + 1]}):
             continue
         new = ix.subs(m)

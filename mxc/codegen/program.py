@@ -15,7 +15,7 @@ from ..ir.core import Builder, Graph, Value
 from ..ir.registry import Extern
 from ..ir.types import TensorType
 from .kir import Kernel
-from .lower import LoweringError, lower_group
+from .lower import LoweringError, apply_inplace, lower_group
 
 __all__ = ["Program", "BufferSpec", "Step", "build_program"]
 
@@ -203,19 +203,21 @@ def build_program(g: Graph, n_forward_outputs: int | None = None,
             # memory planning's in-place reuse: a temporary output may take the storage of a
             # temporary input that dies here (read only where the output is written)
             reuse = {} if no_reuse else _reuse_candidates(op, g, users, out_set, want, fwd_ops)
+            # lowered once; in-place variants are rewrites of that kernel's buffers
+            base = lower_group(op.body, op.attrs["kernel"], names)
             kern = None
             for attempt in ({**want, **reuse}, want):
                 if not attempt:
                     continue
                 try:
-                    kern = lower_group(op.body, op.attrs["kernel"], names, inplace=attempt)
+                    kern = apply_inplace(base, attempt, len(op.body.inputs))
                     if attempt is want:
                         reuse = {}
                     break
                 except LoweringError:
                     kern = None
             if kern is None:
-                kern = lower_group(op.body, op.attrs["kernel"], names)
+                kern = base
                 want, reuse = {}, {}
             for j, v in enumerate(op.outputs):
                 w = candidates.get(v)

@@ -11,8 +11,9 @@ A value is materialized when it is
   consumer reads at other points than the reduction's own grid point (``transpose(softmax(x))``:
   equal shapes when ``x`` is square, but row ``j``'s max read at output point ``(i, j)``).
 
-Legality is decided on indexing, not shapes: every candidate kernel is lowered to its index
-expressions (:func:`~mxc.codegen.lower.probe_group`), which says at which points each value is
+Legality is decided on indexing, not shapes: the index expressions of every candidate kernel
+are walked (:func:`~mxc.codegen.lower.probe_group`, which emits no instructions: kernels are
+lowered once, after fusion, by the program builder), saying at which points each value is
 read after the views in between (transpose, broadcast, slice, reshape). A reduction fuses into
 its consumers only where they read it at its grid point; two kernels merge only if that holds
 in the merged kernel and no expensive value one writes is recomputed at other points for the
