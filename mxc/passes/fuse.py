@@ -43,6 +43,17 @@ __all__ = ["Fuse", "op_cost"]
 _FORMULA_COST: dict = {}
 
 
+def _cone_cost(ops, memo: dict) -> int:
+    """Sum of :func:`op_cost` over ``ops``, memoized per op for one run of the pass."""
+    total = 0
+    for o in ops:
+        c = memo.get(o)
+        if c is None:
+            c = memo[o] = op_cost(o)
+        total += c
+    return total
+
+
 def op_cost(op: Op) -> int:
     """Rough cost per element, read off the OpDef: a view 0, a reduction 1000, an elementwise
     op what its formula costs (:func:`mxc.codegen.kir.formula_cost`: 10 per transcendental ALU
@@ -74,14 +85,20 @@ def _frozen(v):
     return v
 
 
+_FUSIBLE: dict[str, bool] = {}
+
+
 def _fusible(op: Op) -> bool:
-    return isinstance(op.opdef.lower, (Elementwise, View, Reduce))
+    f = _FUSIBLE.get(op.opname)
+    if f is None:
+        f = _FUSIBLE[op.opname] = isinstance(op.opdef.lower, (Elementwise, View, Reduce))
+    return f
 
 
 @dataclass
 class _Kernel:
     anchors: list           # materialized values it writes, in order
-    cone: set               # primitive ops it computes
+    cone: frozenset         # primitive ops it computes (never mutated: cones are shared)
     structure: tuple | None = None
 
 
@@ -99,6 +116,7 @@ class Fuse(Pass):
     def run(self, g: Graph, ctx: PassContext) -> Graph:
         self._phase = _phases(g, ctx.options.get("n_forward_outputs"))
         self._probed: dict = {}
+        self._costs: dict = {}
         prod = {v: op for op in g.ops for v in op.outputs}
         order = {op: i for i, op in enumerate(g.ops)}
         mat: set[Value] = set(g.outputs)
@@ -115,12 +133,13 @@ class Fuse(Pass):
                     mat.add(v)
                     why.setdefault(v, f"result of {lib}")
 
+        cones: dict = {}
         for _ in range(len(g.ops) + 1):
-            kernels = self._cones(g, mat, prod)
-            changed = self._refine(kernels, mat, why, prod, order, ctx)
+            kernels = self._cones(g, mat, prod, cones)
+            changed = self._refine(kernels, cones["member"], mat, why, prod, order, ctx)
             if not changed:
                 break
-        kernels = self._cones(g, mat, prod)
+        kernels = self._cones(g, mat, prod, cones)
         for kern in kernels:
             kern.structure = group_structure(_body_for(kern, mat, prod, order)[0])
         if self.merge:
@@ -134,7 +153,28 @@ class Fuse(Pass):
 
     # -- cones ------------------------------------------------------------------------------------
     @staticmethod
-    def _cones(g, mat, prod) -> list[_Kernel]:
+    def _cones(g, mat, prod, cache: dict | None = None) -> list[_Kernel]:
+        """A kernel per materialized value: its cone, the fusible ops upstream up to other
+        materialized values. ``cache`` ({"cone": anchor -> frozenset, "member": op -> anchors,
+        "mat": values seen}) carries cones between calls: a cone is recomputed only when one
+        of its ops got a newly materialized output (the refinement rounds of an unrolled
+        network each split a few kernels; recomputing every cone each round was quadratic)."""
+        if cache is None:
+            cache = {}
+        cones = cache.setdefault("cone", {})
+        member = cache.setdefault("member", {})
+        seen = cache.setdefault("mat", set())
+        for u in mat - seen:
+            p = prod.get(u)
+            for a in list(member.get(p, ())) if p is not None else ():
+                c = cones.pop(a, None)
+                if c is not None:
+                    for o in c:
+                        member[o].discard(a)
+        for a in [a for a in cones if a not in mat]:
+            for o in cones.pop(a):
+                member[o].discard(a)
+        cache["mat"] = set(mat)
         kernels = []
         for op in g.ops:
             if not _fusible(op):
@@ -142,21 +182,26 @@ class Fuse(Pass):
             for v in op.outputs:
                 if v not in mat:
                     continue
-                cone = set()
-                stack = [op]
-                while stack:
-                    o = stack.pop()
-                    if o in cone:
-                        continue
-                    cone.add(o)
-                    for u in o.inputs:
-                        p = prod.get(u)
-                        if p is not None and u not in mat and _fusible(p):
-                            stack.append(p)
+                cone = cones.get(v)
+                if cone is None:
+                    acc = set()
+                    stack = [op]
+                    while stack:
+                        o = stack.pop()
+                        if o in acc:
+                            continue
+                        acc.add(o)
+                        for u in o.inputs:
+                            p = prod.get(u)
+                            if p is not None and u not in mat and _fusible(p):
+                                stack.append(p)
+                    cone = cones[v] = frozenset(acc)
+                    for o in cone:
+                        member.setdefault(o, set()).add(v)
                 kernels.append(_Kernel([v], cone))
         return kernels
 
-    def _refine(self, kernels, mat, why, prod, order, ctx) -> bool:
+    def _refine(self, kernels, membership, mat, why, prod, order, ctx) -> bool:
         """Materialize shared expensive values and misfitting reductions; True if any.
 
         Shared values are visited from the last in program order to the first: materializing
@@ -164,11 +209,8 @@ class Fuse(Pass):
         read by one kernel only, so those are left to the next round, which sees the new
         cones, instead of being materialized too. Visiting in a fixed order also keeps the
         result independent of how sets of ops happen to hash."""
-        membership: dict[Op, list] = {}
-        for i, k in enumerate(kernels):
-            for op in sorted(k.cone, key=order.__getitem__):
-                membership.setdefault(op, []).append(i)
         changed = False
+        # op -> anchors of the kernels computing it, kept by _cones
         shared = sorted(((op, ks) for op, ks in membership.items() if len(ks) >= 2),
                         key=lambda e: -order[e[0]])
         # shared reductions first: once they are materialized, recomputing the cheap ops above
@@ -180,7 +222,7 @@ class Fuse(Pass):
             if op in covered:
                 continue
             cone = _subcone(op, mat, prod)
-            cost = sum(op_cost(o) for o in cone)
+            cost = _cone_cost(cone, self._costs)
             if isinstance(op.opdef.lower, Reduce) or cost > self.recompute_limit:
                 covered |= cone
                 for v in op.outputs:
@@ -208,7 +250,8 @@ class Fuse(Pass):
                         mat.add(v)
                         why[v] = (f"read off its grid point in the kernel of "
                                   f"{_vname(k.anchors[0])} ({_kname(k, order)}): {e}")
-                        return True
+                        changed = True
+                        continue
                 reduces = [op for op in k.cone if isinstance(op.opdef.lower, Reduce)
                            and op.outputs[0] not in k.anchors]
                 if not reduces:
@@ -217,9 +260,13 @@ class Fuse(Pass):
                     v = op.outputs[0]
                     mat.add(v)
                     why[v] = f"iteration space does not fit its consumer: {e}"
-                return True
+                changed = True
+                continue
             self._probed[key] = True
-        return False
+        # every kernel's first misfit is fixed in the same round: a reduction left in a cone
+        # at this point is in no other kernel's (shared ones were materialized above), so
+        # splitting one kernel does not change what the others read
+        return changed
 
     # -- horizontal merging ------------------------------------------------------------------------
     def _merge(self, g, kernels, mat, prod, order, ctx):
@@ -238,24 +285,37 @@ class Fuse(Pass):
                 x = parent[x]
             return x
 
+        # reachability as bitsets over the original units: mask[r] has the bits of the units
+        # merged into representative r, anc[r] those of every unit r depends on (through the
+        # contracted graph); a merge only adds paths, so it ORs into the units that reached
+        # either part (an exact map, no search per candidate pair)
+        mask = [1 << u for u in range(n)]
+        anc = [0] * n
+        for u in ug.topo_order():
+            acc = 0
+            for d in deps[u]:
+                acc |= mask[d] | anc[d]
+            anc[u] = acc
+        live = set(range(n))
+
         def reaches(src, dst) -> bool:
             """Is there a path dst -> ... -> X -> ... -> src with X not src or dst?
             (edges point from a unit to the units it reads)"""
-            seen = set()
-            stack = [find(d) for d in deps[dst]]
-            stack = [d for d in stack if d not in (src, dst)]
-            while stack:
-                u = stack.pop()
-                if u in seen:
-                    continue
-                seen.add(u)
-                for d in deps[u]:
-                    d = find(d)
-                    if d == src:
-                        return True
-                    if d != dst and d not in seen:
-                        stack.append(d)
+            for d in deps[dst]:
+                d = find(d)
+                if d != src and d != dst and anc[d] & mask[src]:
+                    return True
             return False
+
+        def contract(i, j):
+            both = mask[i] | mask[j]
+            mask[i] = both
+            anc[i] = (anc[i] | anc[j]) & ~both
+            reach = both | anc[i]
+            live.discard(j)
+            for u in live:
+                if u != i and anc[u] & both:
+                    anc[u] |= reach
 
         noted = set()
         for i0, j0 in ug.merge_candidates():
@@ -301,6 +361,7 @@ class Fuse(Pass):
             current[i] = cand
             del current[j]
             deps[i] = {find(d) for d in deps[i] | deps[j]} - {i}
+            contract(i, j)
         return list(current.values())
 
     def _recomputed_anchor(self, kern, lw, m, mat, prod) -> str | None:
@@ -313,7 +374,7 @@ class Fuse(Pass):
             extra = lw.access.get(bv, set()) - {lw.stored[bv]}
             if not extra:
                 continue
-            cost = sum(op_cost(o) for o in _subcone(v.op, mat, prod))
+            cost = _cone_cost(_subcone(v.op, mat, prod), self._costs)
             if cost > self.recompute_limit:
                 at = sorted(str(list(p)) for p in extra)
                 return (f"{_vname(v)} ({_opdesc(v.op)}) is written at "
