@@ -272,7 +272,8 @@ class Fuse(Pass):
     def _merge(self, g, kernels, mat, prod, order, ctx):
         """Merge kernels greedily over the candidate pairs, in one pass: kernels are
         union-find sets, and a merge is refused when it would create a cycle through another
-        step (a DFS over the contracted graph of kernels and library calls)."""
+        step (read off reachability bitsets over the contracted graph of kernels and library
+        calls, updated at each merge)."""
         ug = _UnitGraph(g, kernels, mat, prod, order)
         n = len(ug.units)
         parent = list(range(n))
@@ -477,7 +478,7 @@ class Fuse(Pass):
 
 
 class _UnitGraph:
-    """Kernels and library calls as a DAG over materialized values, with ancestor bitsets."""
+    """Kernels and library calls as a DAG over materialized values."""
 
     def __init__(self, g, kernels, mat, prod, order, phase_of=None):
         self.units: list = list(kernels) + [op for op in g.ops if not _fusible(op)]
