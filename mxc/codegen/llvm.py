@@ -1002,12 +1002,13 @@ class _JIT:
                 if h in self.symbols or sym in new or sym in loaded:
                     self.stats["shared"] += 1
                     continue
-                hit = cache.load_blob(cache.cache_key(sig, "llvm-kernel", ""))
+                key = cache.cache_key(sig, "llvm-kernel", "")
+                hit = cache.load_blob(key)
                 if hit is not None:
                     loaded[sym] = hit
                     self.stats["from_disk"] += 1
                 else:
-                    new[sym] = (k, cache.cache_key(sig, "llvm-kernel", ""))
+                    new[sym] = (k, key)
 
             def render(sym):
                 return render_module([dataclasses.replace(new[sym][0], name=sym)], sym)

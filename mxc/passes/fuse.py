@@ -184,18 +184,7 @@ class Fuse(Pass):
                     continue
                 cone = cones.get(v)
                 if cone is None:
-                    acc = set()
-                    stack = [op]
-                    while stack:
-                        o = stack.pop()
-                        if o in acc:
-                            continue
-                        acc.add(o)
-                        for u in o.inputs:
-                            p = prod.get(u)
-                            if p is not None and u not in mat and _fusible(p):
-                                stack.append(p)
-                    cone = cones[v] = frozenset(acc)
+                    cone = cones[v] = frozenset(_subcone(op, mat, prod))
                     for o in cone:
                         member.setdefault(o, set()).add(v)
                 kernels.append(_Kernel([v], cone))
