@@ -62,6 +62,8 @@ def test_values_parse(monkeypatch, name, raw, expect):
 @pytest.mark.parametrize("name,raw,words", [
     ("MXC_NUM_THREADS", "many", ["MXC_NUM_THREADS", "'many'", "integer"]),
     ("MXC_NUM_THREADS", "0", ["MXC_NUM_THREADS", "at least 1"]),
+    ("MXC_OPT_LEVEL", "4", ["MXC_OPT_LEVEL", "at most 3"]),
+    ("MXC_COMPILE_JOBS", "0", ["MXC_COMPILE_JOBS", "at least 1"]),
     ("MXC_TARGET", "cuda", ["MXC_TARGET", "'cuda'", "llvm", "triton"]),
     ("MXC_JPEG_DECODER", "pil", ["MXC_JPEG_DECODER", "opencv", "simplejpeg"]),
 ])
