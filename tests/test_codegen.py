@@ -189,3 +189,36 @@ def test_parallel_kernels_choose_whole_or_split_by_measurement(whole_s, split_s,
     c()
     c()
     assert calls == [pick, pick]
+
+
+def test_kernels_differing_only_in_offsets_share_code():
+    # an unrolled recurrence: step t's kernel reads row block t of x; with the constant offset
+    # split off, the steps are one compiled function called at different addresses
+    import torch
+    b = Builder("rnn")
+    x = b.input("x", TensorType((4, 2, 16)))
+    w = b.input("w", TensorType((16, 16)))
+    h = b.input("h0", TensorType((2, 16)))
+    for t in range(4):
+        xt = b.op("reshape", [b.op("slice_axis", [x], {"axis": 0, "begin": t, "end": t + 1})],
+                  {"shape": (2, 16)})
+        h = b.op("tanh", [b.add(xt, b.op("dot", [h, w]))])
+    g = b.build([h])
+    c = compile_graph(g)
+    m = c.executable.module
+    names = [k.name for k in c.program.kernels]
+    assert len(names) == 4, str(c.program)
+    assert len({m.symbols[n] for n in names[:3]}) == 1     # the last one writes a new buffer
+    assert sorted(m.byte_offsets[n][0] for n in names) == [0, 128, 256, 384]
+    rng = np.random.default_rng(1)
+    xs = [rng.standard_normal(s).astype(np.float32) for s in ((4, 2, 16), (16, 16), (2, 16))]
+    assert_close(c(*xs)[0], interp(g, xs)[0], 1e-5, 1e-6, "unrolled tanh recurrence")
+    # the public entry point takes buffer base addresses and applies the offsets itself
+    k1 = c.program.kernels[1]
+    ts = [torch.from_numpy(a) for a in xs[:1]] + [torch.randn(2, 16)]
+    want = np.tanh(xs[0][1] + ts[1].numpy())
+    ptr = {"in": [ts[0].data_ptr() if bf.numel == 128 else ts[1].data_ptr()
+                  for bf in k1.buffers if bf.role == "in"], "out": [ts[1].data_ptr()]}
+    assert [bf.role for bf in k1.buffers] == ["in", "in", "out"]
+    m.get(k1.name)(*ptr["in"], *ptr["out"], 0, k1.grid[0])
+    assert_close(ts[1].numpy(), want, 1e-5, 1e-6, "LLVMModule.get with offsets")

@@ -186,8 +186,8 @@ class Executable:
         args = [tensors[b] for b in step.args]
         if self.target == "llvm":
             from .parallel import parallel_call
-            fn = self.module.get(k.name)
-            ptrs = [t.data_ptr() for t in args]
+            fn, offsets = self.module.raw(k.name)
+            ptrs = [t.data_ptr() + o for t, o in zip(args, offsets)]
             extent = k.grid[0] if k.grid else 1
             work = math.prod(k.grid or (1,)) * math.prod(k.rdims or (1,))
             return parallel_call(fn, ptrs, extent, work)

@@ -25,7 +25,8 @@ from typing import Any
 from ..ir.types import DType
 
 __all__ = ["Ix", "Var", "Instr", "Kernel", "Buffer", "KBuilder", "ALU_OPS", "UNARY_OPS",
-           "BINARY_OPS", "CMP_OPS", "REDUCE_KINDS", "linearize", "delinearize"]
+           "BINARY_OPS", "CMP_OPS", "REDUCE_KINDS", "linearize", "delinearize",
+           "split_offsets"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -380,10 +381,16 @@ class Kernel:
 
     def signature(self) -> str:
         """Canonical text of what the kernel computes (no names): equal signatures, equal
-        machine code, so one compiled function serves every kernel with that signature."""
+        machine code, so one compiled function serves every kernel with that signature.
+
+        Buffer sizes are left out (code addresses buffers only through its index
+        expressions) except whether one needs 64-bit indices; apply :func:`split_offsets`
+        first so that kernels differing only in where their data starts (step ``t`` of an
+        unrolled network reading row block ``t``) share code too."""
         parts = [f"grid={self.grid} rdims={self.rdims}"]
         for b in self.buffers:
-            parts.append(f"{b.role} {b.dtype.short}[{b.numel}] @{b.pos} alias={b.alias_of}")
+            wide = "wide " if b.numel >= 2 ** 31 else ""
+            parts.append(f"{b.role} {wide}{b.dtype.short} @{b.pos} alias={b.alias_of}")
         for ins in self.body:
             attr = ins.attr
             if isinstance(attr, tuple) and attr and isinstance(attr[0], Buffer):
@@ -405,6 +412,43 @@ class Kernel:
             lhs = f"%{ins.id} = " if ins.op != "store" else ""
             lines.append(f"{scope} {lhs}{ins.op}[{at}]({args}) {dt}")
         return "\n".join(lines)
+
+
+def split_offsets(k: Kernel) -> tuple[Kernel, tuple]:
+    """``k`` with each buffer's common constant offset taken out of its addresses, and those
+    offsets (elements, per argument position).
+
+    Calling the returned kernel with argument ``p`` pointing ``offsets[p]`` elements into the
+    buffer computes exactly what ``k`` computes on the buffer: the step-``t`` kernels of an
+    unrolled network (the same code reading and writing row block ``t`` of shared buffers)
+    become one kernel called at ``t`` offsets. An offset is the smallest constant term among
+    the buffer's accesses (an in-place output's accesses count with the input it is written
+    through), never below 0, so the shifted pointer stays inside the buffer. Returns ``k``
+    itself when there is nothing to take out."""
+    base = {}
+    for ins in k.body:
+        if ins.op in ("load", "store"):
+            buf, e = ins.attr
+            p = buf.pos if buf.alias_of is None else buf.alias_of
+            c = e.const
+            base[p] = c if p not in base else min(base[p], c)
+    offsets = tuple(max(base.get(b.pos, 0), 0) for b in k.buffers)
+    if not any(offsets):
+        return k, offsets
+    out = Kernel(k.name, k.buffers, k.grid, k.rdims, [], k.sources)
+    remap = {}
+    for ins in k.body:
+        attr = ins.attr
+        if ins.op in ("load", "store"):
+            buf, e = attr
+            off = offsets[buf.pos if buf.alias_of is None else buf.alias_of]
+            if off:
+                attr = (buf, e - off)
+        new = Instr(ins.op, tuple(remap[id(a)] for a in ins.args), ins.dtype, attr, ins.inner,
+                    ins.id)
+        remap[id(ins)] = new
+        out.body.append(new)
+    return out, offsets
 
 
 class KBuilder:

@@ -20,7 +20,7 @@ import llvmlite.ir as ir
 
 from ..ir.types import DType
 from . import llvm_worker, mathlib
-from .kir import ALU_OPS, Instr, Ix, Kernel, Var
+from .kir import ALU_OPS, Instr, Ix, Kernel, Var, split_offsets
 
 __all__ = ["LLVMModule", "render_module", "FLOAT_OPS", "INT_OPS", "host_target_machine"]
 
@@ -984,7 +984,10 @@ class _JIT:
         self.stats = {"compiled": 0, "from_disk": 0, "shared": 0}
 
     def ensure(self, kernels) -> dict:
-        """kernel name -> symbol, compiling what is new."""
+        """kernel name -> (symbol, element offset per argument), compiling what is new.
+
+        Kernels are compiled with their constant buffer offsets split off
+        (:func:`kir.split_offsets`); the caller adds the offsets to the pointers it passes."""
         import dataclasses
         import hashlib
 
@@ -995,10 +998,11 @@ class _JIT:
             new: dict[str, tuple] = {}              # symbol -> (kernel, cache key)
             loaded: dict[str, tuple] = {}           # symbol -> (object, optimized IR)
             for k in kernels:
+                k, offsets = split_offsets(k)
                 sig = f"O{level}\n{k.signature()}"
                 h = hashlib.sha256(sig.encode()).hexdigest()[:24]
                 sym = f"mxc_{h}"
-                out[k.name] = sym
+                out[k.name] = (sym, offsets)
                 if h in self.symbols or sym in new or sym in loaded:
                     self.stats["shared"] += 1
                     continue
@@ -1066,7 +1070,12 @@ class LLVMModule:
         self.kernels = list(kernels)
         self.name = name
         self._by_name = {k.name: k for k in self.kernels}
-        self.symbols = jit().ensure(self.kernels)
+        placed = jit().ensure(self.kernels)
+        self.symbols = {n: sym for n, (sym, _) in placed.items()}
+        # byte offset to add to each argument's pointer (the offsets split off for sharing)
+        self.byte_offsets = {
+            n: tuple(o * b.dtype.itemsize for o, b in zip(offs, self._by_name[n].buffers))
+            for n, (_, offs) in placed.items()}
         self._ir = None
 
     @property
@@ -1086,8 +1095,18 @@ class LLVMModule:
         return "\n".join(f"; kernel {', '.join(k.name for k in self.kernels if self.symbols[k.name] == s)}"
                          f"\n{j.opt_ir[s]}" for s in seen)
 
+    def raw(self, name: str):
+        """(ctypes function, byte offsets): call it with each buffer's address plus its offset,
+        then the grid range ``lo, hi``."""
+        return (jit().function(self.symbols[name], len(self._by_name[name].buffers)),
+                self.byte_offsets[name])
+
     def get(self, name: str):
-        return jit().function(self.symbols[name], len(self._by_name[name].buffers))
+        """A function taking the buffers' addresses, then ``lo, hi``."""
+        fn, offs = self.raw(name)
+        if not any(offs):
+            return fn
+        return lambda *a: fn(*(p + o for p, o in zip(a, offs)), *a[len(offs):])
 
     def assembly(self) -> str:
         j = jit()
