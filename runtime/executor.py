@@ -137,6 +137,7 @@ class Executor:
                            if g is not None}
         self._aux_dict = dict(zip(self._aux_names, self.aux_arrays))
         self._plans: dict = {}
+        self._mode_free = None   # no mode-dependent or mutating operator (see forward)
         self._monitor = None
         self._monitor_all = False
         self._monitor_accept = None
@@ -220,6 +221,20 @@ class Executor:
             self._plans[mode] = plan
         return plan
 
+    def _infer_by_training_plan(self) -> bool:
+        """Whether an inference forward can run the forward steps of the training program
+        already compiled here instead of compiling an inference program: when no operator
+        behaves differently in training (Dropout, BatchNorm) or mutates its inputs, the two
+        compute the same outputs (a bucketing module's evaluation then compiles nothing
+        new). A monitored executor keeps its own inference program (its pins differ)."""
+        if "train" not in self._plans or self._monitor is not None:
+            return False
+        if self._mode_free is None:
+            self._mode_free = not any(
+                not n.is_var and (n.opdef.mode_dependent or n.opdef.extra.get("mutate_inputs"))
+                for n in self._symbol._nodes())
+        return self._mode_free
+
     # -- execution -----------------------------------------------------------------------------
     def forward(self, is_train: bool = False, **kwargs):
         """Copy ``kwargs`` into the argument arrays and run the forward plan."""
@@ -247,7 +262,7 @@ class Executor:
                                        "whose group2ctx places operators on several devices "
                                        "yet; monitor a single-device executor")
             self._segmented.forward(bool(is_train))
-        elif is_train:
+        elif is_train or self._infer_by_training_plan():
             self._plan("train").forward()
         else:
             _, bound = self._plan("infer")

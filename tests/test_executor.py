@@ -149,3 +149,36 @@ def test_reshape_shares_parameters(mlp):
     assert_close(out.asnumpy(), z["output"][:4], 1e-5, 1e-6, "reshaped")
     with pytest.raises(mx.base.ShapeError, match="allow_up_sizing"):
         exe.reshape(data=(64, 64), softmax_label=(64,))
+
+
+@pytest.mark.parametrize("dropout", [False, True])
+def test_inference_after_training_reuses_the_training_program(dropout):
+    # without mode-dependent operators an inference forward runs the training program's
+    # forward steps (nothing new is compiled: a bucketing module's evaluation); Dropout keeps
+    # its own inference program
+    from mxc import memo
+    x = mx.sym.Variable("data")
+    h = mx.sym.FullyConnected(x, num_hidden=7, name="fc1")
+    if dropout:
+        h = mx.sym.Dropout(h, p=0.5)
+    y = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(mx.sym.tanh(h), num_hidden=3, name="fc2"),
+                             name="sm")
+    rng = np.random.default_rng(3)
+    shapes = {"data": (4, 5), "sm_label": (4,)}
+    exe = y.simple_bind(mx.cpu(), **shapes)
+    for n, a in exe.arg_dict.items():
+        a[:] = rng.uniform(-1, 1, a.shape) if n != "sm_label" else rng.integers(0, 3, a.shape)
+    exe.forward(is_train=True)
+    exe.backward()
+    compiles = memo.info()["executor"]["misses"]
+    out = exe.forward(is_train=False)[0].asnumpy()
+    assert memo.info()["executor"]["misses"] == compiles + (1 if dropout else 0)
+    ref = y.simple_bind(mx.cpu(), grad_req="null", **shapes)
+    for n, a in exe.arg_dict.items():
+        ref.arg_dict[n][:] = a
+    assert_close(out, ref.forward(is_train=False)[0].asnumpy(), 1e-5, 1e-6, "inference")
+    grads = {n: g.asnumpy().copy() for n, g in exe.grad_dict.items()}
+    exe.backward()           # differentiates a training forward again, as MXNet does
+    if not dropout:
+        for n, g in exe.grad_dict.items():
+            assert_close(g.asnumpy(), grads[n], 1e-5, 1e-6, f"gradient of {n}")

@@ -372,10 +372,70 @@ def probe_group(body: Graph) -> _Indexer:
     at and ``stored`` each output to the point it is written at (what the fusion pass
     compares: how a consumer indexes a producer, not just their shapes). It emits no
     instructions: fusion decides on indices, and each kernel is lowered once, by
-    :func:`lower_group`."""
+    :func:`lower_group`.
+
+    Successful walks are remembered by the body's structure (operators, attributes, types
+    and wiring, not names), so the candidates of an unrolled network's steps, and of every
+    bucket that repeats them, are walked once; what fails is walked again, so that its
+    error names its own ops."""
+    key, values = _structure(body)
+    hit = _PROBES.get(key) if key is not None else None
+    if hit is not None:
+        access, stored = hit
+        return _Probe({values[i]: pts for i, pts in access.items()},
+                      {values[i]: pt for i, pt in stored.items()})
     ix = _Indexer(body, "probe")
     ix.run()
+    if key is not None:
+        pos = {v: i for i, v in enumerate(values)}
+        if len(_PROBES) >= _PROBES_MAX:
+            _PROBES.clear()
+        _PROBES[key] = ({pos[v]: frozenset(pts) for v, pts in ix.access.items()},
+                        {pos[v]: pt for v, pt in ix.stored.items()})
     return ix
+
+
+class _Probe:
+    """A remembered walk: the ``access`` and ``stored`` maps of :class:`_Indexer`."""
+
+    __slots__ = ("access", "stored")
+
+    def __init__(self, access, stored):
+        self.access = access
+        self.stored = stored
+
+
+_PROBES: dict = {}
+_PROBES_MAX = 50_000
+
+
+def _structure(body: Graph):
+    """A hashable key for what ``body`` computes, and its values in key order (inputs, then
+    each op's outputs); key None if an attribute cannot be hashed."""
+    values = list(body.inputs)
+    pos = {v: i for i, v in enumerate(values)}
+    parts = [tuple(v.type for v in values)]
+    for op in body.ops:
+        parts.append((op.opname, _frozen(op.attrs), tuple(pos[u] for u in op.inputs),
+                      tuple(o.type for o in op.outputs)))
+        for o in op.outputs:
+            pos[o] = len(values)
+            values.append(o)
+    parts.append(tuple(pos[v] for v in body.outputs))
+    key = tuple(parts)
+    try:
+        hash(key)
+    except TypeError:
+        return None, values
+    return key, values
+
+
+def _frozen(v):
+    if isinstance(v, dict):
+        return tuple(sorted((k, _frozen(x)) for k, x in v.items()))
+    if isinstance(v, (list, tuple)):
+        return tuple(_frozen(x) for x in v)
+    return v
 
 
 def lower_group(body: Graph, name: str, sources=(), inplace: dict | None = None) -> Kernel:

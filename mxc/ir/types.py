@@ -58,9 +58,7 @@ class DType(Enum):
 
     @property
     def itemsize(self) -> int:
-        return {DType.bool: 1, DType.u8: 1, DType.i8: 1, DType.f16: 2, DType.bf16: 2,
-                DType.i16: 2, DType.u16: 2, DType.f32: 4, DType.i32: 4, DType.u32: 4,
-                DType.f64: 8, DType.i64: 8, DType.u64: 8}[self]
+        return _ITEMSIZE[self]
 
     @property
     def numpy(self) -> np.dtype:
@@ -105,6 +103,11 @@ _SHORT = {d.short: d for d in DType}
 
 def dtype_of(x) -> DType:
     return DType.parse(x)
+
+
+_ITEMSIZE = {DType.bool: 1, DType.u8: 1, DType.i8: 1, DType.f16: 2, DType.bf16: 2,
+             DType.i16: 2, DType.u16: 2, DType.f32: 4, DType.i32: 4, DType.u32: 4,
+             DType.f64: 8, DType.i64: 8, DType.u64: 8}
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,7 @@ class _Kernel:
     anchors: list           # materialized values it writes, in order
     cone: frozenset         # primitive ops it computes (never mutated: cones are shared)
     structure: tuple | None = None
+    nbytes: int | None = None   # what it writes (memoized by _anchor_bytes)
 
 
 @dataclass
@@ -117,6 +118,10 @@ class Fuse(Pass):
         self._phase = _phases(g, ctx.options.get("n_forward_outputs"))
         self._probed: dict = {}
         self._costs: dict = {}
+        self._users: dict = {}
+        for op in g.ops:
+            for v in op.inputs:
+                self._users.setdefault(v, []).append(op)
         prod = {v: op for op in g.ops for v in op.outputs}
         order = {op: i for i, op in enumerate(g.ops)}
         mat: set[Value] = set(g.outputs)
@@ -136,7 +141,7 @@ class Fuse(Pass):
         cones: dict = {}
         for _ in range(len(g.ops) + 1):
             kernels = self._cones(g, mat, prod, cones)
-            changed = self._refine(kernels, cones["member"], mat, why, prod, order, ctx)
+            changed = self._refine(kernels, cones, mat, why, prod, order, ctx)
             if not changed:
                 break
         kernels = self._cones(g, mat, prod, cones)
@@ -163,18 +168,7 @@ class Fuse(Pass):
             cache = {}
         cones = cache.setdefault("cone", {})
         member = cache.setdefault("member", {})
-        seen = cache.setdefault("mat", set())
-        for u in mat - seen:
-            p = prod.get(u)
-            for a in list(member.get(p, ())) if p is not None else ():
-                c = cones.pop(a, None)
-                if c is not None:
-                    for o in c:
-                        member[o].discard(a)
-        for a in [a for a in cones if a not in mat]:
-            for o in cones.pop(a):
-                member[o].discard(a)
-        cache["mat"] = set(mat)
+        _invalidate_cones(mat, prod, cache)
         kernels = []
         for op in g.ops:
             if not _fusible(op):
@@ -190,36 +184,38 @@ class Fuse(Pass):
                 kernels.append(_Kernel([v], cone))
         return kernels
 
-    def _refine(self, kernels, membership, mat, why, prod, order, ctx) -> bool:
+    def _refine(self, kernels, cache, mat, why, prod, order, ctx) -> bool:
         """Materialize shared expensive values and misfitting reductions; True if any.
 
         Shared values are visited from the last in program order to the first: materializing
         a downstream value (an LSTM's cell state) may leave the values above it (the gates)
-        read by one kernel only, so those are left to the next round, which sees the new
-        cones, instead of being materialized too. Visiting in a fixed order also keeps the
-        result independent of how sets of ops happen to hash."""
+        read by one kernel only, so each value is judged on the kernels that read it now
+        (:func:`_readers`, a walk down to the nearest materialized values, which the sweep
+        has just settled) rather than on the cones at the start of the round. An unrolled
+        network's backward chain is thus settled in one sweep, not a round per step.
+        Visiting in a fixed order also keeps the result independent of how sets of ops
+        happen to hash."""
         changed = False
-        # op -> anchors of the kernels computing it, kept by _cones
-        shared = sorted(((op, ks) for op, ks in membership.items() if len(ks) >= 2),
-                        key=lambda e: -order[e[0]])
+        membership = cache["member"]     # op -> anchors of the kernels computing it
+        shared = sorted((op for op, ks in membership.items() if len(ks) >= 2),
+                        key=lambda o: -order[o])
         # shared reductions first: once they are materialized, recomputing the cheap ops above
         # them (x - mean in a normalization) no longer counts them
-        if any(isinstance(op.opdef.lower, Reduce) for op, _ in shared):
-            shared = [(op, ks) for op, ks in shared if isinstance(op.opdef.lower, Reduce)]
-        covered: set = set()
-        for op, ks in shared:
-            if op in covered:
+        if any(isinstance(op.opdef.lower, Reduce) for op in shared):
+            shared = [op for op in shared if isinstance(op.opdef.lower, Reduce)]
+        for op in shared:
+            ks = _readers(op, mat, self._users)
+            if len(ks) < 2:
                 continue
             cone = _subcone(op, mat, prod)
             cost = _cone_cost(cone, self._costs)
             if isinstance(op.opdef.lower, Reduce) or cost > self.recompute_limit:
-                covered |= cone
-                for v in op.outputs:
-                    if v not in mat:
-                        mat.add(v)
-                        why[v] = (f"needed by {len(ks)} kernels; recomputing costs {cost}"
-                                  if cost < 1000 else f"reduction needed by {len(ks)} kernels")
-                        changed = True
+                new = [v for v in op.outputs if v not in mat]
+                for v in new:
+                    mat.add(v)
+                    why[v] = (f"needed by {len(ks)} kernels; recomputing costs {cost}"
+                              if cost < 1000 else f"reduction needed by {len(ks)} kernels")
+                changed = changed or bool(new)
         if changed:
             return True
         for k in kernels:
@@ -585,7 +581,9 @@ def _remark_pins(g, prod, ctx, pass_name):
 
 
 def _anchor_bytes(kern) -> int:
-    return sum(v.type.nbytes for v in kern.anchors)
+    if kern.nbytes is None:
+        kern.nbytes = sum(v.type.nbytes for v in kern.anchors)
+    return kern.nbytes
 
 
 def _external_inputs(kern):
@@ -640,6 +638,51 @@ def _phases(g: Graph, n_forward) -> dict:
             fwd.add(op)
             need.update(op.inputs)
     return {op: 0 if op in fwd else 1 for op in g.ops}
+
+
+def _invalidate_cones(mat, prod, cache) -> list:
+    """Drop from ``cache`` the cones that values materialized since the last call cut (and
+    those of anchors no longer materialized); the anchors whose cones were dropped."""
+    cones, member = cache.setdefault("cone", {}), cache.setdefault("member", {})
+    seen = cache.setdefault("mat", set())
+    dropped = []
+    grown = len(mat) != len(seen)
+    for u in mat - seen if grown else ():
+        p = prod.get(u)
+        for a in list(member.get(p, ())) if p is not None else ():
+            c = cones.pop(a, None)
+            if c is not None:
+                dropped.append(a)
+                for o in c:
+                    member[o].discard(a)
+    if not seen <= mat:                 # values no longer materialized: their cones go
+        for a in [a for a in cones if a not in mat]:
+            for o in cones.pop(a):
+                member[o].discard(a)
+        cache["mat"] = set(mat)
+    elif grown:
+        seen |= mat
+    return dropped
+
+
+def _readers(op, mat, users) -> set:
+    """The anchors of the kernels whose cones hold ``op`` (those it reaches downstream
+    through values that are not materialized): what ``_cones``' membership map holds for
+    ``op``, computed from ``op`` down instead of from every cone up."""
+    out = set()
+    seen = {op}
+    stack = [op]
+    while stack:
+        o = stack.pop()
+        for v in o.outputs:
+            if v in mat:
+                out.add(v)
+                continue
+            for c in users.get(v, ()):
+                if c not in seen:
+                    seen.add(c)
+                    stack.append(c)
+    return out
 
 
 def _subcone(op, mat, prod) -> set:

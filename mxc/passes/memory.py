@@ -131,15 +131,20 @@ def _place_by_size(live, sizes):
         s, e = live[b]
         size = sizes[b]
         hit = np.nonzero((lo[:k] <= e) & (hi[:k] >= s))[0]
-        hit = hit[np.argsort(beg[hit], kind="stable")]
-        at, best, prev = None, None, 0
-        for i in hit:
-            gap = int(beg[i]) - prev
-            if gap >= size and (best is None or gap < best):
-                at, best = prev, gap
-            prev = max(prev, int(end[i]))
-        if at is None:
-            at = prev
+        at = 0
+        if len(hit):
+            hit = hit[np.argsort(beg[hit], kind="stable")]
+            # walking the overlapping blocks by address: the gap before each is its start
+            # minus the furthest end so far; take the smallest gap that fits (the first such
+            # on ties), else the end of them all
+            ends = np.maximum.accumulate(end[hit])
+            prev = np.concatenate(([0], np.maximum(ends[:-1], 0)))
+            gaps = beg[hit] - prev
+            fits = np.nonzero(gaps >= size)[0]
+            if len(fits):
+                at = int(prev[fits[np.argmin(gaps[fits])]])
+            else:
+                at = max(int(ends[-1]), 0)
         offsets[b] = at
         lo[k], hi[k], beg[k], end[k] = s, e, at, at + size
         top = max(top, at + size)

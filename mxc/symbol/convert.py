@@ -127,11 +127,14 @@ def to_graph(sym: Symbol, shapes: dict | None = None, dtypes: dict | None = None
     b = Builder(name)
     env: dict[int, list[Value]] = {}
     sg = SymbolGraph(None, [], [], sym.list_outputs())
+    # every type known and no rule refining an input: the inference pass would change nothing
+    settled = True
     for node in nodes:
         if node.is_var:
             t = TensorType(_var_shape(node, shapes.get(node.name)),
                            _var_dtype(node, dtypes.get(node.name)))
             v = b.input(node.name, t)
+            settled = settled and t.known
             env[id(node)] = [v]
             (sg.aux_names if id(node) in aux_ids else sg.arg_names).append(node.name)
             sg.inputs.setdefault(node.name, v)
@@ -142,11 +145,14 @@ def to_graph(sym: Symbol, shapes: dict | None = None, dtypes: dict | None = None
         if od.mode_dependent:
             attrs["is_train"] = bool(is_train)
         ins = [env[id(src)][i] for src, i in node.inputs]
-        _, out_t = infer_op_types(od, attrs, node.name, [v.type for v in ins])
+        in_t, out_t = infer_op_types(od, attrs, node.name, [v.type for v in ins])
+        if settled and not (all(t.known for t in out_t)
+                            and all(t == v.type for t, v in zip(in_t, ins))):
+            settled = False
         outs = b.op(od.name, ins, attrs, node.name, parsed=True, out_types=out_t)
         env[id(node)] = list(outs) if isinstance(outs, tuple) else [outs]
     g = b.build([env[id(n)][i] for n, i in sym._outputs])
-    if infer:
+    if infer and not settled:
         from ..passes.infer import InferTypes
         m = {}
         g = InferTypes().run_with_map(g, m)
