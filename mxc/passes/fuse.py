@@ -101,6 +101,8 @@ class _Kernel:
     cone: frozenset         # primitive ops it computes (never mutated: cones are shared)
     structure: tuple | None = None
     nbytes: int | None = None   # what it writes (memoized by _anchor_bytes)
+    fine: bool | None = None    # recomputes no expensive anchor elsewhere (Fuse._fine)
+    has_reduce: bool | None = None
 
 
 @dataclass
@@ -139,9 +141,11 @@ class Fuse(Pass):
                     why.setdefault(v, f"result of {lib}")
 
         cones: dict = {}
+        # downstream first (see _refine)
+        candidates = [op for op in reversed(g.ops) if _fusible(op)]
         for _ in range(len(g.ops) + 1):
-            kernels = self._cones(g, mat, prod, cones)
-            changed = self._refine(kernels, cones, mat, why, prod, order, ctx)
+            changed = self._refine(candidates, lambda: self._cones(g, mat, prod, cones),
+                                   mat, why, prod, order, ctx)
             if not changed:
                 break
         kernels = self._cones(g, mat, prod, cones)
@@ -184,47 +188,52 @@ class Fuse(Pass):
                 kernels.append(_Kernel([v], cone))
         return kernels
 
-    def _refine(self, kernels, cache, mat, why, prod, order, ctx) -> bool:
+    def _refine(self, candidates, kernels_now, mat, why, prod, order, ctx) -> bool:
         """Materialize shared expensive values and misfitting reductions; True if any.
 
-        Shared values are visited from the last in program order to the first: materializing
-        a downstream value (an LSTM's cell state) may leave the values above it (the gates)
+        Shared values (computed by two or more kernels) are visited from the last in program
+        order to the first (``candidates``: the fusible ops in that order): materializing a
+        downstream value (an LSTM's cell state) may leave the values above it (the gates)
         read by one kernel only, so each value is judged on the kernels that read it now
         (:func:`_readers`, a walk down to the nearest materialized values, which the sweep
-        has just settled) rather than on the cones at the start of the round. An unrolled
-        network's backward chain is thus settled in one sweep, not a round per step.
-        Visiting in a fixed order also keeps the result independent of how sets of ops
-        happen to hash."""
+        has just settled). An unrolled network's backward chain is thus settled in one sweep,
+        not a round per step, and no cone is computed before it is (the cones of an unsettled
+        chain each hold the whole chain). Visiting in a fixed order also keeps the result
+        independent of how sets of ops happen to hash. The kernels (``kernels_now()``) are
+        formed only once no shared value changes, to find the reductions that misfit."""
         changed = False
-        membership = cache["member"]     # op -> anchors of the kernels computing it
-        shared = sorted((op for op, ks in membership.items() if len(ks) >= 2),
-                        key=lambda o: -order[o])
         # shared reductions first: once they are materialized, recomputing the cheap ops above
         # them (x - mean in a normalization) no longer counts them
-        if any(isinstance(op.opdef.lower, Reduce) for op in shared):
-            shared = [op for op in shared if isinstance(op.opdef.lower, Reduce)]
-        for op in shared:
-            ks = _readers(op, mat, self._users)
-            if len(ks) < 2:
-                continue
-            cone = _subcone(op, mat, prod)
-            cost = _cone_cost(cone, self._costs)
-            if isinstance(op.opdef.lower, Reduce) or cost > self.recompute_limit:
-                new = [v for v in op.outputs if v not in mat]
-                for v in new:
-                    mat.add(v)
-                    why[v] = (f"needed by {len(ks)} kernels; recomputing costs {cost}"
-                              if cost < 1000 else f"reduction needed by {len(ks)} kernels")
-                changed = changed or bool(new)
-        if changed:
-            return True
+        reductions = [op for op in candidates if isinstance(op.opdef.lower, Reduce)]
+        for group in (reductions, candidates):
+            for op in group:
+                if all(v in mat for v in op.outputs):
+                    continue
+                ks = _readers(op, mat, self._users)
+                if len(ks) < 2:
+                    continue
+                cone = _subcone(op, mat, prod)
+                cost = _cone_cost(cone, self._costs)
+                if isinstance(op.opdef.lower, Reduce) or cost > self.recompute_limit:
+                    for v in op.outputs:
+                        if v not in mat:
+                            mat.add(v)
+                            why[v] = (f"needed by {len(ks)} kernels; recomputing costs {cost}"
+                                      if cost < 1000 else
+                                      f"reduction needed by {len(ks)} kernels")
+                    changed = True
+            if changed:
+                return True
+        kernels = kernels_now()
         for k in kernels:
+            if not _has_reduce(k):
+                continue        # one output, no reduction: nothing can misfit
             key = (tuple(k.anchors), frozenset(k.cone))
             if key in self._probed:
                 continue
             body, _, m = _body_for(k, mat, prod, order, with_map=True)
             try:
-                probe_group(body)
+                walk = probe_group(body)
             except LoweringError as e:
                 if isinstance(e, IndexMismatch):
                     # a consumer reads the reduction off its grid point: it is computed by a
@@ -247,7 +256,7 @@ class Fuse(Pass):
                     why[v] = f"iteration space does not fit its consumer: {e}"
                 changed = True
                 continue
-            self._probed[key] = True
+            self._probed[key] = (walk, m)
         # every kernel's first misfit is fixed in the same round: a reduction left in a cone
         # at this point is in no other kernel's (shared ones were materialized above), so
         # splitting one kernel does not change what the others read
@@ -330,13 +339,23 @@ class Fuse(Pass):
                                "between them")
                 continue
             cand = _Kernel(a.anchors + b.anchors, a.cone | b.cone, merged_structure)
-            try:
-                body, _, m = _body_for(cand, mat, prod, order, with_map=True)
-                lw = probe_group(body)
-            except LoweringError as e:
-                recompute = str(e)
+            recompute = None
+            if self._independent(a, b, mat, prod, order):
+                # nothing to walk: the merged kernel computes each part's values at the points
+                # the part alone does; only the outputs' shapes must make one iteration space
+                try:
+                    group_structure(_body_for(cand, mat, prod, order)[0])
+                except LoweringError as e:
+                    recompute = str(e)
             else:
-                recompute = self._recomputed_anchor(cand, lw, m, mat, prod)
+                try:
+                    body, _, m = _body_for(cand, mat, prod, order, with_map=True)
+                    lw = probe_group(body)
+                except LoweringError as e:
+                    recompute = str(e)
+                else:
+                    recompute = self._recomputed_anchor(cand, lw, m, mat, prod)
+            cand.fine = not recompute
             if recompute:
                 if (i, j) not in noted:
                     noted.add((i, j))
@@ -349,6 +368,36 @@ class Fuse(Pass):
             deps[i] = {find(d) for d in deps[i] | deps[j]} - {i}
             contract(i, j)
         return list(current.values())
+
+    def _fine(self, k, mat, prod, order) -> bool:
+        """Whether kernel ``k`` alone computes every anchor only at the point it stores it
+        at (or recomputes only cheap ones there): what :meth:`_recomputed_anchor` accepts."""
+        if k.fine is None and len(k.anchors) == 1:
+            k.fine = True       # its one output is read by no op inside it (a DAG)
+        if k.fine is None:
+            hit = self._probed.get((tuple(k.anchors), frozenset(k.cone)))
+            try:
+                if hit is None:
+                    body, _, m = _body_for(k, mat, prod, order, with_map=True)
+                    hit = (probe_group(body), m)
+                k.fine = self._recomputed_anchor(k, hit[0], hit[1], mat, prod) is None
+            except LoweringError:
+                k.fine = False
+        return k.fine
+
+    def _independent(self, a, b, mat, prod, order) -> bool:
+        """Whether merging ``a`` and ``b`` needs no walk of the merged kernel: neither holds a
+        reduction (whose grid point a reader must match), neither reads what the other
+        writes (so no anchor gains readers at other points), and each alone is
+        :meth:`_fine`. Overlapping cones are computed at the union of both parts' points,
+        as they were in the two kernels."""
+        if _has_reduce(a) or _has_reduce(b):
+            return False
+        for x, y in ((a, b), (b, a)):
+            anchors = set(x.anchors)
+            if any(u in anchors for op in y.cone for u in op.inputs):
+                return False
+        return self._fine(a, mat, prod, order) and self._fine(b, mat, prod, order)
 
     def _recomputed_anchor(self, kern, lw, m, mat, prod) -> str | None:
         """Why merging would recompute an expensive value, or None: an anchor that the other
@@ -578,6 +627,12 @@ def _remark_pins(g, prod, ctx, pass_name):
         p = prod.get(v)
         where = f" ({_opdesc(p)})" if p is not None else " (an input)"
         ctx.remark(pass_name, "pin", f"%{v.name}{where}: kept materialized for {label}")
+
+
+def _has_reduce(kern) -> bool:
+    if kern.has_reduce is None:
+        kern.has_reduce = any(isinstance(op.opdef.lower, Reduce) for op in kern.cone)
+    return kern.has_reduce
 
 
 def _anchor_bytes(kern) -> int:
