@@ -134,3 +134,24 @@ def test_the_same_workers_serve_many_batches():
         assert not pool.failed and len(pool.procs) == 1
     finally:
         pool.close()
+
+
+def test_a_hung_worker_is_stopped_and_its_kernels_compiled_here():
+    import subprocess
+    import sys
+    jobs = _texts(4)
+    pool = L.CompilePool(2)
+    pool.stall_s = 1.0
+    # a worker that takes its kernel and never answers
+    mute = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    pool.procs = [mute]
+    pool.ready = {mute}
+    try:
+        built = pool.compile(iter(jobs), lambda text: llvm_worker.compile_ir(
+            text, *L.host_cpu(), L.opt_level()))
+        assert set(built) == {t for t, _ in jobs}
+        assert pool.failed and mute.poll() is not None
+    finally:
+        mute.kill()
+        pool.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import math
 import threading
+import time
 
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
@@ -833,6 +834,10 @@ class CompilePool:
     A worker that cannot start or dies is dropped and its kernels compile here.
     ``MXC_COMPILE_JOBS`` counts the processes compiling at once, this one included."""
 
+    # seconds the workers may still take once this process has run out of kernels to
+    # compile; a worker silent for longer is taken for hung and its kernels compile here
+    stall_s = 60.0
+
     def __init__(self, jobs: int):
         import os
         self.size = max(0, jobs - 1)
@@ -924,8 +929,17 @@ class CompilePool:
             done[job[0]] = local(job[1])
         for _ in threads:
             todo.put(None)
+        deadline = time.monotonic() + self.stall_s
         for t in threads:
-            t.join()
+            t.join(max(0.0, deadline - time.monotonic()))
+        if any(t.is_alive() for t in threads):
+            # a worker stopped answering (a kernel compiles in well under a second): stop the
+            # workers; the ones waiting on them hand their kernels back, compiled below
+            self.failed = True
+            for p in self.procs:
+                p.kill()
+            for t in threads:
+                t.join()
         # jobs a dying worker handed back after the queue ran dry
         while True:
             try:
