@@ -120,8 +120,25 @@ FLOAT_OPS = {
     "lt": "fcmp:<", "le": "fcmp:<=", "gt": "fcmp:>", "ge": "fcmp:>=", "eq": "fcmp:==",
     "ne": "fcmp:!=", "and_": "m:logic", "or_": "m:logic", "xor": "m:logic", "not_": "m:not",
 }
-# reductions over at most this many elements are emitted without a loop
+# reductions over at most this many elements are emitted without a loop, if the code per
+# element times the elements stays within UNROLL_BUDGET (a 5x5 convolution window or a 2x2
+# pooling window unrolls; a softmax over 10 classes, an exp per element, stays a loop: unrolled
+# it was a thousand lines of IR that took LLVM 0.5 s)
 UNROLL_REDUCTIONS = 32
+UNROLL_BUDGET = 320
+# rough instructions an ALU op becomes (exp and log are inlined polynomials, see _fexp32)
+_INLINE_COST = {"exp": 30, "log": 30, "expm1": 30, "log1p": 30, "pow": 60}
+
+
+def _unroll_reduction(k: Kernel) -> bool:
+    """Whether ``k``'s reduction loops are emitted as straight-line code (see
+    :data:`UNROLL_REDUCTIONS`)."""
+    total = math.prod(k.rdims) if k.rdims else 1
+    if total > UNROLL_REDUCTIONS:
+        return False
+    per_point = sum(_INLINE_COST.get(i.attr, 1) if i.op == "alu" else 1
+                    for i in k.body if i.inner)
+    return total * per_point <= UNROLL_BUDGET
 
 # expanded into basic ops by mathlib before rendering
 EXPAND = {"sigmoid", "erfinv", "digamma", "tanh"}
@@ -151,6 +168,7 @@ class _Emitter:
         self.vars: dict[Var, ir.Value] = {}
         self.vals: dict[int, ir.Value] = {}
         self.bufptr = {buf.pos: self.fn.args[buf.pos] for buf in kern.buffers}
+        self.unroll = _unroll_reduction(kern)
 
     def intrinsic(self, name: str, ty, nargs: int = 1):
         """Declare (once) an overloaded float intrinsic ``name.<type>`` taking ``nargs`` args."""
@@ -294,10 +312,7 @@ class _Emitter:
     def rloops(self, body, carried=()):
         rvars = self.k.rvars
         outer_vals = dict(self.vals)
-        total = 1
-        for v in rvars:
-            total *= v.extent
-        if total <= UNROLL_REDUCTIONS:
+        if self.unroll:
             # a small reduction (a pooling window): straight-line code, so the grid's own
             # innermost loop is the one the vectorizer sees
             import itertools
@@ -348,11 +363,7 @@ class _Emitter:
         convolution window: 25 dependent adds -> depth 5). Float sums/products only when
         reassociation is allowed; None when the reduction is emitted as loops."""
         rvars = self.k.rvars
-        total = 1
-        for v in rvars:
-            total *= v.extent
-        if total > UNROLL_REDUCTIONS or (dt.is_float and kind in ("sum", "prod")
-                                         and not self.reassoc):
+        if not self.unroll or (dt.is_float and kind in ("sum", "prod") and not self.reassoc):
             return None
         import itertools
         outer_vals = dict(self.vals)
@@ -759,7 +770,7 @@ def _column_reduction(k: Kernel) -> bool:
     innermost grid axis is contiguous in the loads and the innermost reduction axis is not."""
     if not k.rdims or not k.grid or k.grid[-1] > 65536:
         return False
-    if math.prod(k.rdims) <= UNROLL_REDUCTIONS:
+    if _unroll_reduction(k):
         return False        # unrolled in place: the grid's innermost loop vectorizes as is
     if any(i.op == "store" and i.inner for i in k.body):
         return False
