@@ -11,6 +11,19 @@ means mxc plans less).
     python -m bench --quick               # fewer rounds, smaller sizes (CI smoke test)
     python -m bench --workloads chain_16m,mlp_b64 --threads 2 --rounds 7
     python -m bench --workloads lenet_bf16,mlp_bf16 --rounds 1 --no-compile
+    python -m bench --compile             # only the first-step (compile time) rows
+    python -m bench --compile --quick --systems mxc   # mlp, mxc cold and warm (CI smoke test)
+
+The first-step rows (``--compile``; also after the throughput rows unless ``--no-compile``)
+time, for ``mlp`` (batch 64), ``lenet`` (64), ``resnet18`` (CIFAR-style 3x32x32, 32) and
+``lstm60`` (2-layer LSTM language model unrolled over 60 steps, hidden 200, vocabulary 3000,
+32), the wall time from nothing to the end of the first training step (build the symbol,
+``Module.bind`` for training, ``init_params``, ``init_optimizer('sgd')``, one
+``forward_backward`` + ``update``, ``mx.nd.waitall()``; torch: build the module and optimizer,
+one forward + backward + ``step()``), each in a fresh worker process, imports excluded: mxc
+cold (empty ``MXC_CACHE_DIR``) and warm (a second process on the filled cache), MXNet 1.9.1,
+torch eager, torch.compile cold (empty ``TORCHINDUCTOR_CACHE_DIR``) and warm. Their table
+gives mxc cold / peer and mxc warm / peer in seconds: below 1 means mxc starts faster.
 
 The bf16 rows (``mlp_bf16``, ``lenet_bf16``) train the ``mlp_b64`` / ``lenet_b64`` models (batch
 64, SGD with momentum) in mixed precision: mxc and MXNet run the symbol converted by
@@ -26,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -76,8 +90,8 @@ def oracle_python() -> str | None:
 
 
 class Worker:
-    def __init__(self, system: str, threads: int, cache_dir: str):
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+    def __init__(self, system: str, threads: int, cache_dir: str, env: dict | None = None):
+        env = dict(os.environ, **(env or {}), OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                    MXC_NUM_THREADS=str(threads), MXNET_CPU_WORKER_NTHREADS=str(threads),
                    MXC_CACHE_DIR=cache_dir, MXNET_SUBGRAPH_BACKEND="MKLDNN",
                    PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -175,25 +189,131 @@ def run(workloads, systems, threads_list, rounds, budget, quick, emit):
     return results
 
 
-def compile_times(emit):
-    """Cold (empty cache, fresh process) and warm (cached, fresh process) LeNet compiles."""
-    out = {}
-    cache = tempfile.mkdtemp(prefix="mxc-bench-compile-")
-    for label in ("cold", "warm"):
-        w = Worker("mxc", 1, cache)
-        try:
-            r = w.ask(cmd="setup", workload="compile_lenet", params={})
-            if not r.get("ok"):
-                emit({"workload": f"compile_lenet_{label}", "system": "mxc",
-                      "skipped": r.get("error")})
-                return out
-            t = w.ask(cmd="run", workload="compile_lenet", iters=1)
-            out[label] = t.get("seconds")
-            emit({"workload": f"compile_lenet_{label}", "system": "mxc", "unit": "s",
-                  "median": t.get("seconds")})
-        finally:
-            w.close()
+COMPILE_MODELS = ["mlp", "lenet", "resnet18", "lstm60"]
+# the first-step rows: (system, cache state); the peers of the table after mxc's two
+FIRST_STEP_ROWS = [("mxc", "cold"), ("mxc", "warm"), ("mxnet", None), ("torch", None),
+                   ("torch.compile", "cold"), ("torch.compile", "warm")]
+PEER_NAMES = {("mxnet", None): "MXNet 1.9.1", ("torch", None): "torch eager",
+              ("torch.compile", "cold"): "torch.compile cold",
+              ("torch.compile", "warm"): "torch.compile warm"}
+
+
+def first_step(system, model, threads, cache_dir, env=None, batch=None):
+    """A fresh worker process of ``system``: the wall time from nothing to the end of the
+    first training step of ``model`` (imports excluded) -> ``{"seconds", "phases"}`` or
+    ``{"error"}``."""
+    w = Worker(system, threads, cache_dir, env=env)
+    try:
+        params = {"model": model} if batch is None else {"model": model, "batch": batch}
+        r = w.ask(cmd="setup", workload="first_step", params=params)
+        if not r.get("ok"):
+            return {"error": r.get("error", "unsupported")}
+        t = w.ask(cmd="run", workload="first_step", iters=1)
+        if "seconds" not in t:
+            return {"error": t.get("error", "no time")}
+        info = w.ask(cmd="info", workload="first_step")
+        return {"seconds": t["seconds"], "samples": r.get("samples"),
+                "phases": {k: v for k, v in info.items() if k.endswith("_s")}}
+    finally:
+        w.close()
+
+
+def compile_times(emit, models=None, systems=None, threads=1, rounds=1, batch=None):
+    """Wall time to the end of the first training step (bind / compile + init + one
+    forward_backward + update), each in a fresh worker process: mxc cold (empty
+    ``MXC_CACHE_DIR``) and warm (a second process on the filled cache), MXNet 1.9.1, torch
+    eager, torch.compile cold (empty ``TORCHINDUCTOR_CACHE_DIR``) and warm. ``rounds``
+    repeats every row (a new cache each round), interleaved. Emits and returns one record
+    per (model, system, cache)."""
+    models = list(models or COMPILE_MODELS)
+    systems = list(systems or SYSTEMS)
+    out = []
+    for model in models:
+        times, phases, errors, samples = {}, {}, {}, None
+        for _ in range(rounds):
+            caches, made = {}, []
+            for system, cache in FIRST_STEP_ROWS:
+                if system not in systems or (system, cache) in errors:
+                    continue
+                if system == "mxnet" and oracle_python() is None:
+                    errors[(system, cache)] = ("MXNet 1.9.1 venv not found "
+                                               "(../shared/oracle/setup.sh); set MXC_ORACLE_PY")
+                    continue
+                if cache == "cold":
+                    caches[system] = tempfile.mkdtemp(prefix=f"mxc-bench-first-{system}-")
+                cdir = caches.get(system) or tempfile.mkdtemp(prefix="mxc-bench-first-")
+                made.append(cdir)
+                env = {"TORCHINDUCTOR_CACHE_DIR": cdir} if system == "torch.compile" else {}
+                r = first_step(system, model, threads, cdir, env=env, batch=batch)
+                if "error" in r:
+                    errors[(system, cache)] = r["error"]
+                    continue
+                samples = r.get("samples") or samples
+                times.setdefault((system, cache), []).append(r["seconds"])
+                for k, v in r["phases"].items():
+                    phases.setdefault((system, cache), {}).setdefault(k, []).append(v)
+            for d in set(made):
+                shutil.rmtree(d, ignore_errors=True)
+        for system, cache in FIRST_STEP_ROWS:
+            key = (system, cache)
+            rec = {"workload": f"first_step_{model}", "model": model, "system": system,
+                   "threads": threads}
+            if cache:
+                rec["cache"] = cache
+            if key in times:
+                vals = times[key]
+                rec.update(unit="s", median=statistics.median(vals), min=min(vals),
+                           max=max(vals), rounds=len(vals), batch=samples,
+                           phases={k: statistics.median(v)
+                                   for k, v in phases.get(key, {}).items()})
+            elif key in errors:
+                rec["skipped"] = errors[key]
+            else:
+                continue
+            out.append(rec)
+            emit(rec)
     return out
+
+
+def first_step_table(rows):
+    """mxc's cold and warm first-step times against every peer's, as ratios."""
+    by = {(r["model"], r["system"], r.get("cache")): r for r in rows if "median" in r}
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    if not models:
+        return ""
+    lines = ["", ("time to the end of the first training step (bind/compile + init + one "
+                  "forward_backward + update; fresh process, imports excluded)"),
+             (f"{'model':9s} {'batch':>5s} {'mxc cold':>9s} {'mxc warm':>9s}  {'peer':19s} "
+              f"{'time':>9s} {'cold/peer':>9s} {'warm/peer':>9s}")]
+    for m in models:
+        cold, warm = by.get((m, "mxc", "cold")), by.get((m, "mxc", "warm"))
+        any_mxc = cold or warm
+        head = (f"{m:9s} {any_mxc['batch'] if any_mxc else '-':>5} "
+                f"{_sec(cold):>9s} {_sec(warm):>9s}")
+        first = True
+        for key, name in PEER_NAMES.items():
+            q = by.get((m,) + key)
+            skipped = next((r for r in rows if r["model"] == m and r["system"] == key[0]
+                            and r.get("cache") == key[1] and "skipped" in r), None)
+            if q is None and skipped is None:
+                continue
+            lead = head if first else " " * len(head)
+            first = False
+            if q is None:
+                lines.append(f"{lead}  {name:19s} skipped: {skipped['skipped'][:60]}")
+                continue
+            rc = f"{cold['median'] / q['median']:.2f}x" if cold else "-"
+            rw = f"{warm['median'] / q['median']:.2f}x" if warm else "-"
+            lines.append(f"{lead}  {name:19s} {_sec(q):>9s} {rc:>9s} {rw:>9s}")
+        if first:
+            lines.append(head)
+    lines.append("(ratios: mxc seconds / peer seconds; below 1 means mxc reaches the end of "
+                 "its first step sooner)")
+    return "\n".join(lines)
+
+
+def _sec(r):
+    return f"{r['median']:.2f} s" if r and "median" in r else "-"
 
 
 def table(results):
@@ -247,10 +367,19 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--budget", type=float, default=0.3, help="seconds per timed run")
     p.add_argument("--quick", action="store_true", help="small sizes, 2 rounds")
-    p.add_argument("--no-compile", action="store_true", help="skip the compile-time runs")
+    p.add_argument("--no-compile", action="store_true",
+                   help="skip the first-step (compile time) rows")
+    p.add_argument("--compile", action="store_true",
+                   help="only the first-step (compile time) rows, no throughput workloads")
+    p.add_argument("--compile-models", default=None,
+                   help=f"first-step models (default {','.join(COMPILE_MODELS)}; "
+                        "with --quick: mlp)")
+    p.add_argument("--compile-rounds", type=int, default=1,
+                   help="fresh processes per first-step row (median)")
     p.add_argument("--out", help="also append the JSON lines to this file")
     a = p.parse_args(argv)
     systems = [s for s in a.systems.split(",") if s]
+    asked = list(systems)            # the first-step rows record a missing MXNet per model
     if "mxnet" in systems and oracle_python() is None:
         print(json.dumps({"system": "mxnet", "skipped": "MXNet 1.9.1 venv not found "
                           "(../shared/oracle/setup.sh); set MXC_ORACLE_PY"}))
@@ -265,11 +394,19 @@ def main(argv=None) -> int:
         if sink:
             sink.write(line + "\n")
     t0 = time.time()
-    results = run(with_fp32_twins([w for w in a.workloads.split(",") if w]), systems,
-                  [int(t) for t in a.threads.split(",")], rounds, budget, a.quick, emit)
-    if not a.no_compile:
-        compile_times(emit)
-    print(table(results))
+    threads = [int(t) for t in a.threads.split(",")]
+    results, first = [], []
+    if not a.compile:
+        results = run(with_fp32_twins([w for w in a.workloads.split(",") if w]), systems,
+                      threads, rounds, budget, a.quick, emit)
+    if a.compile or not a.no_compile:
+        models = (a.compile_models.split(",") if a.compile_models
+                  else ["mlp"] if a.quick else COMPILE_MODELS)
+        first = compile_times(emit, models=[m for m in models if m], systems=asked,
+                              threads=max(threads), rounds=a.compile_rounds)
+    if results:
+        print(table(results))
+    print(first_step_table(first))
     print(f"(bench took {time.time() - t0:.0f} s)")
     if sink:
         sink.close()

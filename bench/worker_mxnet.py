@@ -33,6 +33,7 @@ WORKLOADS = {
     "mlp_bf16": lambda: MXNetTraining(mx, W.mlp_bf16_symbol, (784,)),
     "lenet_bf16": lambda: MXNetTraining(mx, W.lenet_bf16_symbol, (1, 28, 28)),
     "lstm_lm": lambda: W.BucketingLM(mx),
+    "first_step": lambda: W.FirstStep(mx),
     "lstm_lm_fused": lambda: W.BucketingLM(mx, fused=True),
     # ctx='cpu': the C++ iterator decodes on OMP_NUM_THREADS threads (its default 'gpu' mode
     # caps them at half the cores: one, on this machine)

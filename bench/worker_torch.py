@@ -163,6 +163,109 @@ class LSTMLM:
             self.opt.step()
 
 
+class _BasicBlock(torch.nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        nn = torch.nn
+        self.a = nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False),
+                               nn.BatchNorm2d(cout, eps=2e-5), nn.ReLU(),
+                               nn.Conv2d(cout, cout, 3, 1, 1, bias=False),
+                               nn.BatchNorm2d(cout, eps=2e-5))
+        self.sc = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, 0, bias=False),
+                                 nn.BatchNorm2d(cout, eps=2e-5))
+                   if stride != 1 or cin != cout else nn.Identity())
+
+    def forward(self, x):
+        return torch.relu(self.a(x) + self.sc(x))
+
+
+def resnet18(num_classes=10):
+    """The ResNet-18 of ``workloads_sym.resnet18_symbol`` (CIFAR-style stem, no max-pool)."""
+    nn = torch.nn
+    layers = [nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64, eps=2e-5), nn.ReLU()]
+    width = 64
+    for i, filters in enumerate((64, 128, 256, 512)):
+        for j in range(2):
+            layers.append(_BasicBlock(width, filters, 2 if (i > 0 and j == 0) else 1))
+            width = filters
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, num_classes)]
+    return nn.Sequential(*layers)
+
+
+class _LSTM60(torch.nn.Module):
+    """``workloads_sym.lstm60_symbol``: Embedding + 2-layer nn.LSTM (batch-first) + Linear."""
+
+    def __init__(self):
+        super().__init__()
+        from bench.workloads_sym import LSTM60
+        v, h = LSTM60["vocab"], LSTM60["hidden"]
+        self.h = h
+        self.emb = torch.nn.Embedding(v, h)
+        self.lstm = torch.nn.LSTM(h, h, num_layers=LSTM60["layers"], batch_first=True)
+        self.out = torch.nn.Linear(h, v)
+
+    def forward(self, x):
+        o, _ = self.lstm(self.emb(x))
+        return self.out(o.reshape(-1, self.h))
+
+
+def _first_step_model(model):
+    """model -> (module factory, input shape without the batch, classes, default batch,
+    integer ids): the torch twins of ``workloads_sym.FIRST_STEP``."""
+    from bench.workloads_sym import LSTM60
+    t = LSTM60["seq_len"]
+    return {"mlp": (mlp, (784,), 10, 64, False),
+            "lenet": (lenet, (1, 28, 28), 10, 64, False),
+            "resnet18": (resnet18, (3, 32, 32), 10, 32, False),
+            "lstm60": (_LSTM60, (t,), LSTM60["vocab"], LSTM60["batch"], True)}[model]
+
+
+class FirstStep:
+    """Wall time from nothing to the end of the first training step (fresh process): build the
+    module, the SGD optimizer (momentum 0.9), one forward + backward + ``opt.step()``; with
+    ``compile`` the forward and loss go through ``torch.compile`` (compiled at that step)."""
+
+    def setup(self, model="mlp", batch=None, **_):
+        self.build, shape, classes, default_batch, ids = _first_step_model(model)
+        b = batch or default_batch
+        torch.manual_seed(0)
+        if ids:
+            self.x = torch.randint(0, classes, (b,) + shape)
+            self.y = torch.randint(0, classes, (b * shape[0],))
+        else:
+            self.x = torch.randn((b,) + shape)
+            self.y = torch.randint(0, classes, (b,))
+        self.phases = {}
+        # imports the first step would trigger lazily (imports are not part of the time):
+        # the first optimizer imports torch._dynamo, the first compile torch._inductor
+        import importlib
+        importlib.import_module("torch._dynamo")
+        if MODE == "compile":
+            importlib.import_module("torch._inductor.compile_fx")
+        return {"samples": b}
+
+    def step(self):
+        import time
+        t0 = time.perf_counter()
+        model = self.build()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        loss = torch.nn.CrossEntropyLoss()
+
+        def train_step(x, y):
+            return loss(model(x), y)
+        fwd = maybe_compile(train_step)
+        t1 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        fwd(self.x, self.y).backward()
+        opt.step()
+        t2 = time.perf_counter()
+        self.model = model
+        self.phases = {"bind_s": t1 - t0, "step_s": t2 - t1}
+
+    def info(self):
+        return dict(self.phases)
+
+
 class _RecordDataset(torch.utils.data.Dataset):
     """The records of a RecordIO file, decoded with OpenCV (the decoder mxc uses), randomly
     cropped to 224x224 and mirrored, as float32 CHW RGB with the label."""
@@ -222,6 +325,7 @@ WORKLOADS = {
     "lenet": lambda: Training(lenet, (1, 28, 28)),
     "mlp_bf16": lambda: AutocastTraining(mlp, (784,)),
     "lenet_bf16": lambda: AutocastTraining(lenet, (1, 28, 28)),
+    "first_step": FirstStep,
 }
 if MODE == "eager":
     WORKLOADS["imagerec"] = RecordLoader

@@ -59,6 +59,62 @@ def lenet_symbol(mx):
     return mx.sym.SoftmaxOutput(fc2, name="softmax")
 
 
+def resnet18_symbol(mx, num_classes=10):
+    """ResNet-18 for CIFAR-style 3x32x32 inputs: a 3x3 stem (no max-pool), four stages of two
+    basic blocks (64, 128, 256, 512 filters; stride 2 from the second stage on, with a 1x1
+    convolution + BatchNorm shortcut where the shape changes), global average pooling, one
+    FullyConnected layer (11.2 M parameters)."""
+    eps, mom = 2e-5, 0.9
+
+    def conv_bn(x, filters, kernel, stride, name, act=True):
+        pad = (kernel // 2, kernel // 2)
+        x = mx.sym.Convolution(x, num_filter=filters, kernel=(kernel, kernel),
+                               stride=(stride, stride), pad=pad, no_bias=True,
+                               name=name + "_conv")
+        x = mx.sym.BatchNorm(x, fix_gamma=False, eps=eps, momentum=mom, name=name + "_bn")
+        return mx.sym.Activation(x, act_type="relu", name=name + "_relu") if act else x
+
+    def block(x, filters, stride, name, project):
+        y = conv_bn(x, filters, 3, stride, name + "_a")
+        y = conv_bn(y, filters, 3, 1, name + "_b", act=False)
+        sc = conv_bn(x, filters, 1, stride, name + "_sc", act=False) if project else x
+        return mx.sym.Activation(y + sc, act_type="relu", name=name + "_out")
+
+    x = conv_bn(mx.sym.Variable("data"), 64, 3, 1, "stem")
+    width = 64
+    for i, filters in enumerate((64, 128, 256, 512)):
+        for j in range(2):
+            stride = 2 if (i > 0 and j == 0) else 1
+            x = block(x, filters, stride, f"stage{i + 1}_unit{j + 1}",
+                      project=stride != 1 or width != filters)
+            width = filters
+    x = mx.sym.Pooling(x, global_pool=True, pool_type="avg", kernel=(1, 1), name="pool")
+    x = mx.sym.Flatten(x, name="flatten")
+    x = mx.sym.FullyConnected(x, num_hidden=num_classes, name="fc")
+    return mx.sym.SoftmaxOutput(x, name="softmax")
+
+
+LSTM60 = {"vocab": 3000, "hidden": 200, "layers": 2, "seq_len": 60, "batch": 32}
+
+
+def lstm60_symbol(mx):
+    """A 2-layer LSTM language model (hidden 200, vocabulary 3000) unrolled over 60 steps
+    with ``mx.rnn`` cells, as one symbol (``data`` and ``softmax_label`` are (batch, 60))."""
+    v, h, t = LSTM60["vocab"], LSTM60["hidden"], LSTM60["seq_len"]
+    data = mx.sym.Variable("data")
+    label = mx.sym.Variable("softmax_label")
+    embed = mx.sym.Embedding(data, input_dim=v, output_dim=h, name="embed")
+    cell = mx.rnn.SequentialRNNCell()
+    for i in range(LSTM60["layers"]):
+        cell.add(mx.rnn.LSTMCell(num_hidden=h, prefix=f"lstm_l{i}_"))
+    cell.reset()
+    outputs, _ = cell.unroll(t, inputs=embed, merge_outputs=True)
+    pred = mx.sym.Reshape(outputs, shape=(-1, h))
+    pred = mx.sym.FullyConnected(pred, num_hidden=v, name="pred")
+    label = mx.sym.Reshape(label, shape=(-1,))
+    return mx.sym.SoftmaxOutput(pred, label, name="softmax")
+
+
 def amp_symbol(mx, build, target_dtype="bfloat16"):
     """``build``'s symbol converted by ``mx.contrib.amp.convert_symbol`` (the bf16 rows).
 
@@ -220,3 +276,75 @@ class BucketingLM:
     def sync(self):
         for a in self.mod.get_outputs():
             a.wait_to_read()
+
+
+# The first-step rows (``python -m bench --compile``): model -> (symbol builder, data shape
+# and label shape without the batch, classes, default batch, whether the data are token ids
+# drawn below ``classes`` rather than normal floats).
+FIRST_STEP = {
+    "mlp": (mlp_symbol, (784,), (), 10, 64, False),
+    "lenet": (lenet_symbol, (1, 28, 28), (), 10, 64, False),
+    "resnet18": (resnet18_symbol, (3, 32, 32), (), 10, 32, False),
+    "lstm60": (lstm60_symbol, (LSTM60["seq_len"],), (LSTM60["seq_len"],), LSTM60["vocab"],
+               LSTM60["batch"], True),
+}
+
+
+class FirstStep:
+    """Wall time from nothing to the end of the first training step of a model, in this
+    (fresh) process: build the symbol, ``Module.bind`` (for training), ``init_params``,
+    ``init_optimizer`` (SGD with momentum), one ``forward_backward`` + ``update`` and
+    ``mx.nd.waitall()``. The driver runs it once per process; ``info()`` gives the phases."""
+
+    def __init__(self, mx):
+        self.mx = mx
+
+    def setup(self, model="mlp", batch=None, **_):
+        build, dshape, lshape, classes, default_batch, ids = FIRST_STEP[model]
+        self.build, self.batch_size = build, batch or default_batch
+        self.dshape = (self.batch_size,) + tuple(dshape)
+        self.lshape = (self.batch_size,) + tuple(lshape)
+        rng = np.random.default_rng(0)
+        if ids:
+            data = rng.integers(0, classes, self.dshape).astype(np.float32)
+        else:
+            data = rng.standard_normal(self.dshape).astype(np.float32)
+        self.data = data
+        self.label = rng.integers(0, classes, self.lshape).astype(np.float32)
+        self.phases = {}
+        self.preload()
+        return {"samples": self.batch_size}
+
+    def preload(self):
+        """Imports the first step would trigger lazily (imports are not part of the time)."""
+        mx = self.mx
+        for m in ("mod", "init", "io", "optimizer"):
+            getattr(mx, m)
+
+    def step(self):
+        import time
+        mx = self.mx
+        t0 = time.perf_counter()
+        sym = self.build(mx)
+        mod = mx.mod.Module(sym, context=mx.cpu())
+        mod.bind(data_shapes=[("data", self.dshape)],
+                 label_shapes=[("softmax_label", self.lshape)], for_training=True)
+        t1 = time.perf_counter()
+        mod.init_params(initializer=mx.init.Xavier(magnitude=2.0))
+        mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.01,
+                                                              "momentum": 0.9})
+        t2 = time.perf_counter()
+        batch = mx.io.DataBatch(data=[mx.nd.array(self.data)],
+                                label=[mx.nd.array(self.label)])
+        mod.forward_backward(batch)
+        mod.update()
+        mx.nd.waitall()
+        t3 = time.perf_counter()
+        self.mod = mod
+        self.phases = {"bind_s": t1 - t0, "init_s": t2 - t1, "step_s": t3 - t2}
+
+    def sync(self):
+        self.mx.nd.waitall()
+
+    def info(self):
+        return dict(self.phases)
