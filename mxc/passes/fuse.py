@@ -41,6 +41,8 @@ from .base import Pass, PassContext
 __all__ = ["Fuse", "op_cost"]
 
 _FORMULA_COST: dict = {}
+# a recompute cost above this is reported as "over" it (the walk stops there)
+_COST_SHOWN = 200
 
 
 def _cone_cost(ops, memo: dict) -> int:
@@ -103,6 +105,7 @@ class _Kernel:
     nbytes: int | None = None   # what it writes (memoized by _anchor_bytes)
     fine: bool | None = None    # recomputes no expensive anchor elsewhere (Fuse._fine)
     has_reduce: bool | None = None
+    refined: frozenset | None = None   # see _refined
 
 
 @dataclass
@@ -212,13 +215,18 @@ class Fuse(Pass):
                 ks = _readers(op, mat, self._users)
                 if len(ks) < 2:
                     continue
-                cone = _subcone(op, mat, prod)
-                cost = _cone_cost(cone, self._costs)
-                if isinstance(op.opdef.lower, Reduce) or cost > self.recompute_limit:
+                if isinstance(op.opdef.lower, Reduce):
+                    cost, whole = 1000, True
+                else:
+                    # only whether it exceeds the limit matters: the walk stops a little past
+                    # it (an unsettled chain's cone is the rest of the chain)
+                    cost, whole = self._bounded_cost(op, mat, prod, _COST_SHOWN)
+                if cost > self.recompute_limit:
+                    shown = f"{cost}" if whole else f"over {_COST_SHOWN}"
                     for v in op.outputs:
                         if v not in mat:
                             mat.add(v)
-                            why[v] = (f"needed by {len(ks)} kernels; recomputing costs {cost}"
+                            why[v] = (f"needed by {len(ks)} kernels; recomputing costs {shown}"
                                       if cost < 1000 else
                                       f"reduction needed by {len(ks)} kernels")
                     changed = True
@@ -343,10 +351,14 @@ class Fuse(Pass):
             if self._independent(a, b, mat, prod, order):
                 # nothing to walk: the merged kernel computes each part's values at the points
                 # the part alone does; only the outputs' shapes must make one iteration space
-                try:
-                    group_structure(_body_for(cand, mat, prod, order)[0])
-                except LoweringError as e:
-                    recompute = str(e)
+                # (what group_structure decides for a pointwise body)
+                cand.refined = _refined(a) | _refined(b)
+                if len(cand.refined) > 1:
+                    shape = tuple(cand.anchors[0].shape)
+                    odd = next((v for v in cand.anchors if tuple(v.shape) != shape), None)
+                    if odd is not None:
+                        recompute = (f"pointwise group outputs differ in shape: {shape} and "
+                                     f"{tuple(odd.shape)}")
             else:
                 try:
                     body, _, m = _body_for(cand, mat, prod, order, with_map=True)
@@ -368,6 +380,31 @@ class Fuse(Pass):
             deps[i] = {find(d) for d in deps[i] | deps[j]} - {i}
             contract(i, j)
         return list(current.values())
+
+    def _bounded_cost(self, op, mat, prod, cap):
+        """(cost of the ops a kernel recomputes to produce ``op``'s results, whether that is
+        all of it): the walk of :func:`_subcone` summing :func:`op_cost`, stopped once the
+        sum passes ``cap``."""
+        costs = self._costs
+        seen = set()
+        stack = [op]
+        total = 0
+        while stack:
+            o = stack.pop()
+            if o in seen:
+                continue
+            seen.add(o)
+            c = costs.get(o)
+            if c is None:
+                c = costs[o] = op_cost(o)
+            total += c
+            if total > cap:
+                return total, False
+            for u in o.inputs:
+                p = prod.get(u)
+                if p is not None and u not in mat and _fusible(p):
+                    stack.append(p)
+        return total, True
 
     def _fine(self, k, mat, prod, order) -> bool:
         """Whether kernel ``k`` alone computes every anchor only at the point it stores it
@@ -627,6 +664,25 @@ def _remark_pins(g, prod, ctx, pass_name):
         p = prod.get(v)
         where = f" ({_opdesc(p)})" if p is not None else " (an input)"
         ctx.remark(pass_name, "pin", f"%{v.name}{where}: kept materialized for {label}")
+
+
+def _refined(kern) -> frozenset:
+    """The shapes a pointwise kernel's outputs are reshaped from inside it (the iteration
+    space candidates of :func:`~mxc.codegen.lower.group_structure`)."""
+    if kern.refined is None:
+        out = set()
+        for v in kern.anchors:
+            best = tuple(v.shape)
+            while v.op is not None and v.op in kern.cone:
+                low = v.op.opdef.lower
+                if not (isinstance(low, View) and low.kind == "reshape"):
+                    break
+                v = v.op.inputs[0]
+                if len(v.shape) > len(best):
+                    best = tuple(v.shape)
+            out.add(best)
+        kern.refined = frozenset(out)
+    return kern.refined
 
 
 def _has_reduce(kern) -> bool:
