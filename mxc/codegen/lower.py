@@ -18,7 +18,7 @@ from ..base import MXNetError
 from ..ir.core import Graph, Value
 from ..ir.registry import Elementwise, Reduce, View
 from ..ir.types import DType, numel
-from .kir import Buffer, Ix, Kernel, KBuilder, Var, delinearize, linearize
+from .kir import Buffer, Instr, Ix, Kernel, KBuilder, Var, delinearize, linearize
 
 __all__ = ["IndexMismatch", "LoweringError", "coalesce", "group_structure", "lower_group",
            "probe_group"]
@@ -444,12 +444,48 @@ def lower_group(body: Graph, name: str, sources=(), inplace: dict | None = None)
     ``inplace`` maps body output positions to body input positions whose storage they reuse;
     it is honoured only when safe (a pointwise kernel that reads that input exactly where it
     writes the output), else LoweringError says why."""
-    kern = _Lowerer(body, name).run()
+    key = _structure(body)[0]
+    done = _LOWERED.get(key) if key is not None else None
+    if done is not None:
+        kern = _renamed(done, body, name)
+    else:
+        kern = coalesce(_Lowerer(body, name).run())
+        if key is not None:
+            if len(_LOWERED) >= _PROBES_MAX:
+                _LOWERED.clear()
+            _LOWERED[key] = _renamed(kern, body, name)    # a copy: callers may rewrite theirs
     kern.sources = list(sources)
-    kern = coalesce(kern)
     if inplace:
         kern = apply_inplace(kern, inplace, len(body.inputs))
     return kern
+
+
+# lowered kernels by body structure (see _structure): the steps of every bucket of an
+# unrolled network that compute the same thing are lowered once per process
+_LOWERED: dict = {}
+
+
+def _renamed(kern: Kernel, body: Graph, name: str) -> Kernel:
+    """``kern`` (lowered from a body of the same structure as ``body``) with ``body``'s
+    buffer names and kernel name ``name``; the instructions are shared except for loads and
+    stores, which name their buffer."""
+    import dataclasses
+    names = [v.name or f"in{i}" for i, v in enumerate(body.inputs)]
+    n_in = len(names)
+    names += [v.name or f"out{n_in + j}" for j, v in enumerate(body.outputs)]
+    bufs = [dataclasses.replace(b, name=names[b.pos]) for b in kern.buffers]
+    by_pos = {b.pos: b for b in bufs}
+    out = Kernel(name, bufs, kern.grid, kern.rdims, [], [])
+    remap = {}
+    for ins in kern.body:
+        attr = ins.attr
+        if ins.op in ("load", "store"):
+            attr = (by_pos[attr[0].pos],) + tuple(attr[1:])
+        new = Instr(ins.op, tuple(remap[id(a)] for a in ins.args), ins.dtype, attr, ins.inner,
+                    ins.id)
+        remap[id(ins)] = new
+        out.body.append(new)
+    return out
 
 
 def apply_inplace(kern: Kernel, inplace: dict, n_in: int) -> Kernel:

@@ -106,6 +106,8 @@ class _Kernel:
     fine: bool | None = None    # recomputes no expensive anchor elsewhere (Fuse._fine)
     has_reduce: bool | None = None
     refined: frozenset | None = None   # see _refined
+    phase: int | None = None           # see Fuse._kphase
+    name: str | None = None            # see _kname
 
 
 @dataclass
@@ -511,8 +513,9 @@ class Fuse(Pass):
         return self._kphase(u)
 
     def _kphase(self, kern) -> int:
-        return max(self._phase.get(prod_op, 0) for prod_op in
-                   (v.op for v in kern.anchors))
+        if kern.phase is None:
+            kern.phase = max(self._phase.get(v.op, 0) for v in kern.anchors)
+        return kern.phase
 
     # -- emit ----------------------------------------------------------------------------------------
     def _emit(self, g, kernels, mat, prod, order):
@@ -860,6 +863,12 @@ def _first_name(kern, order):
 
 
 def _kname(kern, order) -> str:
+    if kern.name is None:
+        kern.name = _kernel_name(kern, order)
+    return kern.name
+
+
+def _kernel_name(kern, order) -> str:
     names = []
     for op in sorted(kern.cone, key=lambda o: order[o]):
         n = op.name

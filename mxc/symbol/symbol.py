@@ -75,7 +75,7 @@ class _Node:
 
     def aux_slots(self) -> set[int]:
         """Input positions that are auxiliary states (BatchNorm's moving mean/var)."""
-        if self.is_var:
+        if self.is_var or not self.opdef.aux:
             return set()
         p = self.params()
         n_args = len(self.opdef.list_arguments(p))
