@@ -117,19 +117,25 @@ def _remove_dead_temps(d: str, base: str, host: str) -> None:
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb"):
+def atomic_write(path: str | os.PathLike, mode: str = "wb", durable: bool = True):
     """Write to a temporary file beside ``path`` and rename it over ``path`` on success.
 
     A crash (or exception) half way leaves the previous file untouched and no partial file behind.
     The temporary is named ``<name>.<pid>-<host>.<random>.tmp``; one that a killed process
     (SIGKILL, power loss) could not remove is deleted by the next atomic_write of the same file
     on the same machine, once that process is gone.
+
+    ``durable=False`` (the compile cache, whose entries carry their own length and checksum
+    and are only ever written once per key) skips the fsync and the sweep for dead
+    temporaries: after a power loss such a file may be empty or short, which its reader
+    detects, but it is never a mix of old and new.
     """
     path = os.fspath(path)
     d = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
     host = _host_tag()
-    _remove_dead_temps(d, base, host)
+    if durable:
+        _remove_dead_temps(d, base, host)
     fd, tmp = tempfile.mkstemp(prefix=f"{base}.{os.getpid()}-{host}.", suffix=".tmp", dir=d)
     try:
         # mkstemp creates 0600; give the file the mode a plain open() would (or the old one's)
@@ -143,7 +149,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb"):
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:

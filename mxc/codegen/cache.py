@@ -28,7 +28,8 @@ trusted as the code that runs from it.
 
 Entries are written to a temporary file and renamed, so a crash never leaves a half entry, and
 only after they have been read back through the same checks (what cannot be loaded is not
-stored). ``MXC_CACHE_DIR`` moves the cache (default ``~/.cache/mxc``); ``MXC_CACHE=0`` disables
+stored). They are not fsynced: after a power loss an entry may be short or empty, which the
+header's length and checksum catch (the entry is discarded and recompiled). ``MXC_CACHE_DIR`` moves the cache (default ``~/.cache/mxc``); ``MXC_CACHE=0`` disables
 it. A directory that cannot be created or written (or is a file) turns the cache off for the
 process, with one warning; compiling still works.
 """
@@ -319,7 +320,7 @@ def _store(key: str, suffix: str, value) -> None:
         _unpickle(payload)
         data = _pack(key, payload)
         os.makedirs(d, exist_ok=True)       # removed since it was probed: make it again
-        with atomic_write(path, "wb") as f:
+        with atomic_write(path, "wb", durable=False) as f:
             f.write(data)
     except Exception as e:  # noqa: BLE001
         # an uncachable program (say, a local function in an extern step) is just not cached
