@@ -222,3 +222,22 @@ def test_kernels_differing_only_in_offsets_share_code():
     assert [bf.role for bf in k1.buffers] == ["in", "in", "out"]
     m.get(k1.name)(*ptr["in"], *ptr["out"], 0, k1.grid[0])
     assert_close(ts[1].numpy(), want, 1e-5, 1e-6, "LLVMModule.get with offsets")
+
+
+def test_the_same_layer_at_another_batch_size_shares_code():
+    # the outermost grid range is the call's (lo, hi): a kernel over 4 rows and one over 8
+    # rows of the same layer are one compiled function
+    from mxc.codegen.llvm import jit
+    syms = []
+    for n in (4, 8):
+        b = Builder("layer")
+        x = b.input("x", TensorType((n, 3, 64)))
+        y = b.op("tanh", [b.op("_mul_scalar", [x], {"scalar": 0.25})])
+        g = b.build([y])
+        c = compile_graph(g)
+        (k,) = c.program.kernels
+        syms.append(c.executable.module.symbols[k.name])
+        xv = np.random.default_rng(n).standard_normal((n, 3, 64)).astype(np.float32)
+        assert_close(c(xv)[0], np.tanh(xv * 0.25), 1e-5, 1e-6, f"batch {n}")
+    assert syms[0] == syms[1]
+    assert jit().stats["shared"] >= 1

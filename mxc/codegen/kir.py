@@ -379,15 +379,20 @@ class Kernel:
     def stores(self):
         return [i for i in self.body if i.op == "store"]
 
-    def signature(self) -> str:
+    def signature(self, outer_extent: bool = True) -> str:
         """Canonical text of what the kernel computes (no names): equal signatures, equal
         machine code, so one compiled function serves every kernel with that signature.
 
         Buffer sizes are left out (code addresses buffers only through its index
         expressions) except whether one needs 64-bit indices; apply :func:`split_offsets`
         first so that kernels differing only in where their data starts (step ``t`` of an
-        unrolled network reading row block ``t``) share code too."""
-        parts = [f"grid={self.grid} rdims={self.rdims}"]
+        unrolled network reading row block ``t``) share code too. ``outer_extent=False``
+        leaves out the outermost grid extent, for a renderer whose code takes that range at
+        the call (the LLVM kernels' ``lo, hi``): the same layer over another batch or
+        sequence length is then the same function (index expressions that depend on the
+        extent still differ in their text)."""
+        grid = self.grid if outer_extent or not self.grid else ("*",) + tuple(self.grid[1:])
+        parts = [f"grid={grid} rdims={self.rdims}"]
         for b in self.buffers:
             wide = "wide " if b.numel >= 2 ** 31 else ""
             parts.append(f"{b.role} {wide}{b.dtype.short} @{b.pos} alias={b.alias_of}")

@@ -1024,7 +1024,12 @@ class _JIT:
             loaded: dict[str, tuple] = {}           # symbol -> (object, optimized IR)
             for k in kernels:
                 k, offsets = split_offsets(k)
-                sig = f"O{level}\n{k.signature()}"
+                # the outermost extent is the call's lo, hi, except in a 1-D grid's column
+                # accumulation (its row of accumulators is sized by it) and in the choice of
+                # that accumulation (see _column_reduction)
+                columns = _column_reduction(k)
+                sig = (f"O{level} columns={columns}\n"
+                       f"{k.signature(outer_extent=columns and len(k.grid) == 1)}")
                 h = hashlib.sha256(sig.encode()).hexdigest()[:24]
                 sym = f"mxc_{h}"
                 out[k.name] = (sym, offsets)

@@ -23,6 +23,8 @@ class DCE(Pass):
             if any(v in live for v in op.outputs):
                 keep.add(op)
                 live.update(op.inputs)
+        if len(keep) == len(g.ops):
+            return g                # nothing dead (graphs are not mutated: share it)
         rw = Rewriter(g)
         for op in g.ops:
             if op in keep:
