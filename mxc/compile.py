@@ -258,8 +258,8 @@ def compile_graph(g: Graph, target: str = "llvm", ctx: PassContext | None = None
                  "n_forward_outputs": ctx.options.get("n_forward_outputs"),
                  "pins": [(p.op, p.index, p.kind, p.label, i) for p, i in pin_map.items()],
                  "pinned": dict(ctx.options.get("pinned") or {})}
-        cache.store(key, cache.CacheEntry(str(out), prog, list(ctx.remarks), exe.artefacts(),
-                                          ctx.options.get("n_forward_outputs"), extra))
+        cache.store(key, cache.CacheEntry("", prog, list(ctx.remarks), exe.artefacts(),
+                                          ctx.options.get("n_forward_outputs"), extra, graph=out))
     c = Compiled(out, pipe, prog, exe, ctx, symbol_graph)
     c.pins = pin_map
     return c
@@ -269,7 +269,7 @@ def _from_cache(hit, g, pipe, ctx, target, symbol_graph) -> "Compiled":
     """Rebuild a Compiled from a cache entry: no passes, no codegen."""
     from .ir.parser import parse
     from .passes.base import Stage
-    out = parse(hit.graph_text)
+    out = hit.graph if hit.__dict__.get("graph") is not None else parse(hit.graph_text)
     ctx.remarks.extend(hit.remarks)
     if hit.extra.get("n_forward_outputs") is not None:
         ctx.options["n_forward_outputs"] = hit.extra["n_forward_outputs"]

@@ -2,7 +2,8 @@
 
 Every place that compiles on demand (executors binding a symbol, ``mx.nd`` operator calls,
 ``mx.nd.Custom``, optimizer update kernels) keeps its programs in one :class:`Memo` of its own
-name, made here, so one call reports (:func:`info`) or forgets (:func:`clear`) all of them. The
+name, made here (so do fusion's index walks and the lowered kernels, by body structure: the
+memos ``probe`` and ``lowered``), so one call reports (:func:`info`) or forgets (:func:`clear`) all of them. The
 persistent cache on disk (:mod:`mxc.codegen.cache`) sits below: a miss here that hits there
 costs no code generation. A key is built by its owner from everything that changes the program
 (graph, shapes, dtypes, target, options); two threads missing the same key at once compile it
@@ -21,8 +22,9 @@ _REG_LOCK = threading.Lock()
 class Memo:
     """Compiled things by key, with hit and miss counts."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, limit: int | None = None):
         self.name = name
+        self.limit = limit          # entries kept; past it the memo starts over
         self._d: dict = {}
         self._lock = threading.Lock()
         self.hits = 0
@@ -39,6 +41,8 @@ class Memo:
             if hit is None:
                 self.misses += 1
                 hit = make()
+                if self.limit is not None and len(self._d) >= self.limit:
+                    self._d.clear()
                 self._d[key] = hit
             else:
                 self.hits += 1
@@ -60,12 +64,13 @@ class Memo:
         return len(self._d)
 
 
-def memo(name: str) -> Memo:
-    """The process's memo called ``name`` (made on first use)."""
+def memo(name: str, limit: int | None = None) -> Memo:
+    """The process's memo called ``name`` (made on first use, keeping at most ``limit``
+    entries)."""
     m = _MEMOS.get(name)
     if m is None:
         with _REG_LOCK:
-            m = _MEMOS.setdefault(name, Memo(name))
+            m = _MEMOS.setdefault(name, Memo(name, limit))
     return m
 
 

@@ -57,3 +57,21 @@ def test_corrupt_entry_is_ignored_and_rewritten(tmp_path):
 def test_cache_can_be_disabled(tmp_path):
     env = dict(os.environ, MXC_CACHE_DIR=str(tmp_path), MXC_CACHE="0")
     assert not _run(env)["from_cache"] and not _run(env)["from_cache"]
+
+
+def test_a_hit_unpickles_the_fused_graph_without_parsing_it(tmp_path, monkeypatch):
+    import mxc as mx
+    import mxc.ir.parser as parser
+    monkeypatch.setenv("MXC_CACHE_DIR", str(tmp_path))
+    data = mx.sym.Variable("data")
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(data, num_hidden=6, name="fc"), name="sm")
+    args = dict(data=(4, 5), is_train=True, grad_wrt=["fc_weight", "fc_bias"])
+    cold = mx.compile(net, **args)
+
+    def refuse(*a, **k):
+        raise AssertionError("a cache hit parsed the fused graph's text")
+
+    monkeypatch.setattr(parser, "parse", refuse)
+    warm = mx.compile(net, **args)
+    assert warm.from_cache and not cold.from_cache
+    assert str(warm.graph) == str(cold.graph)

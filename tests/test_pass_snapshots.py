@@ -870,7 +870,7 @@ def test_every_kernel_is_lowered_exactly_once(monkeypatch):
     from mxc.codegen import lower
 
     monkeypatch.setenv("MXC_CACHE", "0")
-    monkeypatch.setattr(lower, "_LOWERED", {})      # nothing lowered before in this process
+    lower._LOWERED.clear()          # nothing lowered before in this process
     counts = collections.Counter()
     real = lower._Lowerer.run
 
@@ -909,7 +909,7 @@ def test_a_body_lowered_before_is_not_lowered_again(monkeypatch):
     from mxc.codegen import lower
 
     monkeypatch.setenv("MXC_CACHE", "0")
-    monkeypatch.setattr(lower, "_LOWERED", {})
+    lower._LOWERED.clear()
     counts = collections.Counter()
     real = lower._Lowerer.run
 

@@ -15,6 +15,7 @@ pass does not form such groups.
 from __future__ import annotations
 
 from ..base import MXNetError
+from ..memo import memo
 from ..ir.core import Graph, Value
 from ..ir.registry import Elementwise, Reduce, View
 from ..ir.types import DType, numel
@@ -379,20 +380,24 @@ def probe_group(body: Graph) -> _Indexer:
     bucket that repeats them, are walked once; what fails is walked again, so that its
     error names its own ops."""
     key, values = _structure(body)
-    hit = _PROBES.get(key) if key is not None else None
-    if hit is not None:
-        access, stored = hit
-        return _Probe({values[i]: pts for i, pts in access.items()},
-                      {values[i]: pt for i, pt in stored.items()})
+    if key is None:
+        return _walk(body)
+    access, stored = _PROBES.get(key, lambda: _positional(_walk(body), values))
+    return _Probe({values[i]: pts for i, pts in access.items()},
+                  {values[i]: pt for i, pt in stored.items()})
+
+
+def _walk(body: Graph) -> "_Indexer":
     ix = _Indexer(body, "probe")
     ix.run()
-    if key is not None:
-        pos = {v: i for i, v in enumerate(values)}
-        if len(_PROBES) >= _PROBES_MAX:
-            _PROBES.clear()
-        _PROBES[key] = ({pos[v]: frozenset(pts) for v, pts in ix.access.items()},
-                        {pos[v]: pt for v, pt in ix.stored.items()})
     return ix
+
+
+def _positional(ix: "_Indexer", values: list):
+    """``ix``'s maps keyed by the values' positions in :func:`_structure` order."""
+    pos = {v: i for i, v in enumerate(values)}
+    return ({pos[v]: frozenset(pts) for v, pts in ix.access.items()},
+            {pos[v]: pt for v, pt in ix.stored.items()})
 
 
 class _Probe:
@@ -405,8 +410,8 @@ class _Probe:
         self.stored = stored
 
 
-_PROBES: dict = {}
-_PROBES_MAX = 50_000
+# successful index walks by body structure (positional access / stored maps)
+_PROBES = memo("probe", limit=8192)
 
 
 def _structure(body: Graph):
@@ -445,15 +450,12 @@ def lower_group(body: Graph, name: str, sources=(), inplace: dict | None = None)
     it is honoured only when safe (a pointwise kernel that reads that input exactly where it
     writes the output), else LoweringError says why."""
     key = _structure(body)[0]
-    done = _LOWERED.get(key) if key is not None else None
-    if done is not None:
-        kern = _renamed(done, body, name)
-    else:
+    if key is None:
         kern = coalesce(_Lowerer(body, name).run())
-        if key is not None:
-            if len(_LOWERED) >= _PROBES_MAX:
-                _LOWERED.clear()
-            _LOWERED[key] = _renamed(kern, body, name)    # a copy: callers may rewrite theirs
+    else:
+        # the memo keeps its own copy: callers may rewrite theirs
+        kern = _renamed(_LOWERED.get(key, lambda: coalesce(_Lowerer(body, name).run())),
+                        body, name)
     kern.sources = list(sources)
     if inplace:
         kern = apply_inplace(kern, inplace, len(body.inputs))
@@ -462,7 +464,7 @@ def lower_group(body: Graph, name: str, sources=(), inplace: dict | None = None)
 
 # lowered kernels by body structure (see _structure): the steps of every bucket of an
 # unrolled network that compute the same thing are lowered once per process
-_LOWERED: dict = {}
+_LOWERED = memo("lowered", limit=2048)
 
 
 def _renamed(kern: Kernel, body: Graph, name: str) -> Kernel:
