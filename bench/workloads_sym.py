@@ -97,22 +97,31 @@ def resnet18_symbol(mx, num_classes=10):
 LSTM60 = {"vocab": 3000, "hidden": 200, "layers": 2, "seq_len": 60, "batch": 32}
 
 
-def lstm60_symbol(mx):
-    """A 2-layer LSTM language model (hidden 200, vocabulary 3000) unrolled over 60 steps
-    with ``mx.rnn`` cells, as one symbol (``data`` and ``softmax_label`` are (batch, 60))."""
-    v, h, t = LSTM60["vocab"], LSTM60["hidden"], LSTM60["seq_len"]
+def lstm_lm_symbol(mx, seq_len, vocab, hidden, layers, fused=False):
+    """An LSTM language model as MXNet users write it: ``mx.rnn`` cells unrolled over
+    ``seq_len`` steps (or MXNet's fused RNN op with ``fused=True``), a softmax over the
+    vocabulary at every step; ``data`` and ``softmax_label`` are (batch, seq_len)."""
     data = mx.sym.Variable("data")
     label = mx.sym.Variable("softmax_label")
-    embed = mx.sym.Embedding(data, input_dim=v, output_dim=h, name="embed")
-    cell = mx.rnn.SequentialRNNCell()
-    for i in range(LSTM60["layers"]):
-        cell.add(mx.rnn.LSTMCell(num_hidden=h, prefix=f"lstm_l{i}_"))
+    embed = mx.sym.Embedding(data, input_dim=vocab, output_dim=hidden, name="embed")
+    if fused:
+        cell = mx.rnn.FusedRNNCell(hidden, num_layers=layers, mode="lstm", prefix="lstm_")
+    else:
+        cell = mx.rnn.SequentialRNNCell()
+        for i in range(layers):
+            cell.add(mx.rnn.LSTMCell(num_hidden=hidden, prefix=f"lstm_l{i}_"))
     cell.reset()
-    outputs, _ = cell.unroll(t, inputs=embed, merge_outputs=True)
-    pred = mx.sym.Reshape(outputs, shape=(-1, h))
-    pred = mx.sym.FullyConnected(pred, num_hidden=v, name="pred")
+    outputs, _ = cell.unroll(seq_len, inputs=embed, merge_outputs=True)
+    pred = mx.sym.Reshape(outputs, shape=(-1, hidden))
+    pred = mx.sym.FullyConnected(pred, num_hidden=vocab, name="pred")
     label = mx.sym.Reshape(label, shape=(-1,))
     return mx.sym.SoftmaxOutput(pred, label, name="softmax")
+
+
+def lstm60_symbol(mx):
+    """A 2-layer LSTM language model (hidden 200, vocabulary 3000) unrolled over 60 steps."""
+    return lstm_lm_symbol(mx, LSTM60["seq_len"], LSTM60["vocab"], LSTM60["hidden"],
+                          LSTM60["layers"])
 
 
 def amp_symbol(mx, build, target_dtype="bfloat16"):
@@ -212,24 +221,8 @@ LM = {"vocab": 1000, "hidden": 200, "layers": 2, "batch": 32,
 def lstm_sym_gen(mx, fused=False):
     """The LSTM language model as MXNet users write it (mx.rnn cells, unrolled per bucket) or
     with MXNet's fused RNN op (``fused=True``)."""
-    v, h, nl = LM["vocab"], LM["hidden"], LM["layers"]
-
     def sym_gen(seq_len):
-        data = mx.sym.Variable("data")
-        label = mx.sym.Variable("softmax_label")
-        embed = mx.sym.Embedding(data, input_dim=v, output_dim=h, name="embed")
-        if fused:
-            cell = mx.rnn.FusedRNNCell(h, num_layers=nl, mode="lstm", prefix="lstm_")
-        else:
-            cell = mx.rnn.SequentialRNNCell()
-            for i in range(nl):
-                cell.add(mx.rnn.LSTMCell(num_hidden=h, prefix=f"lstm_l{i}_"))
-        cell.reset()
-        outputs, _ = cell.unroll(seq_len, inputs=embed, merge_outputs=True)
-        pred = mx.sym.Reshape(outputs, shape=(-1, h))
-        pred = mx.sym.FullyConnected(pred, num_hidden=v, name="pred")
-        label = mx.sym.Reshape(label, shape=(-1,))
-        out = mx.sym.SoftmaxOutput(pred, label, name="softmax")
+        out = lstm_lm_symbol(mx, seq_len, LM["vocab"], LM["hidden"], LM["layers"], fused)
         return out, ("data",), ("softmax_label",)
     return sym_gen
 

@@ -861,16 +861,16 @@ def test_memory_plans_of_the_other_snapshots_are_sound(text):
 
 
 # -- lowering happens once per kernel -------------------------------------------------------------
-def test_every_kernel_is_lowered_exactly_once(monkeypatch):
-    """Fusion decides on index expressions only (probe_group emits no instructions); the
-    program lowers each fused group once, and in-place variants rewrite that kernel."""
+
+
+def _count_lowerings(monkeypatch):
+    """Kernel name -> times the lowerer ran for it, from now on (with nothing lowered before
+    in this process and no persistent cache)."""
     import collections
 
-    import mxc as mx
     from mxc.codegen import lower
-
     monkeypatch.setenv("MXC_CACHE", "0")
-    lower._LOWERED.clear()          # nothing lowered before in this process
+    lower._LOWERED.clear()
     counts = collections.Counter()
     real = lower._Lowerer.run
 
@@ -879,6 +879,16 @@ def test_every_kernel_is_lowered_exactly_once(monkeypatch):
         return real(self)
 
     monkeypatch.setattr(lower._Lowerer, "run", counted)
+    return counts
+
+
+def test_every_kernel_is_lowered_exactly_once(monkeypatch):
+    """Fusion decides on index expressions only (probe_group emits no instructions); the
+    program lowers each fused group once, and in-place variants rewrite that kernel."""
+    import mxc as mx
+    from mxc.codegen import lower
+
+    counts = _count_lowerings(monkeypatch)
     data = mx.sym.Variable("data")
     net = mx.sym.Convolution(data, kernel=(3, 3), num_filter=4, name="conv")
     net = mx.sym.Activation(net, act_type="tanh")
@@ -901,23 +911,11 @@ def test_a_body_lowered_before_is_not_lowered_again(monkeypatch):
     """Buckets of an unrolled network repeat their steps: a fused body with the structure of
     one lowered before (operators, attributes, types, wiring) is a renamed copy of that
     kernel, and computes the same."""
-    import collections
-
     import numpy as np
 
     import mxc as mx
-    from mxc.codegen import lower
 
-    monkeypatch.setenv("MXC_CACHE", "0")
-    lower._LOWERED.clear()
-    counts = collections.Counter()
-    real = lower._Lowerer.run
-
-    def counted(self):
-        counts[self.kernel.name] += 1
-        return real(self)
-
-    monkeypatch.setattr(lower._Lowerer, "run", counted)
+    counts = _count_lowerings(monkeypatch)
 
     def rnn(steps):
         cell = mx.rnn.RNNCell(num_hidden=6, prefix="r_")
@@ -943,5 +941,5 @@ def test_a_body_lowered_before_is_not_lowered_again(monkeypatch):
             total += h.sum()
         got = c(*[a[v.name] for v in c.graph.inputs])[0]
         np.testing.assert_allclose(np.asarray(got).reshape(()), total, rtol=1e-4, atol=1e-4)
-    (_, first, _), (_, second, kernels) = results
+    (_, _, _), (_, second, kernels) = results
     assert second < kernels, results       # the 5-step graph reuses the 3-step one's steps

@@ -15,10 +15,10 @@ pass does not form such groups.
 from __future__ import annotations
 
 from ..base import MXNetError
-from ..memo import memo
-from ..ir.core import Graph, Value
+from ..ir.core import Graph, Value, frozen
 from ..ir.registry import Elementwise, Reduce, View
 from ..ir.types import DType, numel
+from ..memo import memo
 from .kir import Buffer, Instr, Ix, Kernel, KBuilder, Var, delinearize, linearize
 
 __all__ = ["IndexMismatch", "LoweringError", "coalesce", "group_structure", "lower_group",
@@ -81,8 +81,15 @@ def _unreshaped(body: Graph, v: Value) -> tuple:
     the stores are the same), which keeps index expressions affine: the im2col copy feeding a
     GEMM iterates over (C, KH, KW, N, OH, OW), not its (C*KH*KW, N*OH*OW) matrix."""
     inputs = set(body.inputs)
+    return unreshaped_shape(v, lambda u: u not in inputs and u.op is not None)
+
+
+def unreshaped_shape(v: Value, inside) -> tuple:
+    """The shape with the most dims along the chain of reshapes producing ``v``, walking up
+    while ``inside(value)`` says the value is computed in the group (see
+    :func:`_unreshaped`; fusion asks it of kernels it has not built yet)."""
     best = tuple(v.shape)
-    while v not in inputs and v.op is not None:
+    while inside(v):
         low = v.op.opdef.lower
         if not (isinstance(low, View) and low.kind == "reshape"):
             break
@@ -421,7 +428,7 @@ def _structure(body: Graph):
     pos = {v: i for i, v in enumerate(values)}
     parts = [tuple(v.type for v in values)]
     for op in body.ops:
-        parts.append((op.opname, _frozen(op.attrs), tuple(pos[u] for u in op.inputs),
+        parts.append((op.opname, frozen(op.attrs), tuple(pos[u] for u in op.inputs),
                       tuple(o.type for o in op.outputs)))
         for o in op.outputs:
             pos[o] = len(values)
@@ -433,14 +440,6 @@ def _structure(body: Graph):
     except TypeError:
         return None, values
     return key, values
-
-
-def _frozen(v):
-    if isinstance(v, dict):
-        return tuple(sorted((k, _frozen(x)) for k, x in v.items()))
-    if isinstance(v, (list, tuple)):
-        return tuple(_frozen(x) for x in v)
-    return v
 
 
 def lower_group(body: Graph, name: str, sources=(), inplace: dict | None = None) -> Kernel:

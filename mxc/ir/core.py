@@ -116,6 +116,16 @@ class Graph:
         return f"<Graph @{self.name}: {len(self.inputs)} inputs, {len(self.ops)} ops>"
 
 
+def frozen(v):
+    """A hashable form of an attribute value (dicts and lists become sorted/ordered tuples),
+    for keys built from ops' attributes."""
+    if isinstance(v, dict):
+        return tuple(sorted((k, frozen(x)) for k, x in v.items()))
+    if isinstance(v, (list, tuple)):
+        return tuple(frozen(x) for x in v)
+    return v
+
+
 def infer_op_types(opdef: OpDef, attrs: dict, name: str | None, in_types: Sequence[TensorType],
                    body: Graph | None = None, out_types: Sequence[TensorType] | None = None):
     """Run an op's shape and dtype rules on (possibly partial) input types (and, when given,

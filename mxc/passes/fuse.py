@@ -32,8 +32,9 @@ import re
 from dataclasses import dataclass
 
 from ..codegen.kir import formula_cost
-from ..codegen.lower import IndexMismatch, LoweringError, group_structure, probe_group
-from ..ir.core import Builder, Graph, Op, Value
+from ..codegen.lower import (IndexMismatch, LoweringError, group_structure, probe_group,
+                              unreshaped_shape)
+from ..ir.core import Builder, Graph, Op, Value, frozen
 from ..ir.registry import Elementwise, Reduce, View
 from ..ir.types import DType
 from .base import Pass, PassContext
@@ -72,19 +73,11 @@ def op_cost(op: Op) -> int:
         return 1
     dtypes = tuple(v.dtype or DType.f32 for v in op.inputs)
     ndim = len(op.outputs[0].shape or ())
-    key = (op.opname, _frozen(op.attrs), dtypes, ndim)
+    key = (op.opname, frozen(op.attrs), dtypes, ndim)
     c = _FORMULA_COST.get(key)
     if c is None:
         c = _FORMULA_COST[key] = formula_cost(low.fn, op.attrs, dtypes, ndim)
     return c
-
-
-def _frozen(v):
-    if isinstance(v, dict):
-        return tuple(sorted((k, _frozen(x)) for k, x in v.items()))
-    if isinstance(v, (list, tuple)):
-        return tuple(_frozen(x) for x in v)
-    return v
 
 
 _FUSIBLE: dict[str, bool] = {}
@@ -673,18 +666,10 @@ def _refined(kern) -> frozenset:
     """The shapes a pointwise kernel's outputs are reshaped from inside it (the iteration
     space candidates of :func:`~mxc.codegen.lower.group_structure`)."""
     if kern.refined is None:
-        out = set()
-        for v in kern.anchors:
-            best = tuple(v.shape)
-            while v.op is not None and v.op in kern.cone:
-                low = v.op.opdef.lower
-                if not (isinstance(low, View) and low.kind == "reshape"):
-                    break
-                v = v.op.inputs[0]
-                if len(v.shape) > len(best):
-                    best = tuple(v.shape)
-            out.add(best)
-        kern.refined = frozenset(out)
+        cone = kern.cone
+        kern.refined = frozenset(
+            unreshaped_shape(v, lambda u: u.op is not None and u.op in cone)
+            for v in kern.anchors)
     return kern.refined
 
 
