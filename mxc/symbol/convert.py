@@ -195,6 +195,27 @@ def _append_aux_updates(g: Graph, sg: SymbolGraph) -> Graph:
 
 
 def infer_symbol(sym: Symbol, what: str, args, kwargs, partial: bool):
+    given = _given(sym, what, args, kwargs)
+    where = f"infer_{what}" + ("_partial" if partial else "")
+    if what == "shape":
+        sg = to_graph(sym, shapes={k: np_unknown_dims(v) for k, v in given.items()}, where=where)
+    else:
+        sg = to_graph(sym, dtypes=given, where=where)
+    return _report(sym, sg, what, partial)
+
+
+def infer_partial(sym: Symbol, shapes: dict, dtypes: dict):
+    """``(sym.infer_shape_partial(**shapes), sym.infer_type_partial(**dtypes))`` from one import
+    of the symbol into the IR (binding asks both of every bucket's symbol)."""
+    shapes = _given(sym, "shape", (), shapes)
+    dtypes = _given(sym, "dtype", (), dtypes)
+    sg = to_graph(sym, shapes={k: np_unknown_dims(v) for k, v in shapes.items()},
+                  dtypes=dtypes, where="infer_shape_partial")
+    return _report(sym, sg, "shape", True), _report(sym, sg, "dtype", True)
+
+
+def _given(sym: Symbol, what: str, args, kwargs) -> dict:
+    """The known shapes (dtypes) by input name, from positional ``args`` or ``kwargs``."""
     arg_names = sym.list_arguments()
     given: dict = {}
     if args:
@@ -216,12 +237,12 @@ def infer_symbol(sym: Symbol, what: str, args, kwargs, partial: bool):
                              f"{sorted(inputs)}")
         if v is not None:
             given[k] = v
-    where = f"infer_{what}" + ("_partial" if partial else "")
-    if what == "shape":
-        given = {k: np_unknown_dims(v) for k, v in given.items()}
-        sg = to_graph(sym, shapes=given, where=where)
-    else:
-        sg = to_graph(sym, dtypes=given, where=where)
+    return given
+
+
+def _report(sym: Symbol, sg: SymbolGraph, what: str, partial: bool):
+    """``(arg, out, aux)`` shapes or dtypes of the imported ``sg`` the way MXNet reports them
+    (or three Nones, with MXNet's warning, when ``partial`` is off and some are unknown)."""
     g = sg.graph
 
     from ..util import is_np_shape

@@ -365,7 +365,10 @@ class DataParallelExecutorGroup:
             if dt not in (None, "-1"):
                 from mxc.ir.types import DType
                 input_types[name] = DType.from_flag(int(dt)).numpy
-        arg_shapes, _, aux_shapes = self.symbol.infer_shape_partial(**input_shapes)
+        # both from one import of the symbol (MXNet asks infer_shape and infer_type)
+        from mxc.symbol.convert import infer_partial
+        (arg_shapes, _, aux_shapes), (arg_types, _, aux_types) = infer_partial(
+            self.symbol, input_shapes, input_types)
         names = self.arg_names + self.aux_names
         unknown = [n for n, s in zip(names, list(arg_shapes) + list(aux_shapes))
                    if not s or 0 in s]
@@ -374,7 +377,6 @@ class DataParallelExecutorGroup:
                              f"shapes {input_shapes}; give every input the symbol reads "
                              f"(data_names/label_names/state_names)")
         # partial: types left open are float32 (MXNet's default), without a warning
-        arg_types, _, aux_types = self.symbol.infer_type_partial(**input_types)
         arg_types = [t or np.float32 for t in arg_types]
         aux_types = [t or np.float32 for t in aux_types]
         inputs = set(input_shapes) | set(self.state_names)
