@@ -739,19 +739,17 @@ def _phases(g: Graph, n_forward) -> dict:
     return {op: 0 if op in fwd else 1 for op in g.ops}
 
 
-def _invalidate_cones(mat, prod, cache) -> list:
+def _invalidate_cones(mat, prod, cache) -> None:
     """Drop from ``cache`` the cones that values materialized since the last call cut (and
-    those of anchors no longer materialized); the anchors whose cones were dropped."""
+    those of anchors no longer materialized)."""
     cones, member = cache.setdefault("cone", {}), cache.setdefault("member", {})
     seen = cache.setdefault("mat", set())
-    dropped = []
     grown = len(mat) != len(seen)
     for u in mat - seen if grown else ():
         p = prod.get(u)
         for a in list(member.get(p, ())) if p is not None else ():
             c = cones.pop(a, None)
             if c is not None:
-                dropped.append(a)
                 for o in c:
                     member[o].discard(a)
     if not seen <= mat:                 # values no longer materialized: their cones go
@@ -761,7 +759,6 @@ def _invalidate_cones(mat, prod, cache) -> list:
         cache["mat"] = set(mat)
     elif grown:
         seen |= mat
-    return dropped
 
 
 def _readers(op, mat, users) -> set:
