@@ -67,17 +67,40 @@ def default_passes(fuse: bool = True, grad_wrt=None, n_diff_outputs=None, taps=(
 class Compiled:
     """Every stage of one compilation; call it with inputs to run the compiled code."""
 
-    def __init__(self, graph: Graph, pipeline: Pipeline, program: Program, exe: Executable,
-                 ctx: PassContext, symbol_graph=None):
-        self.graph = graph
+    def __init__(self, graph: Graph | None, pipeline: Pipeline, program: Program,
+                 exe: Executable, ctx: PassContext, symbol_graph=None, graph_text: str = "",
+                 inputs=None):
+        # the fused graph; from the cache, its text is parsed on first use (a warm ResNet-18
+        # spent seconds parsing graphs it only needed the inputs of: ``inputs`` has them)
+        self._graph = graph
+        self._graph_text = graph_text
+        self._inputs = list(inputs) if inputs is not None else None
         self.pipeline = pipeline
         self.program = program
         self.executable = exe
         self.ctx = ctx
         self.symbol_graph = symbol_graph
         self.from_cache = False
+        self._trimmed = False       # intermediate stages forgotten (forget_stages)
         # {Pin: output index} of the values kept for a monitor (see mxc.passes.pin)
         self.pins: dict = {}
+
+    @property
+    def graph(self) -> Graph:
+        """The final (fused) graph."""
+        if self._graph is None:
+            from .ir.parser import parse
+            from .passes.base import Stage
+            self._graph = parse(self._graph_text)
+            self.pipeline.stages = [s if s.graph is not None else
+                                    Stage(s.name, self._graph, s.seconds)
+                                    for s in self.pipeline.stages]
+        return self._graph
+
+    @property
+    def inputs(self) -> list:
+        """The compiled function's inputs (Values: name and type), in order."""
+        return self._inputs if self._inputs is not None else list(self.graph.inputs)
 
     # stages
     @property
@@ -86,12 +109,25 @@ class Compiled:
 
     @property
     def stages(self) -> list:
+        self.graph      # noqa: B018 - a cached compilation's last stage is parsed on demand
         return list(zip(self.pipeline.stage_names(), [s.graph for s in self.pipeline.stages]))
+
+    def forget_stages(self):
+        """Keep only the imported and the final graph (an executor's compilations: the
+        intermediate graphs of every bucket were most of a bucketing module's memory, and
+        freeing them at exit took seconds); :meth:`stage` recompiles to show another."""
+        st = self.pipeline.stages
+        if len(st) > 2:
+            self.pipeline.stages = [st[0], st[-1]]
+            self._trimmed = True
 
     def stage(self, name: str) -> Graph:
         """The graph after pass ``name`` (recompiled without the cache if this compilation came
-        from it, since cached entries keep only the input and the final graph)."""
-        if self.from_cache and name not in self.pipeline.stage_names():
+        from it, since cached entries keep only the input and the final graph, or if its
+        stages were forgotten)."""
+        self.graph      # noqa: B018 - see stages
+        if ((self.from_cache or self._trimmed)
+                and name not in self.pipeline.stage_names()):
             ctx = PassContext(target=self.ctx.target, is_train=self.ctx.is_train,
                               options=dict(self.ctx.options))
             ctx.options.pop("n_forward_outputs", None)
@@ -122,7 +158,7 @@ class Compiled:
         return self.program.arena_bytes
 
     def input_names(self) -> list[str]:
-        return [v.name for v in self.graph.inputs]
+        return [v.name for v in self.inputs]
 
     @property
     def aux_updates(self) -> list[str]:
@@ -258,8 +294,9 @@ def compile_graph(g: Graph, target: str = "llvm", ctx: PassContext | None = None
                  "n_forward_outputs": ctx.options.get("n_forward_outputs"),
                  "pins": [(p.op, p.index, p.kind, p.label, i) for p, i in pin_map.items()],
                  "pinned": dict(ctx.options.get("pinned") or {})}
-        cache.store(key, cache.CacheEntry("", prog, list(ctx.remarks), exe.artefacts(),
-                                          ctx.options.get("n_forward_outputs"), extra, graph=out))
+        extra["inputs"] = list(out.inputs)
+        cache.store(key, cache.CacheEntry(str(out), prog, list(ctx.remarks), exe.artefacts(),
+                                          ctx.options.get("n_forward_outputs"), extra))
     c = Compiled(out, pipe, prog, exe, ctx, symbol_graph)
     c.pins = pin_map
     return c
@@ -269,7 +306,8 @@ def _from_cache(hit, g, pipe, ctx, target, symbol_graph) -> "Compiled":
     """Rebuild a Compiled from a cache entry: no passes, no codegen."""
     from .ir.parser import parse
     from .passes.base import Stage
-    out = hit.graph if hit.__dict__.get("graph") is not None else parse(hit.graph_text)
+    inputs = hit.extra.get("inputs")
+    out = parse(hit.graph_text) if inputs is None else None
     ctx.remarks.extend(hit.remarks)
     if hit.extra.get("n_forward_outputs") is not None:
         ctx.options["n_forward_outputs"] = hit.extra["n_forward_outputs"]
@@ -284,7 +322,7 @@ def _from_cache(hit, g, pipe, ctx, target, symbol_graph) -> "Compiled":
         ctx.options["pinned"] = dict(hit.extra["pinned"])
     pipe.stages = [Stage("input", g, 0.0), Stage("cached", out, 0.0)]
     exe = Executable(hit.program, target, artefacts=hit.artefacts)
-    c = Compiled(out, pipe, hit.program, exe, ctx, symbol_graph)
+    c = Compiled(out, pipe, hit.program, exe, ctx, symbol_graph, hit.graph_text, inputs)
     c.from_cache = True
     c.pins = pins
     return c

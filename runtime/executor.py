@@ -47,9 +47,12 @@ def compile_cached(symbol, shapes: dict, dtypes: dict, target: str, is_train: bo
            tuple(sorted((k, tuple(v)) for k, v in shapes.items())),
            tuple(sorted((k, DType.parse(v).np_name) for k, v in dtypes.items())), target,
            bool(is_train), tuple(grad_wrt) if grad_wrt is not None else None, pins)
-    return _MEMO.get(key, lambda: mx_compile(symbol, shapes=shapes, dtypes=dtypes,
-                                             target=target, is_train=is_train,
-                                             grad_wrt=grad_wrt, pins=pins or None))
+    def make():
+        c = mx_compile(symbol, shapes=shapes, dtypes=dtypes, target=target, is_train=is_train,
+                       grad_wrt=grad_wrt, pins=pins or None)
+        c.forget_stages()       # kept for the process: only what running it needs
+        return c
+    return _MEMO.get(key, make)
 
 
 def check_unique_inputs(symbol, where: str) -> None:
@@ -209,7 +212,7 @@ class Executor:
                                    target_for(self._run_ctx), False,
                                    pins=watch.forward_pins if watch is not None else None)
                 arrays = self._inputs()
-                ins = [arrays[v.name].torch_tensor() for v in c.graph.inputs]
+                ins = [arrays[v.name].torch_tensor() for v in c.inputs]
                 outs = [o.torch_tensor() for o in self.outputs]
                 # states an operator mutates in every mode (optimizer updates): new values,
                 # copied into the aux arrays after each forward, as MXNet writes them in place
@@ -453,7 +456,7 @@ class _TrainPlan:
         arrays = exe._inputs()
         self.heads = {}
         ins = []
-        for v in c.graph.inputs:
+        for v in c.inputs:
             if v.name in c.head_inputs:
                 t = torch.zeros(tuple(v.type.shape), dtype=v.type.dtype.torch,
                                 device=exe._run_ctx.torch_device)
@@ -493,7 +496,7 @@ class _TrainPlan:
         # needs none, as in MXNet)
         prog = c.program
         read = {b for st in prog.steps for b in st.ins} | set(prog.outputs)
-        self.heads_read = {v.name for v, b in zip(c.graph.inputs, prog.inputs)
+        self.heads_read = {v.name for v, b in zip(c.inputs, prog.inputs)
                            if v.name in self.heads and b in read}
 
     def forward(self):

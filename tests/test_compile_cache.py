@@ -59,7 +59,9 @@ def test_cache_can_be_disabled(tmp_path):
     assert not _run(env)["from_cache"] and not _run(env)["from_cache"]
 
 
-def test_a_hit_unpickles_the_fused_graph_without_parsing_it(tmp_path, monkeypatch):
+def test_a_hit_parses_the_fused_graph_only_when_asked(tmp_path, monkeypatch):
+    import numpy as np
+
     import mxc as mx
     import mxc.ir.parser as parser
     monkeypatch.setenv("MXC_CACHE_DIR", str(tmp_path))
@@ -67,6 +69,7 @@ def test_a_hit_unpickles_the_fused_graph_without_parsing_it(tmp_path, monkeypatc
     net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(data, num_hidden=6, name="fc"), name="sm")
     args = dict(data=(4, 5), is_train=True, grad_wrt=["fc_weight", "fc_bias"])
     cold = mx.compile(net, **args)
+    real = parser.parse
 
     def refuse(*a, **k):
         raise AssertionError("a cache hit parsed the fused graph's text")
@@ -74,4 +77,10 @@ def test_a_hit_unpickles_the_fused_graph_without_parsing_it(tmp_path, monkeypatc
     monkeypatch.setattr(parser, "parse", refuse)
     warm = mx.compile(net, **args)
     assert warm.from_cache and not cold.from_cache
+    assert [(v.name, v.type) for v in warm.inputs] == [(v.name, v.type) for v in cold.inputs]
+    xs = [np.full(v.type.shape, 0.5, np.float32) for v in warm.inputs]
+    for a, b in zip(warm(*xs), cold(*xs)):
+        np.testing.assert_array_equal(a, b)
+    monkeypatch.setattr(parser, "parse", real)
     assert str(warm.graph) == str(cold.graph)
+    assert [n for n, _ in warm.stages] == ["input", "cached"]

@@ -4,7 +4,7 @@ The key hashes the input graph's text, the pass pipeline's configuration, the ta
 version and source, the host CPU (name and features, since LLVM code is compiled for them) and
 LLVM's version. Two kinds of entry live in ``<MXC_CACHE_DIR>/compile``:
 
-- ``<key>.pkl``: a :class:`CacheEntry`, the fused graph, the lowered Program (kernels,
+- ``<key>.pkl``: a :class:`CacheEntry`, the fused graph's text, the lowered Program (kernels,
   extern steps, memory plan), the fusion remarks and the backend's artefacts (Triton source);
 - ``<key>.blob``: one kernel's optimized LLVM object code and IR, loaded straight into the JIT.
 
@@ -51,7 +51,7 @@ __all__ = ["enabled", "cache_key", "load", "store", "load_blob", "store_blob", "
            "CacheEntry"]
 
 FORMAT = 4          # 2: header with key and checksum, restricted unpickling; 3: Step.node_name;
-                    # 4: the fused Graph pickled (CacheEntry.graph)
+                    # 4: extra["inputs"], the fused graph's inputs (its text is parsed lazily)
 MAGIC = b"MXCCACHE"
 KEY_LEN = 40        # cache_key's hex digits
 # magic, format, key (ASCII), payload length, SHA-256 of the payload; then the payload
@@ -143,11 +143,7 @@ def cache_key(graph_text: str, target: str, config: str) -> str:
 class CacheEntry:
     """What a compilation leaves behind for the next process."""
 
-    def __init__(self, graph_text, program, remarks, artefacts, n_forward_outputs, extra,
-                 graph=None):
-        # the fused graph: the Graph itself (unpickled far faster than its text is parsed: a
-        # warm ResNet-18 spent seconds parsing), or its text
-        self.graph = graph
+    def __init__(self, graph_text, program, remarks, artefacts, n_forward_outputs, extra):
         self.graph_text = graph_text
         self.program = program
         self.remarks = remarks
@@ -336,9 +332,6 @@ def _check_entry(v) -> str | None:
     from .program import Program
     if not isinstance(v, CacheEntry):
         return f"holds a {type(v).__name__}, not a CacheEntry"
-    from ..ir.core import Graph
-    if v.__dict__.get("graph") is not None and not isinstance(v.graph, Graph):
-        return f"CacheEntry.graph is a {type(v.graph).__name__}"
     for attr, types_ in (("graph_text", str), ("program", Program), ("remarks", list),
                          ("artefacts", dict), ("extra", dict)):
         if not isinstance(getattr(v, attr, None), types_):

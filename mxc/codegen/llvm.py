@@ -874,11 +874,14 @@ class CompilePool:
             self.failed = True
             self.close()
 
-    def close(self):
+    def close(self, wait: bool = True):
+        """Stop the workers (end of input makes them exit); ``wait=False`` at interpreter
+        exit, where waiting for each to finish only delayed the user's process."""
         for p in self.procs:
             try:
                 p.stdin.close()
-                p.wait(timeout=1)
+                if wait:
+                    p.wait(timeout=1)
             except Exception:  # noqa: BLE001 - best effort at exit
                 p.kill()
         self.procs = []
@@ -981,7 +984,7 @@ def compile_pool() -> CompilePool:
             jobs = min(num_threads(), 16)
         _POOL = CompilePool(jobs)
         import atexit
-        atexit.register(_POOL.close)
+        atexit.register(_POOL.close, wait=False)
     return _POOL
 
 
