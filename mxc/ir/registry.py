@@ -266,14 +266,6 @@ def _ensure_loaded():
 
 
 # -- common rules -----------------------------------------------------------------------------------
-def _unify_dim(rc, a, b, what):
-    if a is None:
-        return b
-    if b is None or a == b:
-        return a
-    raise rc.shape_error(what)
-
-
 def unify_shapes(rc: RuleCtx, shapes: list, names: list[str] | None = None):
     """The common shape of ``shapes`` (partial allowed), or a ShapeError naming both."""
     out = None
@@ -284,10 +276,14 @@ def unify_shapes(rc: RuleCtx, shapes: list, names: list[str] | None = None):
         if out is None:
             out, src = tuple(s), i
             continue
+        s = tuple(s)
+        if s == out:
+            continue            # the common case; the message below is built only when needed
         if len(s) != len(out):
             raise rc.shape_error(_mismatch(names, src, i, out, s))
-        out = tuple(_unify_dim(rc, a, b, _mismatch(names, src, i, out, s))
-                    for a, b in zip(out, s))
+        if any(a is not None and b is not None and a != b for a, b in zip(out, s)):
+            raise rc.shape_error(_mismatch(names, src, i, out, s))
+        out = tuple(b if a is None else a for a, b in zip(out, s))
     return out
 
 
@@ -301,8 +297,11 @@ def _mismatch(names, i, j, a, b):
 
 def same_shape(rc: RuleCtx, shapes: list):
     """All inputs and outputs share one shape (MXNet's ElemwiseShape)."""
-    names = rc.input_names() if not rc.opdef.variadic else None
-    s = unify_shapes(rc, shapes, names)
+    try:
+        s = unify_shapes(rc, shapes)
+    except ShapeError:          # again, with the inputs' names in the message
+        unify_shapes(rc, shapes, rc.input_names() if not rc.opdef.variadic else None)
+        raise
     n_out = rc.opdef.num_outputs(rc.attrs)
     return [s] * len(shapes), [s] * n_out
 
