@@ -26,7 +26,7 @@ from ..ir.types import DType
 
 __all__ = ["Ix", "Var", "Instr", "Kernel", "Buffer", "KBuilder", "ALU_OPS", "UNARY_OPS",
            "BINARY_OPS", "CMP_OPS", "REDUCE_KINDS", "linearize", "delinearize",
-           "split_offsets"]
+           "split_offsets", "rewrite_kernel"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -419,6 +419,27 @@ class Kernel:
         return "\n".join(lines)
 
 
+def rewrite_kernel(k: Kernel, *, name=None, buffers=None, grid=None, rdims=None,
+                   sources=None, access=None, index=None) -> Kernel:
+    """A copy of ``k`` (same instructions, same ids) with the given parts replaced: each
+    load's and store's ``(buffer, index)`` goes through ``access``, each ``index``
+    instruction's expression through ``index``. Kernels are not mutated: a rewrite is a
+    copy (lowered kernels are shared by memos and by in-place variants)."""
+    out = Kernel(k.name if name is None else name, k.buffers if buffers is None else buffers,
+                 k.grid if grid is None else tuple(grid),
+                 k.rdims if rdims is None else tuple(rdims), [],
+                 k.sources if sources is None else sources)
+    for ins in k.body:
+        attr = ins.attr
+        if access is not None and ins.op in ("load", "store"):
+            attr = access(*attr)
+        elif index is not None and ins.op == "index":
+            attr = index(attr)
+        out.body.append(Instr(ins.op, tuple(out.body[a.id] for a in ins.args), ins.dtype,
+                              attr, ins.inner, ins.id))
+    return out
+
+
 def split_offsets(k: Kernel) -> tuple[Kernel, tuple]:
     """``k`` with each buffer's common constant offset taken out of its addresses, and those
     offsets (elements, per argument position).
@@ -430,30 +451,19 @@ def split_offsets(k: Kernel) -> tuple[Kernel, tuple]:
     the buffer's accesses (an in-place output's accesses count with the input it is written
     through), never below 0, so the shifted pointer stays inside the buffer. Returns ``k``
     itself when there is nothing to take out."""
+    def base_of(buf):
+        return buf.pos if buf.alias_of is None else buf.alias_of
+
     base = {}
     for ins in k.body:
         if ins.op in ("load", "store"):
             buf, e = ins.attr
-            p = buf.pos if buf.alias_of is None else buf.alias_of
-            c = e.const
-            base[p] = c if p not in base else min(base[p], c)
+            p = base_of(buf)
+            base[p] = e.const if p not in base else min(base[p], e.const)
     offsets = tuple(max(base.get(b.pos, 0), 0) for b in k.buffers)
     if not any(offsets):
         return k, offsets
-    out = Kernel(k.name, k.buffers, k.grid, k.rdims, [], k.sources)
-    remap = {}
-    for ins in k.body:
-        attr = ins.attr
-        if ins.op in ("load", "store"):
-            buf, e = attr
-            off = offsets[buf.pos if buf.alias_of is None else buf.alias_of]
-            if off:
-                attr = (buf, e - off)
-        new = Instr(ins.op, tuple(remap[id(a)] for a in ins.args), ins.dtype, attr, ins.inner,
-                    ins.id)
-        remap[id(ins)] = new
-        out.body.append(new)
-    return out, offsets
+    return rewrite_kernel(k, access=lambda buf, e: (buf, e - offsets[base_of(buf)])), offsets
 
 
 class KBuilder:

@@ -19,7 +19,7 @@ from ..ir.core import Graph, Value, frozen
 from ..ir.registry import Elementwise, Reduce, View
 from ..ir.types import DType, numel
 from ..memo import memo
-from .kir import Buffer, Instr, Ix, Kernel, KBuilder, Var, delinearize, linearize
+from .kir import Buffer, Ix, Kernel, KBuilder, Var, delinearize, linearize, rewrite_kernel
 
 __all__ = ["IndexMismatch", "LoweringError", "coalesce", "group_structure", "lower_group",
            "probe_group"]
@@ -373,7 +373,7 @@ class _Indexer(_Lowerer):
         return None
 
 
-def probe_group(body: Graph) -> _Indexer:
+def probe_group(body: Graph) -> "_Indexer | _Probe":
     """Walk ``body``'s index expressions without lowering it: LoweringError (an
     :class:`IndexMismatch` when a reduction is read off its grid point) if it cannot be one
     kernel, else the walker, whose ``access`` maps each value to the points it is computed
@@ -468,25 +468,15 @@ _LOWERED = memo("lowered", limit=2048)
 
 def _renamed(kern: Kernel, body: Graph, name: str) -> Kernel:
     """``kern`` (lowered from a body of the same structure as ``body``) with ``body``'s
-    buffer names and kernel name ``name``; the instructions are shared except for loads and
-    stores, which name their buffer."""
+    buffer names and kernel name ``name``."""
     import dataclasses
     names = [v.name or f"in{i}" for i, v in enumerate(body.inputs)]
     n_in = len(names)
     names += [v.name or f"out{n_in + j}" for j, v in enumerate(body.outputs)]
     bufs = [dataclasses.replace(b, name=names[b.pos]) for b in kern.buffers]
     by_pos = {b.pos: b for b in bufs}
-    out = Kernel(name, bufs, kern.grid, kern.rdims, [], [])
-    remap = {}
-    for ins in kern.body:
-        attr = ins.attr
-        if ins.op in ("load", "store"):
-            attr = (by_pos[attr[0].pos],) + tuple(attr[1:])
-        new = Instr(ins.op, tuple(remap[id(a)] for a in ins.args), ins.dtype, attr, ins.inner,
-                    ins.id)
-        remap[id(ins)] = new
-        out.body.append(new)
-    return out
+    return rewrite_kernel(kern, name=name, buffers=bufs, sources=[],
+                          access=lambda b, ix: (by_pos[b.pos], ix))
 
 
 def apply_inplace(kern: Kernel, inplace: dict, n_in: int) -> Kernel:
@@ -513,15 +503,7 @@ def apply_inplace(kern: Kernel, inplace: dict, n_in: int) -> Kernel:
             raise LoweringError(f"{kern.name}: two outputs in place of {ib.name}")
         bufs[n_in + out_pos] = dataclasses.replace(ob, alias_of=ib.pos)
     m = {b.pos: b for b in bufs}
-    body = []
-    for ins in kern.body:
-        if ins.op in ("load", "store"):
-            b, ix = ins.attr
-            ins = dataclasses.replace(ins, attr=(m[b.pos], ix))
-        body.append(ins)
-    for new, old in zip(body, kern.body):
-        new.args = tuple(body[a.id] for a in old.args)
-    return Kernel(kern.name, bufs, kern.grid, kern.rdims, body, kern.sources)
+    return rewrite_kernel(kern, buffers=bufs, access=lambda b, ix: (m[b.pos], ix))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -536,17 +518,8 @@ def _kernel_ixs(kern: Kernel):
 
 
 def _subst_kernel(kern: Kernel, m: dict, grid, rdims) -> Kernel:
-    out = Kernel(kern.name, kern.buffers, tuple(grid), tuple(rdims), [], kern.sources)
-    for ins in kern.body:
-        attr = ins.attr
-        if ins.op == "index":
-            attr = attr.subs(m)
-        elif ins.op in ("load", "store"):
-            attr = (attr[0], attr[1].subs(m))
-        ins2 = type(ins)(ins.op, tuple(out.body[a.id] for a in ins.args), ins.dtype, attr,
-                         ins.inner, ins.id)
-        out.body.append(ins2)
-    return out
+    return rewrite_kernel(kern, grid=grid, rdims=rdims, index=lambda ix: ix.subs(m),
+                          access=lambda b, ix: (b, ix.subs(m)))
 
 
 def coalesce(kern: Kernel) -> Kernel:
