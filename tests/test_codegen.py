@@ -241,3 +241,22 @@ def test_the_same_layer_at_another_batch_size_shares_code():
         assert_close(c(xv)[0], np.tanh(xv * 0.25), 1e-5, 1e-6, f"batch {n}")
     assert syms[0] == syms[1]
     assert jit().stats["shared"] >= 1
+
+
+def test_small_reductions_unroll_only_within_the_code_budget():
+    # a 5x5 window of multiply-adds unrolls into straight-line code; a softmax over 10 classes
+    # (an inlined exp per element) stays a loop: unrolled it was ~1200 lines of IR
+    from mxc.codegen.llvm import _unroll_reduction
+    kinds = {}
+    for name, build in (
+            ("window", lambda b, x: b.op("sum", [b.op("square", [x])], {"axis": (1, 2)})),
+            ("softmax", lambda b, x: b.op("softmax", [x], {"axis": -1}))):
+        b = Builder(name)
+        x = b.input("x", TensorType((6, 5, 5)) if name == "window" else TensorType((64, 10)))
+        c = compile_graph(b.build([build(b, x)]))
+        reductions = [k for k in c.program.kernels if k.rdims]
+        assert reductions, str(c.program)
+        kinds[name] = {_unroll_reduction(k) for k in reductions}
+        xv = np.random.default_rng(2).standard_normal(x.type.shape).astype(np.float32)
+        assert_close(c(xv)[0], interp(c.imported, [xv])[0], 1e-5, 1e-6, name)
+    assert kinds == {"window": {True}, "softmax": {False}}, kinds

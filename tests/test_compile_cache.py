@@ -84,3 +84,16 @@ def test_a_hit_parses_the_fused_graph_only_when_asked(tmp_path, monkeypatch):
     monkeypatch.setattr(parser, "parse", real)
     assert str(warm.graph) == str(cold.graph)
     assert [n for n, _ in warm.stages] == ["input", "cached"]
+
+
+def test_forgotten_stages_are_recompiled_on_request(monkeypatch):
+    import mxc as mx
+    monkeypatch.setenv("MXC_CACHE", "0")
+    net = mx.sym.tanh(mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=3, name="fc"))
+    c = mx.compile(net, data=(2, 4))
+    names = [n for n, _ in c.stages]
+    simplified = str(c.stage("simplify"))
+    c.forget_stages()
+    assert [n for n, _ in c.stages] == [names[0], names[-1]]
+    assert str(c.stage("simplify")) == simplified      # recompiled to show it
+    assert [n for n, _ in c.stages] == names

@@ -44,3 +44,13 @@ def test_a_key_is_made_once_under_concurrent_misses():
         t.join()
     assert len(made) == 1 and len({id(o) for o in outs}) == 1
     assert m.info() == {"entries": 1, "hits": 3, "misses": 1}
+
+
+def test_a_bounded_memo_starts_over_when_full():
+    m = memo.memo("test-bounded", limit=3)
+    m.clear()
+    for k in range(3):
+        m.get(k, lambda k=k: f"v{k}")
+    assert len(m) == 3 and m.get(0, lambda: "again") == "v0"
+    m.get(3, lambda: "v3")          # the fourth entry: the memo forgets the others
+    assert len(m) == 1 and m.get(0, lambda: "remade") == "remade"

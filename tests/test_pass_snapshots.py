@@ -943,3 +943,30 @@ def test_a_body_lowered_before_is_not_lowered_again(monkeypatch):
         np.testing.assert_allclose(np.asarray(got).reshape(()), total, rtol=1e-4, atol=1e-4)
     (_, _, _), (_, second, kernels) = results
     assert second < kernels, results       # the 5-step graph reuses the 3-step one's steps
+
+
+def test_an_index_walk_is_remembered_by_body_structure(monkeypatch):
+    """Fusion walks a candidate kernel's indices once per structure: compiling the same graph
+    again (another bucket's identical step) walks nothing."""
+    import mxc as mx
+    from mxc.codegen import lower
+
+    monkeypatch.setenv("MXC_CACHE", "0")
+    lower._PROBES.clear()
+    walks = []
+    real = lower._Indexer.run
+
+    def counted(self):
+        walks.append(1)
+        return real(self)
+
+    monkeypatch.setattr(lower._Indexer, "run", counted)
+    x = mx.sym.Variable("x")
+    y = mx.sym.softmax(mx.sym.tanh(x) * 2, axis=-1)
+    net = mx.sym.Group([y, mx.sym.sum(mx.sym.exp(x), axis=1)])
+    first = mx.compile(net, x=(4, 6))
+    n = len(walks)
+    assert n > 0
+    again = mx.compile(net, x=(4, 6))
+    assert len(walks) == n
+    assert str(again.graph) == str(first.graph)

@@ -313,3 +313,19 @@ def test_a_view_without_gradient_rule_is_an_error_not_a_zero_gradient():
                               "pad": (1, 1), "out_hw": (2, 2)})
     with pytest.raises(GraphError, match="_col2im.*no gradient rule"):
         Autodiff(wrt=["x"]).run(b.build([b.sum(y)]), PassContext())
+
+
+def test_recompute_cost_past_the_shown_limit_is_reported_as_over_it():
+    # the cost walk stops past 200 (an unsettled chain's cone can be the rest of the chain)
+    b = Builder("g")
+    x = b.input("x", TensorType((4, 8)))
+    e = x
+    for _ in range(25):                                      # 25 tanh: cost 250
+        e = b.op("tanh", [e])
+    t = b.op("transpose", [e])                               # read at another index
+    g = b.build([b.op("sum", [e], {"axis": (1,)}), t])
+    c = compile_graph(g)
+    xv = np.random.default_rng(1).standard_normal((4, 8)).astype(np.float32)
+    for a, r in zip(c(xv), interp(g, [xv])):
+        np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-6)
+    assert any("recomputing costs over 200" in str(r) for r in c.remarks), c.remarks
