@@ -1,6 +1,6 @@
 """``mxc``: the command line.
 
-    mxc dump net-symbol.json --shape data=64,784 [--after PASS] [--kernels] [--memory]
+    mxc dump net-symbol.json --shape data=64,784 [--after STAGE] [--kernels] [--memory]
              [--why-no-fuse] [--target llvm|triton] [--train] [--monitor PATTERN [--monitor-all]]
     mxc run  net-symbol.json --shape data=64,784 [--params net-0000.params] [--repeat N]
              [--profile] [--train]
@@ -9,8 +9,9 @@
     mxc launch -n N [--launcher local|ssh] [-H hostfile] python train.py ...
                                              (MXNet's tools/launch.py, over torchrun)
 
-``dump`` prints the IR after each pass (or one pass), the kernels' IR and sources (LLVM IR or
-Triton), the memory plan and the fusion remarks; ``--monitor PATTERN`` compiles the program an
+``dump`` prints every stage from the imported graph through each pass to the program and its
+memory plan (``--after STAGE``: one of them), the kernels' IR and sources (LLVM IR or Triton)
+and the fusion remarks; ``--monitor PATTERN`` compiles the program an
 executor with ``mx.mon.Monitor(pattern=PATTERN)`` installed runs (the values it watches are
 pinned; ``--why-no-fuse`` lists each as a ``pin`` remark). ``run`` executes the compiled graph
 on random inputs (parameters from a .params file if given) and prints the outputs' shapes and
@@ -84,10 +85,9 @@ def _compile(args):
 def cmd_dump(args) -> int:
     _, c = _compile(args)
     if args.after is not None:
-        from .passes.base import unique_names
-        names = unique_names(["input"] + [p.name for p in c.pipeline.passes])
+        names = c.stage_names()
         if args.after not in names:
-            raise UsageError(f"--after {args.after!r}: no such pass; the passes are "
+            raise UsageError(f"--after {args.after!r}: no such stage; the stages are "
                              f"{', '.join(names)} (a pass run again: name#2)")
     print(c.dump(after=args.after, kernels=args.kernels, memory=args.memory,
                  why_no_fuse=args.why_no_fuse))
@@ -179,7 +179,8 @@ def main(argv=None) -> int:
         q.add_argument("--train", action="store_true",
                        help="compile the training graph (forward + gradients)")
         if name == "dump":
-            q.add_argument("--after", metavar="PASS", help="only the IR after this pass")
+            q.add_argument("--after", metavar="STAGE", help="only this stage (a pass, "
+                           "\"program\" or \"memory\")")
             q.add_argument("--kernels", action="store_true", help="kernel IR and sources")
             q.add_argument("--memory", action="store_true", help="the memory plan")
             q.add_argument("--why-no-fuse", action="store_true", help="fusion remarks")

@@ -27,7 +27,7 @@ from .codegen.backend import Executable, normalize_target
 from .codegen.program import Program, build_program
 from .ir.core import Graph
 from .passes.autodiff import Autodiff
-from .passes.base import PassContext, Pipeline
+from .passes.base import PassContext, Pipeline, unique_names
 from .passes.batch_dots import BatchDots
 from .passes.conv_gemm import ConvToGemm
 from .passes.cse import CSE
@@ -69,12 +69,13 @@ class Compiled:
 
     def __init__(self, graph: Graph | None, pipeline: Pipeline, program: Program,
                  exe: Executable, ctx: PassContext, symbol_graph=None, graph_text: str = "",
-                 inputs=None):
+                 inputs=None, attrs=None):
         # the fused graph; from the cache, its text is parsed on first use (a warm ResNet-18
         # spent seconds parsing graphs it only needed the inputs of: ``inputs`` has them)
         self._graph = graph
         self._graph_text = graph_text
         self._inputs = list(inputs) if inputs is not None else None
+        self._attrs = dict(attrs) if attrs is not None else None
         self.pipeline = pipeline
         self.program = program
         self.executable = exe
@@ -82,8 +83,6 @@ class Compiled:
         self.symbol_graph = symbol_graph
         self.from_cache = False
         self._trimmed = False       # intermediate stages forgotten (forget_stages)
-        # {Pin: output index} of the values kept for a monitor (see mxc.passes.pin)
-        self.pins: dict = {}
 
     @property
     def graph(self) -> Graph:
@@ -101,6 +100,17 @@ class Compiled:
     def inputs(self) -> list:
         """The compiled function's inputs (Values: name and type), in order."""
         return self._inputs if self._inputs is not None else list(self.graph.inputs)
+
+    @property
+    def graph_attrs(self) -> dict:
+        """The final graph's attributes (``mxc.ir.core.GRAPH_ATTRS``)."""
+        return self._attrs if self._attrs is not None else self.graph.attrs
+
+    @property
+    def pins(self) -> dict:
+        """``{Pin: output index}`` of the values kept for a monitor (see mxc.passes.pin)."""
+        from .passes.pin import graph_pins
+        return graph_pins(self.graph_attrs)
 
     # stages
     @property
@@ -121,6 +131,21 @@ class Compiled:
             self.pipeline.stages = [st[0], st[-1]]
             self._trimmed = True
 
+    def stage_names(self) -> list[str]:
+        """Every stage :meth:`dump` shows: the imported graph (``input``), each pass (one run
+        twice is ``name#2``), then ``program`` (each kernel lowered, the steps in order,
+        concats written in place) and ``memory`` (the arena plan)."""
+        return unique_names(["input"] + [p.name for p in self.pipeline.passes]) + \
+            list(CODEGEN_STAGES)
+
+    def stage_text(self, name: str) -> str:
+        """What :meth:`dump` prints for stage ``name``."""
+        if name == "program":
+            return str(self.program)
+        if name == "memory":
+            return self.program.describe_memory()
+        return str(self.stage(name))
+
     def stage(self, name: str) -> Graph:
         """The graph after pass ``name`` (recompiled without the cache if this compilation came
         from it, since cached entries keep only the input and the final graph, or if its
@@ -130,7 +155,6 @@ class Compiled:
                 and name not in self.pipeline.stage_names()):
             ctx = PassContext(target=self.ctx.target, is_train=self.ctx.is_train,
                               options=dict(self.ctx.options))
-            ctx.options.pop("n_forward_outputs", None)
             pipe = Pipeline([type(p)(**_fields(p)) for p in self.pipeline.passes])
             pipe.run(self.imported, ctx)
             self.pipeline.stages = pipe.stages
@@ -168,20 +192,12 @@ class Compiled:
     @property
     def head_inputs(self) -> list[str]:
         """Names of the head-gradient inputs a differentiated graph takes (after the inputs)."""
-        ad = self._autodiff()
-        return list(ad.head_inputs) if ad else []
+        return [n for n, _ in self.graph_attrs.get("head_grads", ())]
 
     @property
     def head_outputs(self) -> list[int]:
         """For each head-gradient input, the index of the output it is the gradient of."""
-        ad = self._autodiff()
-        return list(ad.head_outputs) if ad else []
-
-    def _autodiff(self):
-        for p in self.pipeline.passes:
-            if isinstance(p, Autodiff):
-                return p
-        return None
+        return [i for _, i in self.graph_attrs.get("head_grads", ())]
 
     def __call__(self, *args, **kwargs):
         """Run on numpy arrays (positional in input order, or by name); returns numpy arrays."""
@@ -206,24 +222,37 @@ class Compiled:
 
     def dump(self, after: str | None = None, kernels: bool = False, memory: bool = False,
              why_no_fuse: bool = False) -> str:
+        """Each stage's text (or only stage ``after``, see :meth:`stage_names`); ``kernels``
+        adds each kernel's IR and source, ``memory`` the memory plan, ``why_no_fuse`` the
+        fusion remarks. A compilation from the cache shows its input and final graphs."""
         parts = []
         if after is None:
-            for name, g in self.stages:
-                parts.append(f"// ---- {name} ----\n{g}")
+            shown = [name for name, _ in self.stages] + list(CODEGEN_STAGES)
         else:
-            parts.append(f"// ---- {after} ----\n{self.stage(after)}")
+            if after not in self.stage_names():
+                raise KeyError(f"no stage named {after!r}; stages: {self.stage_names()}")
+            shown = [after]
+        graphs = dict(self.stages) if after is None else {}
+        for name in shown:
+            text = str(graphs[name]) if name in graphs else self.stage_text(name)
+            parts.append(f"// ---- {name} ----\n{text}")
         if kernels:
-            parts.append(f"// ---- program ----\n{self.program}")
+            if "program" not in shown:
+                parts.append(f"// ---- program ----\n{self.program}")
             for k in self.kernels:
                 parts.append(f"// ---- kernel IR {k.name} ----\n{k}")
             for name, src in self.sources.items():
                 parts.append(f"// ---- {name} source ----\n{src}")
-        if memory:
+        if memory and "memory" not in shown:
             parts.append(f"// ---- memory ----\n{self.program.describe_memory()}")
         if why_no_fuse:
             rs = [str(r) for r in self.remarks] or ["(no remarks)"]
             parts.append("// ---- fusion remarks ----\n" + "\n".join(rs))
         return "\n".join(parts)
+
+
+# the stages after the passes (see Compiled.stage_names)
+CODEGEN_STAGES = ("program", "memory")
 
 
 def _fields(p) -> dict:
@@ -257,13 +286,9 @@ def compile_graph(g: Graph, target: str = "llvm", ctx: PassContext | None = None
     if taps and grad_wrt is None:
         raise MXNetError(f"gradient pins {[p.describe() for p in taps]} need a differentiated "
                          "graph (grad_wrt)")
-    pin_map: dict = {}
     if pins:
         from .passes.pin import append_pins
-        g, pin_map = append_pins(g, pins)
-        pinned = ctx.options.setdefault("pinned", {})
-        for p, i in pin_map.items():
-            pinned.setdefault(i, p.describe())
+        g, _ = append_pins(g, pins)
     pipe = Pipeline(passes if passes is not None else
                     default_passes(grad_wrt=grad_wrt, n_diff_outputs=n_diff_outputs,
                                    taps=taps),
@@ -283,48 +308,27 @@ def compile_graph(g: Graph, target: str = "llvm", ctx: PassContext | None = None
         from .codegen.llvm import prestart_compile_pool
         prestart_compile_pool()         # workers start while the passes run
     out = pipe.run(g, ctx)
-    ad = next((p for p in pipe.passes if isinstance(p, Autodiff)), None)
-    if ad is not None:
-        pin_map.update(ad.tap_outputs)
-    prog = plan_memory(build_program(out, ctx.options.get("n_forward_outputs"), inplace))
+    prog = plan_memory(build_program(out, inplace))
     exe = Executable(prog, target)
     if key is not None:
-        ad = next((p for p in pipe.passes if isinstance(p, Autodiff)), None)
-        extra = {"autodiff": (ad.head_inputs, ad.head_outputs) if ad else None,
-                 "n_forward_outputs": ctx.options.get("n_forward_outputs"),
-                 "pins": [(p.op, p.index, p.kind, p.label, i) for p, i in pin_map.items()],
-                 "pinned": dict(ctx.options.get("pinned") or {})}
-        extra["inputs"] = list(out.inputs)
+        # the final graph's inputs and attributes, so that a hit need not parse its text
+        extra = {"inputs": list(out.inputs), "attrs": dict(out.attrs)}
         cache.store(key, cache.CacheEntry(str(out), prog, list(ctx.remarks), exe.artefacts(),
-                                          ctx.options.get("n_forward_outputs"), extra))
-    c = Compiled(out, pipe, prog, exe, ctx, symbol_graph)
-    c.pins = pin_map
-    return c
+                                          extra))
+    return Compiled(out, pipe, prog, exe, ctx, symbol_graph)
 
 
 def _from_cache(hit, g, pipe, ctx, target, symbol_graph) -> "Compiled":
     """Rebuild a Compiled from a cache entry: no passes, no codegen."""
     from .ir.parser import parse
     from .passes.base import Stage
-    inputs = hit.extra.get("inputs")
-    out = parse(hit.graph_text) if inputs is None else None
+    inputs, attrs = hit.extra.get("inputs"), hit.extra.get("attrs")
+    out = parse(hit.graph_text) if inputs is None or attrs is None else None
     ctx.remarks.extend(hit.remarks)
-    if hit.extra.get("n_forward_outputs") is not None:
-        ctx.options["n_forward_outputs"] = hit.extra["n_forward_outputs"]
-    ad = next((p for p in pipe.passes if isinstance(p, Autodiff)), None)
-    if ad is not None and hit.extra.get("autodiff"):
-        ad.head_inputs, ad.head_outputs = (list(x) for x in hit.extra["autodiff"])
-    from .passes.pin import Pin
-    pins = {Pin(op, idx, kind, label): i for op, idx, kind, label, i in hit.extra.get("pins", ())}
-    if ad is not None:
-        ad.tap_outputs = {p: i for p, i in pins.items() if p.kind == "grad"}
-    if hit.extra.get("pinned"):
-        ctx.options["pinned"] = dict(hit.extra["pinned"])
     pipe.stages = [Stage("input", g, 0.0), Stage("cached", out, 0.0)]
     exe = Executable(hit.program, target, artefacts=hit.artefacts)
-    c = Compiled(out, pipe, hit.program, exe, ctx, symbol_graph, hit.graph_text, inputs)
+    c = Compiled(out, pipe, hit.program, exe, ctx, symbol_graph, hit.graph_text, inputs, attrs)
     c.from_cache = True
-    c.pins = pins
     return c
 
 

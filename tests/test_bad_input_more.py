@@ -252,7 +252,7 @@ def test_cli_empty_shape(capsys):
 
 def test_cli_unknown_after_pass(capsys):
     err = _cli(capsys, "dump", MLP, "--shape", "data=2,784", "--after", "nosuchpass")
-    assert "--after 'nosuchpass': no such pass; the passes are input, infer" in err
+    assert "--after 'nosuchpass': no such stage; the stages are input, infer" in err
 
 
 def test_cli_params_file_with_an_unnamed_list(capsys, tmp_path):

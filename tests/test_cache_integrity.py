@@ -259,7 +259,7 @@ def test_numpy_values_load():
 
 @pytest.mark.parametrize("suffix,value,why", [
     (".pkl", {"a": 1}, "holds a dict"),
-    (".pkl", cache.CacheEntry("g", "not a program", [], {}, None, {}), "CacheEntry.program"),
+    (".pkl", cache.CacheEntry("g", "not a program", [], {}, {}), "CacheEntry.program"),
     (".blob", (b"obj", 3), "not an (object code, IR) pair"),
     (".blob", [b"obj", "ir"], "holds a list"),
 ])

@@ -11,8 +11,9 @@ def test_dump_prints_stages_kernels_memory(capsys):
     assert main(["dump", path, "--shape", "data=64,784", "--kernels", "--memory",
                  "--why-no-fuse"]) == 0
     out = capsys.readouterr().out
-    for stage in ("input", "infer", "decompose", "simplify", "cse", "dce", "fuse"):
-        assert f"// ---- {stage} ----" in out
+    for stage in ("input", "infer", "decompose", "simplify", "cse", "dce", "fuse", "program",
+                  "memory"):
+        assert out.count(f"// ---- {stage} ----") == 1, stage
     assert "kernel k0_fc1_relu1" in out and 'define void @"k0_fc1_relu1"' in out
     assert "memory plan @softmax" in out and "materialize" in out
 
@@ -33,6 +34,21 @@ def test_dump_after_a_pass_run_twice(capsys):
     assert "// ---- cse#2 ----" in capsys.readouterr().out
     assert main(["dump", path, "--shape", "data=2,784", "--after", "cse#3"]) == 2
     assert "cse#2" in capsys.readouterr().err
+
+
+def test_dump_after_the_program_and_memory_stages(capsys):
+    # the stages go on past the passes: the program (kernels lowered, steps in order) and its
+    # memory plan, each shown alone with --after
+    path = os.path.join(DATA, "symbols", "mlp-symbol.json")
+    assert main(["dump", path, "--shape", "data=2,784", "--after", "program"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("// ---- program ----\nprogram @") and "= kernel k0_" in out
+    assert "memory plan" not in out and "graph @" not in out
+    assert main(["dump", path, "--shape", "data=2,784", "--after", "memory"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("// ---- memory ----\nmemory plan @") and "@ arena+" in out
+    assert main(["dump", path, "--shape", "data=2,784", "--after", "lowering"]) == 2
+    assert "program, memory" in capsys.readouterr().err
 
 
 def test_run_with_params(capsys):

@@ -86,6 +86,29 @@ def test_a_hit_parses_the_fused_graph_only_when_asked(tmp_path, monkeypatch):
     assert [n for n, _ in warm.stages] == ["input", "cached"]
 
 
+def test_a_hit_reports_head_gradients_and_pins_from_the_graph_attributes(tmp_path, monkeypatch):
+    # what autodiff and the pins decided is in the final graph's attributes, which the entry
+    # carries: a hit reports the same head-gradient inputs, phases and pins without parsing
+    import mxc as mx
+    import mxc.ir.parser as parser
+    from mxc.passes.pin import Pin
+    monkeypatch.setenv("MXC_CACHE_DIR", str(tmp_path))
+    data = mx.sym.Variable("data")
+    fc = mx.sym.FullyConnected(data, num_hidden=3, name="fc")
+    net = mx.sym.tanh(fc, name="act")
+    args = dict(data=(2, 4), is_train=True, grad_wrt=["fc_weight"],
+                pins=[Pin("fc", 0, label="monitor fc"), Pin("fc", 0, kind="grad")])
+    cold = mx.compile(net, **args)
+    monkeypatch.setattr(parser, "parse", None)
+    warm = mx.compile(net, **args)
+    assert warm.from_cache and not cold.from_cache
+    assert warm.head_inputs == cold.head_inputs == ["act_head_grad"]
+    assert warm.head_outputs == cold.head_outputs == [0]
+    assert warm.pins == cold.pins and set(cold.pins) == set(args["pins"])
+    assert warm.graph_attrs == cold.graph.attrs
+    assert warm.program.n_forward_outputs == cold.program.n_forward_outputs == 2
+
+
 def test_forgotten_stages_are_recompiled_on_request(monkeypatch):
     import mxc as mx
     monkeypatch.setenv("MXC_CACHE", "0")

@@ -118,6 +118,51 @@ def test_verify_catches_bad_attrs_and_arity():
         verify(g2)
 
 
+TRAIN_TEXT = """\
+graph @train(%x: f32[3], %y_head_grad: f32[3]) attributes {forward_outputs=1, head_grads=(("y_head_grad", 0),), pins=((2, "y", 0, "out", "monitor y"),)} {
+  %y = exp(%x) : f32[3]
+  %x_grad = elemwise_mul(%y_head_grad, %y) : f32[3]
+  return %y, %x_grad, %y
+}
+"""
+
+
+def test_graph_attributes_print_parse_and_verify():
+    # facts about a graph's interface (which outputs are gradients, which inputs are head
+    # gradients, which outputs a monitor pinned) live in the graph and survive its text
+    g = verify(parse(TRAIN_TEXT))
+    assert g.attrs == {"forward_outputs": 1, "head_grads": (("y_head_grad", 0),),
+                       "pins": ((2, "y", 0, "out", "monitor y"),)}
+    assert str(g) == TRAIN_TEXT
+    # with_attrs sets or (None) removes, sharing the ops
+    h = g.with_attrs(pins=None)
+    assert "pins" not in h.attrs and h.ops == g.ops and "pins" in g.attrs
+    for bad, msg in [("forward_outputs=4", "forward_outputs=4"),
+                     ('head_grads=(("z", 0),)', "head_grads entry"),
+                     ("pins=((7, \"y\", 0, \"out\", \"\"),)", "pins entry"),
+                     ("phase=1", "unknown graph attribute 'phase'")]:
+        text = TRAIN_TEXT.replace(TRAIN_TEXT[TRAIN_TEXT.index("{") + 1:
+                                             TRAIN_TEXT.index("} {")], bad)
+        with pytest.raises(VerifyError, match=msg.replace("(", r"\(")):
+            verify(parse(text))
+
+
+def test_passes_carry_graph_attributes_and_keep_no_state():
+    # a pass that does not set a graph attribute hands on its input's; pass objects are
+    # options only, so running one twice (or on two graphs) cannot leak state between runs
+    import dataclasses
+
+    from mxc.compile import default_passes
+    g = parse(TRAIN_TEXT)
+    passes = default_passes()
+    before = [dict(vars(p)) for p in passes]
+    for p in passes:
+        g = p(g)
+        assert g.attrs["forward_outputs"] == 1 and g.attrs["pins"][0][0] == 2, p.name
+    assert [dict(vars(p)) for p in passes] == before
+    assert all(dataclasses.is_dataclass(p) for p in passes)
+
+
 def test_builder_rejects_shapes_that_do_not_fit():
     b = Builder("g")
     x = b.input("x", TensorType((64, 784)))

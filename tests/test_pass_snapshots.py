@@ -287,7 +287,7 @@ def test_fuse_siblings_reading_one_buffer_merge_into_a_multi_output_kernel():
 
 # a training graph as autodiff + decompose + cse + dce leave it: y = sum(tanh(x @ w)), dw
 FUSE_PHASES_IN = """\
-graph @g(%x: f32[4,8], %w: f32[8,8], %y_head_grad: f32[1]) {
+graph @g(%x: f32[4,8], %w: f32[8,8], %y_head_grad: f32[1]) attributes {forward_outputs=1} {
   %h = dot(%x, %w) : f32[4,8]
   %e = tanh(%h) : f32[4,8]
   %y = sum(%e) : f32[1]
@@ -301,7 +301,7 @@ graph @g(%x: f32[4,8], %w: f32[8,8], %y_head_grad: f32[1]) {
 }
 """
 FUSE_PHASES_OUT = """\
-graph @g(%x: f32[4,8], %w: f32[8,8], %y_head_grad: f32[1]) {
+graph @g(%x: f32[4,8], %w: f32[8,8], %y_head_grad: f32[1]) attributes {forward_outputs=1} {
   %h = dot(%x, %w) : f32[4,8]
   %e, %y = fused(%h) {kernel="k0_e_y", num_outputs=2} : f32[4,8], f32[1] {
     graph @k0_e_y(%h: f32[4,8]) {
@@ -328,8 +328,8 @@ graph @g(%x: f32[4,8], %w: f32[8,8], %y_head_grad: f32[1]) {
 
 def test_fuse_keeps_forward_and_backward_kernels_apart():
     # the runtime runs the forward steps at forward() and the rest at backward(): a kernel may
-    # not mix them. The phase comes from ctx.options["n_forward_outputs"] (set by Autodiff).
-    g, out, _ = _run(Fuse(), FUSE_PHASES_IN, options={"n_forward_outputs": 1})
+    # not mix them. The phase comes from the graph attribute forward_outputs (set by Autodiff).
+    g, out, _ = _run(Fuse(), FUSE_PHASES_IN)
     assert str(out) == FUSE_PHASES_OUT
     assert _kernels(out) == [("k0_e_y", ["tanh", "sum"]),
                              ("k1_elemwise_mul", ["Reshape", "broadcast_to", "square",
@@ -338,7 +338,7 @@ def test_fuse_keeps_forward_and_backward_kernels_apart():
     assert [v.name for v in out.ops[1].outputs] == ["e", "y"]
     _same_results(g, out)
     # without the phase, the same graph merges forward and backward work into one kernel
-    _, joint, _ = _run(Fuse(), FUSE_PHASES_IN)
+    _, joint, _ = _run(Fuse(), FUSE_PHASES_IN.replace(" attributes {forward_outputs=1}", ""))
     assert len(_kernels(joint)) == 1
     assert [v.name for v in joint.ops[1].outputs] == ["y", "4"]
 
@@ -352,7 +352,7 @@ graph @g(%x: f32[3], %w: f32[3]) {
 }
 """
 AD_MUL_OUT = """\
-graph @g(%x: f32[3], %w: f32[3], %y_head_grad: f32[3]) {
+graph @g(%x: f32[3], %w: f32[3], %y_head_grad: f32[3]) attributes {forward_outputs=1, head_grads=(("y_head_grad", 0),)} {
   %e = exp(%x) : f32[3]
   %y = elemwise_mul(%e, %w) : f32[3]
   %0 = elemwise_mul(%y_head_grad, %w) : f32[3]
@@ -372,8 +372,7 @@ def test_autodiff_joint_graph_shape():
     assert [v.name for v in out.inputs] == ["x", "w", "y_head_grad"]
     assert [v.name for v in out.outputs] == ["y", "x_grad", "w_grad"]
     assert [o.opname for o in out.ops[:2]] == ["exp", "elemwise_mul"]
-    assert ad.head_inputs == ["y_head_grad"] and ad.head_outputs == [0]
-    assert ctx.options["n_forward_outputs"] == 1
+    assert out.attrs == {"forward_outputs": 1, "head_grads": (("y_head_grad", 0),)}
     x, w, h = _inputs(out)
     _, dx, dw = interp(out, [x, w, h])
     np.testing.assert_allclose(dx, h * w * np.exp(x), rtol=1e-6)
@@ -387,7 +386,7 @@ graph @g(%x: f32[3]) {
 }
 """
 AD_SQUARE_OUT = """\
-graph @g(%x: f32[3], %y_head_grad: f32[3]) {
+graph @g(%x: f32[3], %y_head_grad: f32[3]) attributes {forward_outputs=1, head_grads=(("y_head_grad", 0),)} {
   %y = elemwise_mul(%x, %x) : f32[3]
   %0 = elemwise_mul(%y_head_grad, %x) : f32[3]
   %1 = elemwise_mul(%y_head_grad, %x) : f32[3]
@@ -414,7 +413,7 @@ graph @g(%x: f32[2,3], %w: f32[4,3], %label: f32[2]) {
 }
 """
 AD_LOSS_OUT = """\
-graph @g(%x: f32[2,3], %w: f32[4,3], %label: f32[2]) {
+graph @g(%x: f32[2,3], %w: f32[4,3], %label: f32[2]) attributes {forward_outputs=1} {
   %fc = FullyConnected(%x, %w) {num_hidden=4, no_bias=true} : f32[2,4]
   %sm = SoftmaxOutput(%fc, %label) : f32[2,4]
   %0 = Reshape(%label) {shape=(2, 1)} : f32[2,1]
@@ -437,7 +436,7 @@ def test_autodiff_loss_layer_takes_no_head_gradient():
     ad = Autodiff()
     _, out, _ = _run(ad, AD_LOSS_IN)
     assert str(out) == AD_LOSS_OUT
-    assert ad.head_inputs == [] and [v.name for v in out.inputs] == ["x", "w", "label"]
+    assert "head_grads" not in out.attrs and [v.name for v in out.inputs] == ["x", "w", "label"]
     assert [o.opname for o in out.ops].count("dot") == 2
     x, w = _inputs(out)[:2]
     label = np.array([1, 3], np.float32)
@@ -456,7 +455,7 @@ graph @g(%x: f32[3], %z: f32[3]) {
 }
 """
 AD_BLOCK_OUT = """\
-graph @g(%x: f32[3], %z: f32[3], %y_head_grad: f32[3]) {
+graph @g(%x: f32[3], %z: f32[3], %y_head_grad: f32[3]) attributes {forward_outputs=1, head_grads=(("y_head_grad", 0),)} {
   %b = BlockGrad(%z) : f32[3]
   %y = elemwise_add(%x, %b) : f32[3]
   %z_grad = zeros_like(%z) : f32[3]
@@ -683,7 +682,7 @@ def test_conv_gemm_backward_data_and_weight():
 def _plan(text, options=None):
     """Fuse ``text``, build its program and plan its memory: (fused graph, program)."""
     _, fused, ctx = _run(Fuse(), text, options=options)
-    prog = plan_memory(build_program(fused, ctx.options.get("n_forward_outputs")))
+    prog = plan_memory(build_program(fused))
     _check_no_overlap(prog)
     return fused, prog
 
@@ -840,7 +839,7 @@ def test_memory_training_program_keeps_saved_activations_to_the_end():
     # forward steps 0-1, backward 2-3. e (tanh, saved for the backward) lives to the last step,
     # past its last reader, because backward may run again after one forward; h dies in the
     # forward and the backward's temporary takes its bytes
-    fused, prog = _plan(FUSE_PHASES_IN, options={"n_forward_outputs": 1})
+    fused, prog = _plan(FUSE_PHASES_IN)
     assert str(fused) == FUSE_PHASES_OUT
     assert str(prog) == MEM_TRAIN_PROGRAM
     assert prog.describe_memory() == MEM_TRAIN_PLAN

@@ -50,8 +50,9 @@ import types
 __all__ = ["enabled", "cache_key", "load", "store", "load_blob", "store_blob", "cache_dir",
            "CacheEntry"]
 
-FORMAT = 4          # 2: header with key and checksum, restricted unpickling; 3: Step.node_name;
-                    # 4: extra["inputs"], the fused graph's inputs (its text is parsed lazily)
+FORMAT = 5          # 2: header with key and checksum, restricted unpickling; 3: Step.node_name;
+                    # 4: extra["inputs"], the fused graph's inputs (its text is parsed lazily);
+                    # 5: extra["attrs"], its graph attributes, replace the autodiff/pin fields
 MAGIC = b"MXCCACHE"
 KEY_LEN = 40        # cache_key's hex digits
 # magic, format, key (ASCII), payload length, SHA-256 of the payload; then the payload
@@ -143,13 +144,12 @@ def cache_key(graph_text: str, target: str, config: str) -> str:
 class CacheEntry:
     """What a compilation leaves behind for the next process."""
 
-    def __init__(self, graph_text, program, remarks, artefacts, n_forward_outputs, extra):
+    def __init__(self, graph_text, program, remarks, artefacts, extra):
         self.graph_text = graph_text
         self.program = program
         self.remarks = remarks
         self.artefacts = artefacts          # {"triton": source}
-        self.n_forward_outputs = n_forward_outputs
-        self.extra = extra                  # pass results the Compiled object reports
+        self.extra = extra                  # the final graph's inputs and attributes
 
 
 # -- reading and writing one entry file -----------------------------------------------------

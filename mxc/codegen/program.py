@@ -145,8 +145,10 @@ def _reuse_candidates(op, g, users, graph_outputs, taken, fwd_ops=None) -> dict:
     return out
 
 
-def build_program(g: Graph, n_forward_outputs: int | None = None,
-                  inplace: dict | None = None, no_reuse: bool = False) -> Program:
+def build_program(g: Graph, inplace: dict | None = None, no_reuse: bool = False) -> Program:
+    """The program of a fused graph. A graph whose ``forward_outputs`` attribute is set (a
+    training graph) gets its forward steps first and apart (``Program.n_forward_steps``)."""
+    n_forward_outputs = g.attrs.get("forward_outputs")
     bufs: list[BufferSpec] = []
     ids: dict[Value, int] = {}
 

@@ -7,6 +7,10 @@ user's program). Passes build new graphs with a :class:`Builder` rather than mut
 
 An op may carry a ``body``: a nested Graph (the ``fused`` op made by the fusion pass holds the
 primitives that become one kernel).
+
+A graph's ``attrs`` hold facts about its interface that later stages need (``GRAPH_ATTRS`` lists
+them): they print in its header (``graph @g(...) attributes {forward_outputs=1} {``), parse back,
+verify, and a pipeline carries them from stage to stage unless a pass sets them anew.
 """
 from __future__ import annotations
 
@@ -16,7 +20,18 @@ from ..base import GraphError
 from .registry import OpDef, RuleCtx, get_op
 from .types import DType, TensorType
 
-__all__ = ["Value", "Op", "Graph", "Builder", "infer_op_types", "clone_graph"]
+__all__ = ["Value", "Op", "Graph", "Builder", "infer_op_types", "clone_graph", "GRAPH_ATTRS"]
+
+# Graph attributes (see the module doc): name -> what it says. Values are IR attribute values
+# (ints, strings, tuples).
+GRAPH_ATTRS = {
+    "forward_outputs": "outputs before this index are forward results, later ones gradients "
+                       "(set by autodiff; the runtime runs forward and backward steps apart)",
+    "head_grads": "((input name, output index), ...): the head-gradient input of each "
+                  "differentiated output that is not a loss (set by autodiff)",
+    "pins": "((output index, op, index, kind, label), ...): values kept materialized and "
+            "returned for a monitor (mxc.passes.pin; kind 'out' or 'grad')",
+}
 
 
 class Value:
@@ -84,14 +99,21 @@ class Op:
 class Graph:
     """Inputs, a topologically ordered op list, outputs. Treat as immutable once built."""
 
-    __slots__ = ("name", "inputs", "ops", "outputs")
+    __slots__ = ("name", "inputs", "ops", "outputs", "attrs")
 
     def __init__(self, name: str, inputs: Sequence[Value], ops: Sequence[Op],
-                 outputs: Sequence[Value]):
+                 outputs: Sequence[Value], attrs: dict | None = None):
         self.name = name
         self.inputs = list(inputs)
         self.ops = list(ops)
         self.outputs = list(outputs)
+        self.attrs = dict(attrs) if attrs else {}
+
+    def with_attrs(self, **attrs) -> "Graph":
+        """The same inputs, ops and outputs with these graph attributes set (None removes)."""
+        a = {**self.attrs, **attrs}
+        return Graph(self.name, self.inputs, self.ops, self.outputs,
+                     {k: v for k, v in a.items() if v is not None})
 
     def users(self) -> dict[Value, list[Op]]:
         """Map each value to the ops that read it (graph outputs are not listed)."""
@@ -345,7 +367,7 @@ def clone_graph(g: Graph, name: str | None = None) -> tuple[Graph, dict]:
             m[o] = n
         body = clone_graph(op.body)[0] if op.body is not None else None
         ops.append(Op(op.opname, [m[v] for v in op.inputs], op.attrs, outs, op.name, body))
-    return Graph(name or g.name, ins, ops, [m[v] for v in g.outputs]), m
+    return Graph(name or g.name, ins, ops, [m[v] for v in g.outputs], g.attrs), m
 
 
 class Rewriter:

@@ -118,6 +118,17 @@ class _Parser:
                 if self.accept(")"):
                     break
                 self.expect(",")
+        gattrs = {}
+        if self.accept("attributes"):
+            self.expect("{")
+            if not self.accept("}"):
+                while True:
+                    k = self.name()
+                    self.expect("=")
+                    gattrs[k] = self.literal()
+                    if self.accept("}"):
+                        break
+                    self.expect(",")
         self.expect("{")
         ops = []
         while True:
@@ -127,7 +138,7 @@ class _Parser:
                 while self.accept(","):
                     outs.append(self.use(env))
                 self.expect("}")
-                return Graph(gname, inputs, ops, outs)
+                return Graph(gname, inputs, ops, outs, gattrs)
             ops.append(self.op(env))
 
     def value_name(self) -> str:

@@ -8,6 +8,9 @@
       return %relu1
     }
 
+Graph attributes (``mxc.ir.core.GRAPH_ATTRS``) print after the inputs:
+``graph @train(...) attributes {forward_outputs=1} {``.
+
 Values print as their name hint (the MXNet symbol name), made unique with ``_1``, ``_2`` ...;
 values without a hint print as ``%0``, ``%1`` .... Attributes equal to their default are omitted.
 An op with a body (``fused``) prints the nested graph in braces after its type.
@@ -100,7 +103,11 @@ def print_graph(g, indent: int = 0, highlight=None, namer: Namer | None = None) 
 def _print(g, indent, namer, lines, highlight):
     pad = "  " * indent
     args = ", ".join(f"%{fmt_name(namer.name(v))}: {v.type}" for v in g.inputs)
-    lines.append(f"{pad}graph @{fmt_name(g.name)}({args}) {{")
+    head = ""
+    if g.attrs:
+        head = " attributes {" + ", ".join(f"{k}={fmt_ir_value(v)}"
+                                            for k, v in sorted(g.attrs.items())) + "}"
+    lines.append(f"{pad}graph @{fmt_name(g.name)}({args}){head} {{")
     for op in g.ops:
         # inputs are printed before outputs are named, so an op can't appear to read itself
         ins = ", ".join(namer.ref(v) for v in op.inputs)

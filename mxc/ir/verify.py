@@ -9,12 +9,13 @@ The invariants, checked in one walk:
    the number of inputs and outputs its OpDef lists;
 5. when every input type is complete, the output types equal what the op's rules give;
 6. graph outputs are defined;
-7. a nested body verifies on its own and its signature matches the op's inputs and outputs.
+7. a nested body verifies on its own and its signature matches the op's inputs and outputs;
+8. graph attributes are ones ``GRAPH_ATTRS`` lists and point at inputs and outputs that exist.
 """
 from __future__ import annotations
 
 from ..base import MXNetError, VerifyError
-from .core import Graph, infer_op_types
+from .core import GRAPH_ATTRS, Graph, infer_op_types
 from .printer import print_graph
 from .registry import get_op
 
@@ -92,4 +93,28 @@ def verify(g: Graph, check_types: bool = True) -> Graph:
     for i, v in enumerate(g.outputs):
         if v not in defined:
             _fail(g, None, f"graph output {i} (%{v.name}) is not defined")
+    if g.attrs:
+        _check_graph_attrs(g)
     return g
+
+
+def _check_graph_attrs(g: Graph):
+    a = g.attrs
+    for k in a:
+        if k not in GRAPH_ATTRS:
+            _fail(g, None, f"unknown graph attribute {k!r}; graphs carry {sorted(GRAPH_ATTRS)}")
+    n_out = len(g.outputs)
+    fwd = a.get("forward_outputs")
+    if fwd is not None and not (isinstance(fwd, int) and 0 <= fwd <= n_out):
+        _fail(g, None, f"forward_outputs={fwd!r} for a graph of {n_out} outputs")
+    names = {v.name for v in g.inputs}
+    for item in a.get("head_grads", ()):
+        if (not isinstance(item, tuple) or len(item) != 2 or item[0] not in names
+                or not isinstance(item[1], int) or not 0 <= item[1] < n_out):
+            _fail(g, None, f"head_grads entry {item!r}: expected (an input's name, an output "
+                           f"index below {n_out})")
+    for item in a.get("pins", ()):
+        if (not isinstance(item, tuple) or len(item) != 5 or not isinstance(item[0], int)
+                or not 0 <= item[0] < n_out):
+            _fail(g, None, f"pins entry {item!r}: expected (output index below {n_out}, op, "
+                           "index, kind, label)")

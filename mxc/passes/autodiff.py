@@ -21,7 +21,7 @@ read ``k5_fc1_backward``) and ``phase`` information for the runtime: the joint g
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..base import GraphError
 from ..ir.core import Graph, Op, Rewriter, Value
@@ -44,7 +44,9 @@ class Autodiff(Pass):
     """Append the gradients of ``wrt`` (graph input names; None = all) to the graph.
 
     Outputs produced by loss layers need no head gradient; others get an input
-    ``<output>_head_grad`` (listed in ``head_inputs`` after the pass runs).
+    ``<output>_head_grad``. The result says what it did in its graph attributes:
+    ``forward_outputs`` (how many outputs come before the gradients) and ``head_grads`` (each
+    head-gradient input with the output it belongs to).
     """
 
     name = "autodiff"
@@ -52,14 +54,10 @@ class Autodiff(Pass):
     # only the first n outputs are differentiated (later ones, such as new values of
     # auxiliary states, pass through); None: all of them
     n_diff_outputs: int | None = None
-    head_inputs: list = field(default_factory=list)
-    head_outputs: list = field(default_factory=list)   # output index of each head input
-    n_forward_outputs: int = 0
     # gradient pins (:class:`~mxc.passes.pin.Pin` with kind "grad"): the gradient an op's vjp
-    # gives one of its inputs, returned after the gradients; ``tap_outputs`` maps each pin
-    # granted (its op takes part in the gradient) to its output index
+    # gives one of its inputs, returned after the gradients; each pin granted (its op takes
+    # part in the gradient) is listed in the result's ``pins`` graph attribute
     taps: tuple = ()
-    tap_outputs: dict = field(default_factory=dict)
 
     def run(self, g: Graph, ctx: PassContext) -> Graph:
         g = _expand_vjp_free(g)
@@ -69,16 +67,14 @@ class Autodiff(Pass):
             new_ops[op] = rw.copy(op)
         b = rw.b
         grads: dict[Value, Value] = {}
-        self.head_inputs = []
-        self.head_outputs = []
+        heads = []
         n_diff = len(g.outputs) if self.n_diff_outputs is None else self.n_diff_outputs
         for i, out in enumerate(g.outputs[:n_diff]):
             prod = out.op
             if prod is not None and _is_loss(prod):
                 continue
             h = b.input(head_grad_name(out, i), out.type)
-            self.head_inputs.append(h.name)
-            self.head_outputs.append(i)
+            heads.append((h.name, i))
             _accumulate(b, grads, rw.get(out), h, None)
         loss_ops = {out.op for out in g.outputs[:n_diff] if out.op is not None
                     and _is_loss(out.op)}
@@ -138,9 +134,7 @@ class Autodiff(Pass):
         wrt = self.wrt if self.wrt is not None else [v.name for v in g.inputs]
         by_name = {v.name: rw.get(v) for v in g.inputs}
         outs = [rw.get(v) for v in g.outputs]
-        self.n_forward_outputs = len(outs)
-        # later passes keep forward and backward work apart (the runtime runs them separately)
-        ctx.options["n_forward_outputs"] = len(outs)
+        n_forward = len(outs)
         for n in wrt:
             if n not in by_name:
                 raise GraphError(f"autodiff: {n!r} is not an input of @{g.name}")
@@ -153,23 +147,25 @@ class Autodiff(Pass):
             if gv.op is not None and gv.name is None:
                 gv.name = grad_name(v)
             outs.append(gv)
-        self._append_taps(g, b, outs, contrib, wrt, ctx)
-        return b.build(outs)
+        pins = tuple(g.attrs.get("pins", ())) + self._append_taps(g, b, outs, contrib, wrt)
+        # later passes keep forward and backward work apart (the runtime runs them separately)
+        return b.build(outs).with_attrs(forward_outputs=n_forward, head_grads=tuple(heads) or None,
+                                        pins=pins or None)
 
-    def _append_taps(self, g, b, outs, contrib, wrt, ctx):
-        """Gradient pins as outputs after the gradients. An op takes part in the gradient
-        (MXNet gives it a backward node) when its vjp ran and it reads, directly or not, one of
-        the inputs differentiated; an input its vjp gives no gradient (a label) gets zeros."""
-        self.tap_outputs = {}
+    def _append_taps(self, g, b, outs, contrib, wrt) -> tuple:
+        """Gradient pins as outputs after the gradients; returns their ``pins`` attribute
+        entries. An op takes part in the gradient (MXNet gives it a backward node) when its vjp
+        ran and it reads, directly or not, one of the inputs differentiated; an input its vjp
+        gives no gradient (a label) gets zeros."""
         grads = [p for p in self.taps if p.kind == "grad"]
         if not grads:
-            return
+            return ()
+        granted = []
         wrt_inputs = {v for v in g.inputs if v.name in set(wrt)}
         reaches = set(wrt_inputs)
         for op in g.ops:
             if any(v in reaches for v in op.inputs):
                 reaches.update(op.outputs)
-        pinned = ctx.options.setdefault("pinned", {})
         for p in grads:
             entry = contrib.get(p.op)
             if entry is None:
@@ -185,13 +181,10 @@ class Autodiff(Pass):
                     new.name = new.name or f"{op.name}_backward"
             if gv.name is None:
                 gv.name = f"{op.name}_in{p.index}_grad"
-            if gv in outs:              # already returned (a gradient asked for): no copy
-                self.tap_outputs[p] = outs.index(gv)
-                pinned.setdefault(outs.index(gv), p.describe())
-                continue
-            self.tap_outputs[p] = len(outs)
-            pinned[len(outs)] = p.describe()
-            outs.append(gv)
+            if gv not in outs:          # already returned (a gradient asked for): no copy
+                outs.append(gv)
+            granted.append((outs.index(gv),) + p.record())
+        return tuple(granted)
 
 
 def _is_loss(op) -> bool:

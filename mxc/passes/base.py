@@ -55,7 +55,12 @@ class Pass:
         raise TypeError(f"{type(self).__name__} must implement run()")
 
     def __call__(self, g: Graph, ctx: PassContext | None = None) -> Graph:
-        return self.run(g, ctx or PassContext())
+        out = self.run(g, ctx or PassContext())
+        if g.attrs and out is not g and any(k not in out.attrs for k in g.attrs):
+            # graph attributes describe the interface: they carry over unless the pass sets
+            # them anew
+            out = out.with_attrs(**{k: v for k, v in g.attrs.items() if k not in out.attrs})
+        return out
 
     def __repr__(self):
         return f"<pass {self.name}>"

@@ -83,9 +83,20 @@ class ConvToGemm(Pass):
             return g
         if not any(op.opname in _OPS for op in g.ops):
             return g
-        rw = Rewriter(g)
+        return _ConvRewrite(self.name, self.chunk_bytes).run(g, ctx)
+
+
+class _ConvRewrite:
+    """One run of :class:`ConvToGemm` (the pass object holds only its options)."""
+
+    def __init__(self, name: str, chunk_bytes: int):
+        self.name = name
+        self.chunk_bytes = chunk_bytes
         self._memo: dict = {}
         self._parts: dict[Value, list[Value]] = {}      # blocked concat -> its blocks
+
+    def run(self, g: Graph, ctx: PassContext) -> Graph:
+        rw = Rewriter(g)
         users = g.users()
         for op in g.ops:
             if op.opname not in _OPS:

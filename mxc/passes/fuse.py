@@ -38,6 +38,7 @@ from ..ir.core import Builder, Graph, Op, Value, frozen
 from ..ir.registry import Elementwise, Reduce, View
 from ..ir.types import DType
 from .base import Pass, PassContext
+from .pin import graph_pins
 
 __all__ = ["Fuse", "op_cost"]
 
@@ -96,10 +97,10 @@ class _Kernel:
     cone: frozenset         # primitive ops it computes (never mutated: cones are shared)
     structure: tuple | None = None
     nbytes: int | None = None   # what it writes (memoized by _anchor_bytes)
-    fine: bool | None = None    # recomputes no expensive anchor elsewhere (Fuse._fine)
+    fine: bool | None = None    # recomputes no expensive anchor elsewhere (_Fusion._fine)
     has_reduce: bool | None = None
     refined: frozenset | None = None   # see _refined
-    phase: int | None = None           # see Fuse._kphase
+    phase: int | None = None           # see _Fusion._kphase
     name: str | None = None            # see _kname
 
 
@@ -115,7 +116,21 @@ class Fuse(Pass):
     merge: bool = True
 
     def run(self, g: Graph, ctx: PassContext) -> Graph:
-        self._phase = _phases(g, ctx.options.get("n_forward_outputs"))
+        return _Fusion(self).run(g, ctx)
+
+
+class _Fusion:
+    """One run of :class:`Fuse`: the pass object holds only its options; what a run learns
+    (phases, index walks tried, recompute costs, readers) lives here and dies with it."""
+
+    def __init__(self, cfg: Fuse):
+        self.name = cfg.name
+        self.recompute_limit = cfg.recompute_limit
+        self.merge_limit_bytes = cfg.merge_limit_bytes
+        self.merge = cfg.merge
+
+    def run(self, g: Graph, ctx: PassContext) -> Graph:
+        self._phase = _phases(g, g.attrs.get("forward_outputs"))
         self._probed: dict = {}
         self._costs: dict = {}
         self._users: dict = {}
@@ -650,12 +665,13 @@ class _UnitGraph:
 
 
 def _remark_pins(g, prod, ctx, pass_name):
-    """Values pinned for a monitor (``ctx.options["pinned"]``: output index -> label, see
-    mxc.passes.pin) are graph outputs, so each is stored by the kernel (or library call) that
-    computes it while the rest of that kernel fuses as before; say which they are."""
-    for i, label in sorted((ctx.options.get("pinned") or {}).items()):
-        if i >= len(g.outputs):
-            continue
+    """Values pinned for a monitor (the graph's ``pins`` attribute, see mxc.passes.pin) are
+    graph outputs, so each is stored by the kernel (or library call) that computes it while
+    the rest of that kernel fuses as before; say which they are."""
+    labels: dict = {}
+    for p, i in graph_pins(g.attrs).items():
+        labels.setdefault(i, p.describe())
+    for i, label in sorted(labels.items()):
         v = g.outputs[i]
         p = prod.get(v)
         where = f" ({_opdesc(p)})" if p is not None else " (an input)"

@@ -53,13 +53,15 @@ class InferTypes(Pass):
     def run(self, g: Graph, ctx: PassContext) -> Graph:
         return self.run_with_map(g, {})
 
-    def run_with_map(self, g: Graph, mapping: dict) -> Graph:
+    def run_with_map(self, g: Graph, mapping: dict, start: dict | None = None) -> Graph:
         """A worklist over the ops: the first sweep is in program order, then an op runs
         again only when a type it reads or writes changed (types only ever get more
         specific, so this reaches the same fixed point as sweeping every op until nothing
         changes, without rerunning the unaffected ones: an unrolled network whose begin
         states learn their batch size from downstream used to take three full sweeps)."""
         types: dict[Value, TensorType] = {v: v.type for v in g.values()}
+        if start:                   # types to begin from in place of some Values' own
+            types.update(start)
         users: dict[Value, list] = {}
         for op in g.ops:
             for v in op.inputs:
@@ -124,4 +126,5 @@ def _retype(g: Graph, types, mapping: dict) -> Graph:
             attrs = refine(attrs, [types[v] for v in op.outputs])
         ops.append(Op(op.opname, [mapping[v] for v in op.inputs], attrs, outs, op.name,
                       op.body))
-    return Graph(g.name, [mapping[v] for v in g.inputs], ops, [mapping[v] for v in g.outputs])
+    return Graph(g.name, [mapping[v] for v in g.inputs], ops, [mapping[v] for v in g.outputs],
+                 g.attrs)

@@ -13,9 +13,9 @@ imported graph names them (the op's name, which is the MXNet symbol name, and an
 A pinned value becomes an extra output of the graph (forward pins after the graph's own
 outputs, gradient pins after the gradients), so every pass keeps it and the caller gets it in
 its own buffer. Fusion treats it like any output: the kernel that computes it also stores it,
-and the rest of that kernel is fused as before (``ctx.options["pinned"]`` maps each pinned
-output index to its label, which the fuse pass reports as a ``pin`` remark). The pins are part
-of the compile-cache key. ``Compiled.pins`` maps each granted pin to its output index.
+and the rest of that kernel is fused as before. The graph's ``pins`` attribute lists each
+granted pin with its output index (the fuse pass reports them as ``pin`` remarks); the pins
+are part of the compile-cache key. ``Compiled.pins`` maps each granted pin to its output index.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from ..base import GraphError
 from ..ir.core import Graph
 
-__all__ = ["Pin", "append_pins"]
+__all__ = ["Pin", "append_pins", "graph_pins"]
 
 KINDS = ("out", "grad")
 
@@ -45,6 +45,11 @@ class Pin:
             raise GraphError(f"pin {self.op!r}: kind {self.kind!r}; expected one of {KINDS}")
         if not isinstance(self.index, int) or self.index < 0:
             raise GraphError(f"pin {self.op!r}: index {self.index!r} is not a non-negative int")
+
+    def record(self) -> tuple:
+        """``(op, index, kind, label)``: the pin in a ``pins`` graph attribute entry, after
+        its output index."""
+        return (self.op, self.index, self.kind, self.label)
 
     def describe(self) -> str:
         return self.label or (f"{self.op}:{self.index}" if self.kind == "out"
@@ -77,6 +82,13 @@ def append_pins(g: Graph, pins) -> tuple[Graph, dict]:
             where[v] = len(outs)
             outs.append(v)
         result[p] = where[v]
-    if len(outs) == len(g.outputs):
+    if not result:
         return g, result
-    return Graph(g.name, g.inputs, g.ops, outs), result
+    entries = tuple(g.attrs.get("pins", ())) + tuple((i,) + p.record()
+                                                    for p, i in sorted(result.items()))
+    return Graph(g.name, g.inputs, g.ops, outs, {**g.attrs, "pins": entries}), result
+
+
+def graph_pins(attrs: dict) -> dict:
+    """``{Pin: output index}`` from a graph's attributes (its ``pins`` entries)."""
+    return {Pin(op, index, kind, label): i for i, op, index, kind, label in attrs.get("pins", ())}

@@ -312,11 +312,8 @@ def compile_symbol(symbol, shapes: dict | None = None, dtypes: dict | None = Non
 
 def _default_float32(g: Graph) -> Graph:
     """Inputs whose dtype nothing decided are float32 (MXNet's default)."""
-    from ..passes.base import PassContext
     from ..passes.infer import InferTypes
     if all(v.type.dtype is not None for v in g.inputs):
         return g
-    for v in g.inputs:
-        if v.type.dtype is None:
-            v.type = v.type.with_dtype(DType.f32)
-    return InferTypes().run(g, PassContext())
+    start = {v: v.type.with_dtype(DType.f32) for v in g.inputs if v.type.dtype is None}
+    return InferTypes().run_with_map(g, {}, start)
