@@ -24,7 +24,13 @@ class MxcTraining(W.ModuleTraining):
 class MxcFirstStep(W.FirstStep):
     def preload(self):
         super().preload()
-        import mxc.codegen.llvm  # noqa: F401 - the LLVM binding, imported at the first compile
+        import importlib
+        # modules the first bind and step import lazily (the LLVM binding at the first
+        # compile, the executor and the kvstore at the first bind)
+        for m in ("mxc.codegen.llvm", "mxc.codegen.parallel", "mxc.random", "runtime.executor",
+                  "runtime.kvstore", "runtime.model", "runtime.placement", "runtime.profiler",
+                  "runtime.dist"):
+            importlib.import_module(m)
 
 
 WORKLOADS = {

@@ -150,8 +150,9 @@ class Executor:
         shapes = {n: a.shape for n, a in self._inputs().items()}
         dtypes = {n: a.dtype for n, a in self._inputs().items()}
         self._shapes, self._dtypes = shapes, dtypes
-        _, out_shapes, _ = symbol.infer_shape(**shapes)
-        _, out_types, _ = symbol.infer_type(**dtypes)
+        from mxc.symbol.convert import infer_partial
+        (_, out_shapes, _), (_, out_types, _) = infer_partial(symbol, shapes, dtypes,
+                                                              partial=False)
         if out_shapes is None:
             raise ShapeError("cannot bind: output shapes could not be inferred from "
                              f"{shapes}")

@@ -53,12 +53,18 @@ class InferTypes(Pass):
     def run(self, g: Graph, ctx: PassContext) -> Graph:
         return self.run_with_map(g, {})
 
-    def run_with_map(self, g: Graph, mapping: dict, start: dict | None = None) -> Graph:
+    def run_with_map(self, g: Graph, mapping: dict, start: dict | None = None,
+                     unsettled=None) -> Graph:
         """A worklist over the ops: the first sweep is in program order, then an op runs
         again only when a type it reads or writes changed (types only ever get more
         specific, so this reaches the same fixed point as sweeping every op until nothing
         changes, without rerunning the unaffected ones: an unrolled network whose begin
-        states learn their batch size from downstream used to take three full sweeps)."""
+        states learn their batch size from downstream used to take three full sweeps).
+
+        ``start`` gives types to begin from in place of some Values' own. ``unsettled``
+        (ops, for a graph whose builder ran every op's rules) limits the first sweep to the
+        ops whose rules left a type open or refined an input: the others can change only
+        when a neighbour does, which queues them."""
         types: dict[Value, TensorType] = {v: v.type for v in g.values()}
         if start:                   # types to begin from in place of some Values' own
             types.update(start)
@@ -66,8 +72,9 @@ class InferTypes(Pass):
         for op in g.ops:
             for v in op.inputs:
                 users.setdefault(v, []).append(op)
-        work = deque(g.ops)
-        queued = set(g.ops)
+        first = g.ops if unsettled is None else [op for op in g.ops if op in unsettled]
+        work = deque(first)
+        queued = set(first)
         budget = self.max_rounds * max(len(g.ops), 1)
         while work and budget > 0:
             budget -= 1

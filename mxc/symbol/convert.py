@@ -127,14 +127,14 @@ def to_graph(sym: Symbol, shapes: dict | None = None, dtypes: dict | None = None
     b = Builder(name)
     env: dict[int, list[Value]] = {}
     sg = SymbolGraph(None, [], [], sym.list_outputs())
-    # every type known and no rule refining an input: the inference pass would change nothing
-    settled = True
+    # ops whose rules left a type open or refined an input: inference starts from them (none:
+    # it would change nothing)
+    unsettled = set()
     for node in nodes:
         if node.is_var:
             t = TensorType(_var_shape(node, shapes.get(node.name)),
                            _var_dtype(node, dtypes.get(node.name)))
             v = b.input(node.name, t)
-            settled = settled and t.known
             env[id(node)] = [v]
             (sg.aux_names if id(node) in aux_ids else sg.arg_names).append(node.name)
             sg.inputs.setdefault(node.name, v)
@@ -146,16 +146,15 @@ def to_graph(sym: Symbol, shapes: dict | None = None, dtypes: dict | None = None
             attrs["is_train"] = bool(is_train)
         ins = [env[id(src)][i] for src, i in node.inputs]
         in_t, out_t = infer_op_types(od, attrs, node.name, [v.type for v in ins])
-        if settled and not (all(t.known for t in out_t)
-                            and all(t == v.type for t, v in zip(in_t, ins))):
-            settled = False
         outs = b.op(od.name, ins, attrs, node.name, parsed=True, out_types=out_t)
+        if not (all(t.known for t in out_t) and all(t == v.type for t, v in zip(in_t, ins))):
+            unsettled.add(b.ops[-1])
         env[id(node)] = list(outs) if isinstance(outs, tuple) else [outs]
     g = b.build([env[id(n)][i] for n, i in sym._outputs])
-    if infer and not settled:
+    if infer and unsettled:
         from ..passes.infer import InferTypes
         m = {}
-        g = InferTypes().run_with_map(g, m)
+        g = InferTypes().run_with_map(g, m, unsettled=unsettled)
         sg.inputs = {k: m[v] for k, v in sg.inputs.items()}
         sg.input_values = [m[v] for v in sg.input_values]
     # training graphs return new aux values (BatchNorm's moving statistics); operators that
@@ -204,14 +203,16 @@ def infer_symbol(sym: Symbol, what: str, args, kwargs, partial: bool):
     return _report(sym, sg, what, partial)
 
 
-def infer_partial(sym: Symbol, shapes: dict, dtypes: dict):
+def infer_partial(sym: Symbol, shapes: dict, dtypes: dict, partial: bool = True):
     """``(sym.infer_shape_partial(**shapes), sym.infer_type_partial(**dtypes))`` from one import
-    of the symbol into the IR (binding asks both of every bucket's symbol)."""
+    of the symbol into the IR (binding asks both of every bucket's symbol); ``partial=False``:
+    ``(sym.infer_shape(**shapes), sym.infer_type(**dtypes))``."""
     shapes = _given(sym, "shape", (), shapes)
     dtypes = _given(sym, "dtype", (), dtypes)
+    where = "infer_shape_partial" if partial else "infer_shape"
     sg = to_graph(sym, shapes={k: np_unknown_dims(v) for k, v in shapes.items()},
-                  dtypes=dtypes, where="infer_shape_partial")
-    return _report(sym, sg, "shape", True), _report(sym, sg, "dtype", True)
+                  dtypes=dtypes, where=where)
+    return _report(sym, sg, "shape", partial), _report(sym, sg, "dtype", partial)
 
 
 def _given(sym: Symbol, what: str, args, kwargs) -> dict:
