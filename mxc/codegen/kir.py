@@ -363,6 +363,10 @@ class Kernel:
     rdims: tuple
     body: list = field(default_factory=list)
     sources: list = field(default_factory=list)   # MXNet op names it came from
+    # shared by kernels with these very instructions and addresses (the renamed copies of one
+    # lowered kernel, see lower._renamed): what a backend derives from them alone (the LLVM
+    # JIT's signature and split offsets) is computed once for all of them
+    code_cache: dict | None = field(default=None, compare=False, repr=False)
 
     @property
     def gvars(self) -> list[Var]:

@@ -1026,13 +1026,20 @@ class _JIT:
             new: dict[str, tuple] = {}              # symbol -> (kernel, cache key)
             loaded: dict[str, tuple] = {}           # symbol -> (object, optimized IR)
             for k in kernels:
-                k, offsets = split_offsets(k)
-                # the outermost extent is the call's lo, hi, except in a 1-D grid's column
-                # accumulation (its row of accumulators is sized by it) and in the choice of
-                # that accumulation (see _column_reduction)
-                columns = _column_reduction(k)
-                sig = (f"O{level} columns={columns}\n"
-                       f"{k.signature(outer_extent=columns and len(k.grid) == 1)}")
+                code = None if k.code_cache is None else k.code_cache.get("llvm")
+                if code is None:
+                    ks, offsets = split_offsets(k)
+                    # the outermost extent is the call's lo, hi, except in a 1-D grid's
+                    # column accumulation (its row of accumulators is sized by it) and in the
+                    # choice of that accumulation (see _column_reduction)
+                    columns = _column_reduction(ks)
+                    code = (f"columns={columns}\n"
+                            f"{ks.signature(outer_extent=columns and len(ks.grid) == 1)}",
+                            offsets)
+                    if k.code_cache is not None:
+                        k.code_cache["llvm"] = code
+                body_sig, offsets = code
+                sig = f"O{level} {body_sig}"
                 h = hashlib.sha256(sig.encode()).hexdigest()[:24]
                 sym = f"mxc_{h}"
                 out[k.name] = (sym, offsets)
@@ -1048,7 +1055,8 @@ class _JIT:
                     new[sym] = (k, key)
 
             def render(sym):
-                return render_module([dataclasses.replace(new[sym][0], name=sym)], sym)
+                ks = split_offsets(new[sym][0])[0]
+                return render_module([dataclasses.replace(ks, name=sym)], sym)
 
             def local(text):
                 return llvm_worker.compile_ir(text, *host_cpu(), level)

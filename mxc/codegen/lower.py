@@ -475,8 +475,12 @@ def _renamed(kern: Kernel, body: Graph, name: str) -> Kernel:
     names += [v.name or f"out{n_in + j}" for j, v in enumerate(body.outputs)]
     bufs = [dataclasses.replace(b, name=names[b.pos]) for b in kern.buffers]
     by_pos = {b.pos: b for b in bufs}
-    return rewrite_kernel(kern, name=name, buffers=bufs, sources=[],
-                          access=lambda b, ix: (by_pos[b.pos], ix))
+    out = rewrite_kernel(kern, name=name, buffers=bufs, sources=[],
+                         access=lambda b, ix: (by_pos[b.pos], ix))
+    if kern.code_cache is None:
+        kern.code_cache = {}
+    out.code_cache = kern.code_cache        # same instructions and addresses
+    return out
 
 
 def apply_inplace(kern: Kernel, inplace: dict, n_in: int) -> Kernel:

@@ -222,7 +222,15 @@ def _accumulate(b, grads, v, gi, opname):
         grads[v] = gi
         return
     n0 = len(b.ops)
-    s = b.op("elemwise_add", [prev, gi]) if prev.shape == gi.shape else b.add(prev, gi)
+    p, q = prev.op, gi.op
+    if (p is not None and q is not None and p.opname == q.opname == "sum"
+            and p.attrs == q.attrs and p.inputs[0].type == q.inputs[0].type):
+        # sum(a) + sum(b) -> sum(a + b): a parameter read at every step of an unrolled
+        # network (a bias) gets one reduction of the summed step gradients instead of one
+        # reduction per step (the per-step sums are left to DCE)
+        s = b.op("sum", [b.op("elemwise_add", [p.inputs[0], q.inputs[0]])], p.attrs)
+    else:
+        s = b.op("elemwise_add", [prev, gi]) if prev.shape == gi.shape else b.add(prev, gi)
     for new in b.ops[n0:]:
         new.name = new.name or (f"{opname}_backward" if opname else None)
     grads[v] = s

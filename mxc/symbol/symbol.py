@@ -91,16 +91,15 @@ def _topo(heads: Iterable[_Node]) -> list[_Node]:
     for h in heads:
         if id(h) in seen:
             continue
-        stack = [(h, 0)]
         seen.add(id(h))
+        stack = [(h, iter(h.inputs))]
         while stack:
-            node, i = stack[-1]
-            if i < len(node.inputs):
-                stack[-1] = (node, i + 1)
-                child = node.inputs[i][0]
+            node, rest = stack[-1]
+            for child, _ in rest:
                 if id(child) not in seen:
                     seen.add(id(child))
-                    stack.append((child, 0))
+                    stack.append((child, iter(child.inputs)))
+                    break
             else:
                 stack.pop()
                 order.append(node)
