@@ -67,9 +67,10 @@ class ReducePrecision(Pass):
 
     ``op_attrs`` (optional) gives, per op of the input graph, its MXNet string attributes, which
     conditional fp32 checks compare (the symbol's own strings; without it the typed attrs are
-    compared as strings). After ``run``, :attr:`origin` maps each op of the result that came from
-    an input op to that op (the new casts are absent), and :attr:`offline_params` lists the
-    parameters ``cast_optional_params`` stores in the target dtype."""
+    compared as strings). :meth:`rewrite` also says where the result came from: ``origin`` maps
+    each op of the result that came from an input op to that op (the new casts are absent), and
+    ``offline_params`` lists the parameters ``cast_optional_params`` stores in the target
+    dtype."""
 
     name = "reduce_precision"
     target_dtype: DType = DType.f16
@@ -81,11 +82,16 @@ class ReducePrecision(Pass):
     data_names: frozenset = frozenset()
     cast_optional_params: bool = False
     op_attrs: dict | None = None
-    origin: dict = field(default_factory=dict, repr=False)
-    offline_params: list = field(default_factory=list, repr=False)
 
     def run(self, g: Graph, ctx: PassContext) -> Graph:
-        return _Run(self, g).run()
+        return self.rewrite(g)[0]
+
+    def rewrite(self, g: Graph) -> tuple[Graph, dict, list]:
+        """``(graph, origin, offline_params)``: the pass's result and where it came from (see
+        the class doc)."""
+        r = _Run(self, g)
+        out = r.run()
+        return out, r.origin, r.offline_params
 
 
 class _Run:
@@ -100,8 +106,8 @@ class _Run:
         for v in g.inputs:
             self.mirror[v] = self.b.input(v.name, v.type)
         self.is_input = set(g.inputs)
-        p.origin.clear()
-        p.offline_params.clear()
+        self.origin: dict = {}                  # new op -> the input op it copies
+        self.offline_params: list = []          # parameters stored in the target dtype
 
     # -- helpers --------------------------------------------------------------------------------
     def suffix(self, v: Value) -> str:
@@ -132,7 +138,7 @@ class _Run:
         outs = [Value(t, v.name) for t, v in zip(out_t, op.outputs)]
         new = Op(op.opname, inputs, op.attrs, outs, op.name, op.body)
         self.b.ops.append(new)
-        self.p.origin[new] = op
+        self.origin[new] = op
         for o, n in zip(op.outputs, outs):
             self.mirror[o] = n
         return new
@@ -272,7 +278,7 @@ class _Run:
             self.b.ops.remove(cast_v.op)
             self.cast_ops.discard(cast_v.op)
             new_in.type = TensorType(new_in.type.shape, t)
-            self.p.offline_params.append(old.name)
+            self.offline_params.append(old.name)
 
 
 def canonical(opname: str) -> str:

@@ -209,7 +209,6 @@ def convert_symbol(sym, target_dtype="float16", target_dtype_ops=None, fp32_ops=
 def _reduce_precision(sym, dt, target_ops, fp32_ops, widest_ops, cond, excluded, data_names,
                       cast_optional_params):
     from ...passes.amp import ReducePrecision
-    from ...passes.base import PassContext
     from ...symbol.convert import to_graph
     from ...symbol.symbol import Symbol, _Node
     nodes = sym._nodes()
@@ -227,9 +226,9 @@ def _reduce_precision(sym, dt, target_ops, fp32_ops, widest_ops, cond, excluded,
                         data_names=frozenset(data_names),
                         cast_optional_params=cast_optional_params,
                         op_attrs={op: node_of[op].attrs for op in g.ops})
-    ng = p(g, PassContext())
+    ng, origin, offline = p.rewrite(g)
     env: dict = {}
-    offline = set(p.offline_params)
+    offline = set(offline)
     for old_v, new_v, node in zip(g.inputs, ng.inputs, var_nodes):
         # with cast_optional_params MXNet writes every parameter's (inferred) dtype
         if cast_optional_params and node.name not in data_names:
@@ -239,7 +238,7 @@ def _reduce_precision(sym, dt, target_ops, fp32_ops, widest_ops, cond, excluded,
         env[new_v] = (node, 0)
     for op in ng.ops:
         ins = [env[v] for v in op.inputs]
-        src = p.origin.get(op)
+        src = origin.get(op)
         if src is not None:
             orig = node_of[src]
             node = _Node(orig.op, orig.name, orig.attrs, ins)
