@@ -25,6 +25,7 @@ from .base import MXNetError
 from .codegen import cache
 from .codegen.backend import Executable, normalize_target
 from .codegen.program import Program, build_program
+from .gcpause import paused
 from .ir.core import Graph
 from .passes.autodiff import Autodiff
 from .passes.base import PassContext, Pipeline, unique_names
@@ -279,6 +280,13 @@ def compile_graph(g: Graph, target: str = "llvm", ctx: PassContext | None = None
     extra outputs, forward ones after the graph's outputs, gradient ones after the gradients
     (``Compiled.pins`` gives their output indices); fusion stores each where it is computed
     and fuses the rest as before."""
+    with paused():
+        return _compile_graph(g, target, ctx, passes, symbol_graph, grad_wrt, n_diff_outputs,
+                              inplace, pins)
+
+
+def _compile_graph(g, target, ctx, passes, symbol_graph, grad_wrt, n_diff_outputs, inplace,
+                   pins) -> Compiled:
     ctx = ctx or PassContext(target=normalize_target(target))
     default = passes is None
     pins = tuple(sorted(set(pins or ())))

@@ -264,7 +264,9 @@ class _Unpickler(pickle.Unpickler):
 
 
 def _unpickle(payload: bytes):
-    return _Unpickler(io.BytesIO(payload)).load()
+    from ..gcpause import paused
+    with paused():          # a program is ~10^5 objects: no collector passes while they come
+        return _Unpickler(io.BytesIO(payload)).load()
 
 
 def _discard(path: str, reason: str, st: os.stat_result | None = None) -> None:
@@ -317,8 +319,10 @@ def _store(key: str, suffix: str, value) -> None:
     from ..base import atomic_write
     path = os.path.join(d, key + suffix)
     try:
-        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        _unpickle(payload)
+        from ..gcpause import paused
+        with paused():
+            payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            _unpickle(payload)
         data = _pack(key, payload)
         os.makedirs(d, exist_ok=True)       # removed since it was probed: make it again
         with atomic_write(path, "wb", durable=False) as f:

@@ -120,6 +120,12 @@ def to_graph(sym: Symbol, shapes: dict | None = None, dtypes: dict | None = None
     ``infer`` runs the shape/dtype inference pass (partial results allowed). ``shapes`` are
     checked first (:func:`check_input_shapes`); errors start with ``where``.
     """
+    from ..gcpause import paused
+    with paused():
+        return _to_graph(sym, shapes, dtypes, is_train, name, infer, where)
+
+
+def _to_graph(sym, shapes, dtypes, is_train, name, infer, where) -> SymbolGraph:
     shapes = check_input_shapes(sym, shapes, where)
     dtypes = dtypes or {}
     nodes = sym._nodes()
@@ -300,15 +306,18 @@ def compile_symbol(symbol, shapes: dict | None = None, dtypes: dict | None = Non
     from ..passes.base import PassContext
     if isinstance(symbol, Graph):
         return compile_graph(symbol, target, grad_wrt=grad_wrt, pins=pins)
+    from ..gcpause import paused
     shapes = dict(shapes or {})
     shapes.update(shape_kwargs)
     dtypes = dict(dtypes or {})
-    sg = to_graph(symbol, shapes=shapes, dtypes=dtypes, is_train=is_train,
-                  name=symbol.name or "main")
-    g = _default_float32(sg.graph)
-    return compile_graph(g, target, PassContext(target=normalize_target(target),
-                                                is_train=is_train), symbol_graph=sg,
-                         grad_wrt=grad_wrt, n_diff_outputs=len(sg.output_names), pins=pins)
+    with paused():
+        sg = to_graph(symbol, shapes=shapes, dtypes=dtypes, is_train=is_train,
+                      name=symbol.name or "main")
+        g = _default_float32(sg.graph)
+        return compile_graph(g, target, PassContext(target=normalize_target(target),
+                                                    is_train=is_train), symbol_graph=sg,
+                             grad_wrt=grad_wrt, n_diff_outputs=len(sg.output_names),
+                             pins=pins)
 
 
 def _default_float32(g: Graph) -> Graph:
