@@ -285,6 +285,15 @@ def test_fuse_siblings_reading_one_buffer_merge_into_a_multi_output_kernel():
     assert str(apart) == FUSE_SIBLINGS_UNMERGED
 
 
+def test_fuse_skips_merging_in_graphs_over_the_unit_bound():
+    # the merge phase's cost grows with the square of the units: above merge_max_units the
+    # kernels stay apart, and a remark says why
+    _, out, ctx = _run(Fuse(merge_max_units=1), FUSE_SIBLINGS_IN)
+    assert str(out) == FUSE_SIBLINGS_UNMERGED
+    assert _remarks(ctx, "no-merge") == [
+        "@g: 2 kernels and library calls, over merge_max_units=1: kernels are not merged"]
+
+
 # a training graph as autodiff + decompose + cse + dce leave it: y = sum(tanh(x @ w)), dw
 FUSE_PHASES_IN = """\
 graph @g(%x: f32[4,8], %w: f32[8,8], %y_head_grad: f32[1]) attributes {forward_outputs=1} {

@@ -114,6 +114,12 @@ class Fuse(Pass):
     # keeps both results live at once (batch blocks of im2col columns must come and go)
     merge_limit_bytes: int = 256 << 10
     merge: bool = True
+    # the merge phase's work grows with the square of the units (kernels and library calls:
+    # its reachability map is updated at every merge); above this many it is skipped, with a
+    # remark. Measured on the CPU: merging changed no step time of ResNet-18 (2454 units) or a
+    # 60-step unrolled LSTM (2007) and took 15-25% of their compile time; small graphs (an
+    # optimizer update, LeNet, the short buckets of a bucketing module) still merge
+    merge_max_units: int = 1024
 
     def run(self, g: Graph, ctx: PassContext) -> Graph:
         return _Fusion(self).run(g, ctx)
@@ -128,6 +134,7 @@ class _Fusion:
         self.recompute_limit = cfg.recompute_limit
         self.merge_limit_bytes = cfg.merge_limit_bytes
         self.merge = cfg.merge
+        self.merge_max_units = cfg.merge_max_units
 
     def run(self, g: Graph, ctx: PassContext) -> Graph:
         self._phase = _phases(g, g.attrs.get("forward_outputs"))
@@ -162,9 +169,17 @@ class _Fusion:
             if not changed:
                 break
         kernels = self._cones(g, mat, prod, cones)
-        for kern in kernels:
-            kern.structure = group_structure(_body_for(kern, mat, prod, order)[0])
-        if self.merge:
+        merge = self.merge
+        if merge:
+            units = len(kernels) + sum(1 for op in g.ops if not _fusible(op))
+            if units > self.merge_max_units:
+                merge = False
+                ctx.remark(self.name, "no-merge",
+                           f"@{g.name}: {units} kernels and library calls, over "
+                           f"merge_max_units={self.merge_max_units}: kernels are not merged")
+        if merge:
+            for kern in kernels:
+                kern.structure = group_structure(_body_for(kern, mat, prod, order)[0])
             kernels = self._merge(g, kernels, mat, prod, order, ctx)
             self._prune_anchors(g, kernels, mat, why, prod, order)
         for v, reason in why.items():
