@@ -118,17 +118,7 @@ class _Parser:
                 if self.accept(")"):
                     break
                 self.expect(",")
-        gattrs = {}
-        if self.accept("attributes"):
-            self.expect("{")
-            if not self.accept("}"):
-                while True:
-                    k = self.name()
-                    self.expect("=")
-                    gattrs[k] = self.literal()
-                    if self.accept("}"):
-                        break
-                    self.expect(",")
+        gattrs = self.attr_dict() if self.accept("attributes") else {}
         self.expect("{")
         ops = []
         while True:
@@ -140,6 +130,20 @@ class _Parser:
                 self.expect("}")
                 return Graph(gname, inputs, ops, outs, gattrs)
             ops.append(self.op(env))
+
+    def attr_dict(self) -> dict:
+        """``{name=literal, ...}`` (an op's attributes, a graph's ``attributes``)."""
+        out = {}
+        self.expect("{")
+        if not self.accept("}"):
+            while True:
+                k = self.name()
+                self.expect("=")
+                out[k] = self.literal()
+                if self.accept("}"):
+                    break
+                self.expect(",")
+        return out
 
     def value_name(self) -> str:
         if self.next().kind != "pct":
@@ -180,15 +184,7 @@ class _Parser:
         raw = {}
         if self.tok.text == "{" and not (self.toks[self.i + 1].text == "graph"
                                          and self.toks[self.i + 2].kind == "at"):
-            self.expect("{")
-            if not self.accept("}"):
-                while True:
-                    k = self.name()
-                    self.expect("=")
-                    raw[k] = self.literal()
-                    if self.accept("}"):
-                        break
-                    self.expect(",")
+            raw = self.attr_dict()
         types = []
         if self.accept(":"):
             types.append(self.type())
