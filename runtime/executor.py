@@ -124,7 +124,7 @@ class Executor:
     and ``get_optimized_symbol``."""
 
     def __init__(self, symbol, ctx: Context, arg_arrays, grad_arrays, grad_req: dict,
-                 aux_arrays, group2ctx=None):
+                 aux_arrays, group2ctx=None, outputs=None):
         self._symbol = symbol
         self._ctx = ctx
         self._group2ctx = group2ctx
@@ -150,9 +150,14 @@ class Executor:
         shapes = {n: a.shape for n, a in self._inputs().items()}
         dtypes = {n: a.dtype for n, a in self._inputs().items()}
         self._shapes, self._dtypes = shapes, dtypes
-        from mxc.symbol.convert import infer_partial
-        (_, out_shapes, _), (_, out_types, _) = infer_partial(symbol, shapes, dtypes,
-                                                              partial=False)
+        if outputs is not None:
+            # (shapes, dtypes) of the outputs, inferred by the caller from these very
+            # arrays' shapes and dtypes (a module's bind): no second import of the symbol
+            out_shapes, out_types = outputs
+        else:
+            from mxc.symbol.convert import infer_partial
+            (_, out_shapes, _), (_, out_types, _) = infer_partial(symbol, shapes, dtypes,
+                                                                  partial=False)
         if out_shapes is None:
             raise ShapeError("cannot bind: output shapes could not be inferred from "
                              f"{shapes}")
@@ -654,8 +659,10 @@ def simple_bind(symbol, ctx=None, grad_req="write", type_dict=None, group2ctx=No
 
 
 def bind(symbol, ctx, args, args_grad=None, grad_req="write", aux_states=None,
-         group2ctx=None, shared_exec=None) -> Executor:
-    """Bind ``symbol`` to the caller's arrays (lists in argument order, or dicts by name)."""
+         group2ctx=None, shared_exec=None, _outputs=None) -> Executor:
+    """Bind ``symbol`` to the caller's arrays (lists in argument order, or dicts by name).
+    ``_outputs`` (mxc's modules): the outputs' (shapes, dtypes), already inferred from these
+    arrays."""
     ctx = ctx or current_context()
     check_unique_inputs(symbol, "bind")
     names = symbol.list_arguments()
@@ -692,7 +699,8 @@ def bind(symbol, ctx, args, args_grad=None, grad_req="write", aux_states=None,
         check_bound_contexts(names, arg_arrays, ctx, "argument", "bind")
         check_bound_contexts(names, grad_arrays, ctx, "gradient array of", "bind")
         check_bound_contexts(aux_names, aux_arrays, ctx, "auxiliary state", "bind")
-    return Executor(symbol, ctx, arg_arrays, grad_arrays, req, aux_arrays, group2ctx=group2ctx)
+    return Executor(symbol, ctx, arg_arrays, grad_arrays, req, aux_arrays, group2ctx=group2ctx,
+                    outputs=_outputs)
 
 
 # names MXNet's mxnet.executor module has (C-API helpers and handle types, from mxc.base)

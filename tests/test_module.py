@@ -495,3 +495,28 @@ def test_exposed_as_mx_mod():
                  "PythonLossModule"):
         assert hasattr(mx.mod, name)
     assert mx.model.save_checkpoint and mx.model.FeedForward
+
+
+def test_bind_imports_the_symbol_once(monkeypatch):
+    # binding infers argument, auxiliary and output shapes and types from one import of the
+    # symbol into the IR (a bucketing module binds every bucket: each import of a 60-step
+    # unrolled LSTM takes tens of milliseconds)
+    import mxc as mx
+    import mxc.symbol.convert as convert
+    calls = []
+    real = convert.to_graph
+
+    def counting(*a, **k):
+        calls.append(k.get("where"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(convert, "to_graph", counting)
+    data = mx.sym.Variable("data")
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(data, num_hidden=3, name="fc"),
+                               name="softmax")
+    mod = mx.mod.Module(net)
+    mod.bind(data_shapes=[("data", (4, 5))], label_shapes=[("softmax_label", (4,))])
+    assert len(calls) == 1, calls
+    exe = mod._exec_group.execs[0]
+    assert [o.shape for o in exe.outputs] == [(4, 3)]
+    assert [o.dtype for o in exe.outputs] == [np.float32]

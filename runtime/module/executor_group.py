@@ -367,8 +367,8 @@ class DataParallelExecutorGroup:
                 input_types[name] = DType.from_flag(int(dt)).numpy
         # both from one import of the symbol (MXNet asks infer_shape and infer_type)
         from mxc.symbol.convert import infer_partial
-        (arg_shapes, _, aux_shapes), (arg_types, _, aux_types) = infer_partial(
-            self.symbol, input_shapes, input_types)
+        (arg_shapes, out_shapes, aux_shapes), (arg_types, out_types, aux_types) = \
+            infer_partial(self.symbol, input_shapes, input_types)
         names = self.arg_names + self.aux_names
         unknown = [n for n, s in zip(names, list(arg_shapes) + list(aux_shapes))
                    if not s or 0 in s]
@@ -377,6 +377,7 @@ class DataParallelExecutorGroup:
                              f"shapes {input_shapes}; give every input the symbol reads "
                              f"(data_names/label_names/state_names)")
         # partial: types left open are float32 (MXNet's default), without a warning
+        arg_types_given, aux_types_given = list(arg_types), list(aux_types)
         arg_types = [t or np.float32 for t in arg_types]
         aux_types = [t or np.float32 for t in aux_types]
         inputs = set(input_shapes) | set(self.state_names)
@@ -444,8 +445,13 @@ class DataParallelExecutorGroup:
             auxs[name] = arr
         req = {n: (self.grad_req.get(n, "null") if n in grads else "null")
                for n in self.arg_names}
+        # the outputs' shapes and dtypes came with the inputs' above when every one is known
+        # and no type was left to the float32 default (the executor would infer them again)
+        known = (all(s and 0 not in s and -1 not in s for s in out_shapes) and all(out_types)
+                 and all(arg_types_given) and all(aux_types_given))
         exe = bind(self.symbol, ctx, args, args_grad=grads or None, grad_req=req,
-                   aux_states=auxs, group2ctx=self.group2ctxs[i])
+                   aux_states=auxs, group2ctx=self.group2ctxs[i],
+                   _outputs=(out_shapes, out_types) if known else None)
         self._total_exec_bytes += nbytes
         return exe
 
