@@ -213,7 +213,8 @@ def first_step(system, model, threads, cache_dir, env=None, batch=None):
             return {"error": t.get("error", "no time")}
         info = w.ask(cmd="info", workload="first_step")
         return {"seconds": t["seconds"], "samples": r.get("samples"),
-                "phases": {k: v for k, v in info.items() if k.endswith("_s")}}
+                "phases": {k: v for k, v in info.items() if k.endswith("_s")},
+                "late_imports": info.get("late_imports", [])}
     finally:
         w.close()
 
@@ -229,7 +230,7 @@ def compile_times(emit, models=None, systems=None, threads=1, rounds=1, batch=No
     systems = list(systems or SYSTEMS)
     out = []
     for model in models:
-        times, phases, errors, samples = {}, {}, {}, None
+        times, phases, errors, samples, late = {}, {}, {}, None, {}
         for _ in range(rounds):
             caches, made = {}, []
             for system, cache in FIRST_STEP_ROWS:
@@ -252,6 +253,7 @@ def compile_times(emit, models=None, systems=None, threads=1, rounds=1, batch=No
                 times.setdefault((system, cache), []).append(r["seconds"])
                 for k, v in r["phases"].items():
                     phases.setdefault((system, cache), {}).setdefault(k, []).append(v)
+                late.setdefault((system, cache), set()).update(r.get("late_imports", ()))
             for d in set(made):
                 shutil.rmtree(d, ignore_errors=True)
         for system, cache in FIRST_STEP_ROWS:
@@ -266,6 +268,9 @@ def compile_times(emit, models=None, systems=None, threads=1, rounds=1, batch=No
                            max=max(vals), rounds=len(vals), batch=samples,
                            phases={k: statistics.median(v)
                                    for k, v in phases.get(key, {}).items()})
+                if late.get(key):
+                    # modules imported inside the timed step (the worker's preload misses them)
+                    rec["late_imports"] = sorted(late[key])
             elif key in errors:
                 rec["skipped"] = errors[key]
             else:

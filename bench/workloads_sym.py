@@ -315,8 +315,10 @@ class FirstStep:
             getattr(mx, m)
 
     def step(self):
+        import sys
         import time
         mx = self.mx
+        before = set(sys.modules)
         t0 = time.perf_counter()
         sym = self.build(mx)
         mod = mx.mod.Module(sym, context=mx.cpu())
@@ -335,9 +337,14 @@ class FirstStep:
         t3 = time.perf_counter()
         self.mod = mod
         self.phases = {"bind_s": t1 - t0, "init_s": t2 - t1, "step_s": t3 - t2}
+        # the system's own modules the step imported (preload() should have): their import
+        # time is in the figures
+        own = mx.__name__.split(".")[0]
+        self.late_imports = sorted(m for m in set(sys.modules) - before
+                                   if m.split(".")[0] in (own, "runtime"))
 
     def sync(self):
         self.mx.nd.waitall()
 
     def info(self):
-        return dict(self.phases)
+        return {**self.phases, "late_imports": list(getattr(self, "late_imports", []))}

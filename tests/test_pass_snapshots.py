@@ -19,6 +19,7 @@ from mxc.passes.autodiff import Autodiff
 from mxc.passes.base import PassContext
 from mxc.passes.batch_dots import BatchDots
 from mxc.passes.conv_gemm import ConvToGemm
+from mxc.passes.dce import DCE
 from mxc.passes.fuse import Fuse
 from mxc.passes.memory import ALIGN, liveness, plan_memory
 
@@ -412,6 +413,41 @@ def test_autodiff_sums_the_gradients_of_a_value_read_twice():
     assert str(out) == AD_SQUARE_OUT
     x, h = _inputs(out)
     np.testing.assert_allclose(interp(out, [x, h])[1], 2 * x * h, rtol=1e-6)
+
+
+AD_BIAS_IN = """\
+graph @g(%x1: f32[2,4], %x2: f32[2,4], %w: f32[3,4], %b: f32[3]) {
+  %f1 = FullyConnected(%x1, %w, %b) {num_hidden=3} : f32[2,3]
+  %f2 = FullyConnected(%x2, %w, %b) {num_hidden=3} : f32[2,3]
+  %y = elemwise_mul(%f1, %f2) : f32[2,3]
+  return %y
+}
+"""
+AD_BIAS_OUT = """\
+graph @g(%x1: f32[2,4], %x2: f32[2,4], %w: f32[3,4], %b: f32[3], %y_head_grad: f32[2,3]) attributes {forward_outputs=1, head_grads=(("y_head_grad", 0),)} {
+  %f1 = FullyConnected(%x1, %w, %b) {num_hidden=3} : f32[2,3]
+  %f2 = FullyConnected(%x2, %w, %b) {num_hidden=3} : f32[2,3]
+  %y = elemwise_mul(%f1, %f2) : f32[2,3]
+  %0 = elemwise_mul(%y_head_grad, %f2) : f32[2,3]
+  %1 = elemwise_mul(%y_head_grad, %f1) : f32[2,3]
+  %2 = elemwise_add(%1, %0) : f32[2,3]
+  %b_grad = sum(%2) {axis=(0,)} : f32[3]
+  return %y, %b_grad
+}
+"""
+
+
+def test_autodiff_sums_a_shared_bias_once():
+    # a bias read by two layers (every step of an unrolled network) gets its two batch sums
+    # as one: sum(a) + sum(b) -> sum(a + b), one reduction instead of one per reader
+    g = _parse(AD_BIAS_IN)
+    out = DCE()(Autodiff(wrt=["b"])(g, PassContext()), PassContext())
+    assert str(out) == AD_BIAS_OUT
+    assert [o.opname for o in out.ops].count("sum") == 1
+    x1, x2, w, b, h = _inputs(out)
+    _, db = interp(out, [x1, x2, w, b, h])
+    f1, f2 = x1 @ w.T + b, x2 @ w.T + b
+    np.testing.assert_allclose(db, (h * f2 + h * f1).sum(0), rtol=1e-5)
 
 
 AD_LOSS_IN = """\
