@@ -24,8 +24,8 @@ from mxc.ndarray import zeros as nd_zeros
 
 from . import profiler as _profiler
 
-__all__ = ["Executor", "simple_bind", "bind", "target_for", "compile_cached", "check_sizes",
-           "check_unique_inputs"]
+__all__ = ["Executor", "UpdateBinding", "simple_bind", "bind", "target_for", "compile_cached",
+           "check_sizes", "check_unique_inputs"]
 
 _MEMO = memo("executor")        # compiled symbols by JSON, shapes, dtypes, target, mode
 
@@ -546,6 +546,74 @@ class _TrainPlan:
             from mxc.ndarray.ops import invoke
             for g, t in self.add:
                 invoke("elemwise_add", [g, t], {}, out=g)
+
+
+class UpdateBinding:
+    """A compiled update program (an optimizer's) bound to storage that outlives a step.
+
+    The program reads tensors (weight, gradient, states) and scalar inputs (hyperparameters: a
+    new value is never a new compilation) and writes new values: straight into an input's
+    storage where the program computes that output in place, otherwise into output buffers
+    shared by every binding of the same program (steps are sequential) and copied back into
+    their targets after the run. :meth:`run` writes the scalars, runs the program, applies
+    ``moves`` (copies that must see the old values) and writes the results back.
+    """
+
+    __slots__ = ("bound", "copies", "event", "hp", "hp_host", "hp_np", "outs", "program",
+                 "ptrs", "targets")
+
+    _NP_OK = (torch.float16, torch.float32, torch.float64)
+
+    def __init__(self, compiled, ins, targets, n_scalars, scalar_dtype, device, out_bufs: dict,
+                 key, old: UpdateBinding | None = None):
+        self.program = compiled
+        self.ptrs = tuple(t.data_ptr() for t in ins) + tuple(t.data_ptr() for t in targets)
+        if old is not None and old.program is compiled:     # new arrays: keep the scalars
+            self.hp, self.hp_host, self.hp_np, self.event = old.hp, old.hp_host, old.hp_np, \
+                old.event
+        else:
+            self.hp = torch.zeros(max(n_scalars, 1), dtype=scalar_dtype.torch, device=device)
+            if device.type == "cpu":
+                self.hp_host = None
+                self.hp_np = self.hp.numpy()
+            else:                               # device memory: staged through pinned memory
+                self.hp_host = torch.zeros(max(n_scalars, 1),
+                                           dtype=scalar_dtype.torch).pin_memory()
+                self.hp_np = self.hp_host.numpy()
+            self.event = None
+        hp_views = [self.hp[i:i + 1] for i in range(n_scalars)]
+        outs = out_bufs.get(key)
+        if outs is None:
+            outs = out_bufs[key] = [torch.empty_like(t) for t in targets]
+        inplace = compiled.program.inplace      # output j written into input i
+        bind_outs = [ins[inplace[j]] if j in inplace else o for j, o in enumerate(outs)]
+        pairs = [(t, o) for j, (t, o) in enumerate(zip(targets, outs)) if j not in inplace]
+        self.outs = [o for _, o in pairs]
+        self.targets = [t for t, _ in pairs]
+        self.copies = None
+        if device.type == "cpu" and all(t.dtype in self._NP_OK for t in self.targets):
+            self.copies = [(t.numpy(), o.numpy()) for t, o in pairs]
+        self.bound = compiled.executable.bind(ins + hp_views, bind_outs)
+
+    def run(self, values, moves=()):
+        if self.hp_host is None:
+            self.hp_np[:] = values
+        else:
+            if self.event is not None:
+                self.event.synchronize()        # the previous copy has left the buffer
+            self.hp_np[:] = values
+            self.hp.copy_(self.hp_host, non_blocking=True)
+            self.event = torch.cuda.Event()
+            self.event.record()
+        self.bound.run()
+        for src, dst in moves:
+            dst.copy_(src)
+        if self.copies is not None:             # host memory: numpy's copy (one thread, no
+            for t, o in self.copies:            # dispatch; torch's is slower on busy hosts)
+                np.copyto(t, o)
+        else:
+            for t, o in zip(self.targets, self.outs):
+                t.copy_(o)
 
 
 def _aux_buffers(exe, c, n_out: int) -> list:

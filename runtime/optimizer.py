@@ -12,10 +12,14 @@ the update is built as one IR graph::
     update(weight, grad, *states, lr, wd, rescale_grad, ...) -> (new_weight, *new_states)
 
 with every hyperparameter a shape-(1,) input (a new learning rate is a new input value, never a
-new compilation), compiled once with :func:`mxc.compile.compile_graph` (the fusion pass makes it
-one kernel) and cached. The kernel is bound once per parameter to the weight, gradient and state
-storage and to output buffers shared by parameters of the same size; a step writes the
-hyperparameters, runs the kernel and copies the outputs back into the weight and states, so they
+new compilation). Each optimizer declares that signature once (``_declare()`` ->
+:class:`UpdateDecl`: the options that change the math, its state tensors and dtypes, its
+hyperparameters); ``create_state``, the graph, every step's arguments and inspection follow
+from the declaration. The update is compiled once with :func:`mxc.compile.compile_graph`
+(the fusion pass makes it one kernel) and cached. The kernel is bound once per parameter
+(:class:`runtime.executor.UpdateBinding`) to the weight, gradient and state storage and to
+output buffers shared by parameters of the same size; a step writes the hyperparameters, runs
+the kernel and copies the outputs back into the weight and states, so they
 are updated in place (MXNet's ``out=weight``). Weights are flattened: the update is elementwise,
 so every parameter with the same number of elements shares one kernel.
 :meth:`Optimizer.fused_update_graph` returns the graph, for reading or printing.
@@ -80,6 +84,7 @@ from mxc.ir.opdefs import optimizer as _rules
 from mxc.ir.types import DType, TensorType
 from mxc.memo import memo
 from mxc.ndarray import NDArray, zeros
+from runtime.executor import UpdateBinding
 from runtime.registry import Registry
 
 __all__ = [
@@ -198,35 +203,7 @@ def _get_kernel(key, make):
     return _KERNELS.get(key, make)
 
 
-class _BoundUpdate:
-    """A kernel bound to one parameter's storage: hyperparameter buffer, output buffers."""
-
-    __slots__ = ("bound", "copies", "event", "hp", "hp_host", "hp_np", "kernel", "outs", "ptrs",
-                 "sig", "targets", "tobjs", "w16obj")
-
-    def run(self, values, moves=()):
-        if self.hp_host is None:
-            self.hp_np[:] = values
-        else:                                   # device memory: stage through pinned memory
-            if self.event is not None:
-                self.event.synchronize()        # the previous copy has left the buffer
-            self.hp_np[:] = values
-            self.hp.copy_(self.hp_host, non_blocking=True)
-            self.event = torch.cuda.Event()
-            self.event.record()
-        self.bound.run()
-        for src, dst in moves:                  # data moves that must see the old values
-            dst.copy_(src)
-        if self.copies is not None:             # host memory: numpy's copy (one thread, no
-            for t, o in self.copies:            # dispatch; torch's is slower on busy hosts)
-                np.copyto(t, o)
-        else:
-            for t, o in zip(self.targets, self.outs):
-                t.copy_(o)
-
-
 _DTYPES = {d.torch: d for d in DType if d is not DType.bf16}
-_NP_OK = (torch.float16, torch.float32, torch.float64)
 _DTYPES[torch.bfloat16] = DType.bf16
 
 
@@ -376,37 +353,39 @@ class Optimizer:
         """Count one more update of ``index`` (or of each index of a list)."""
         if not isinstance(index, (list, tuple)):
             index = [index]
+        counts = self._index_update_count
         for idx in index:
-            if idx not in self._index_update_count:
-                self._index_update_count[idx] = self.begin_num_update
-            self._index_update_count[idx] += 1
-            self.num_update = max(self._index_update_count[idx], self.num_update)
+            c = counts[idx] = counts.get(idx, self.begin_num_update) + 1
+            if c > self.num_update:
+                self.num_update = c
 
     def _scaled(self, base, indices, attr: str, table: dict) -> list:
         """``base`` times each index's multiplier: the parameter's own (``lr_mult`` /
         ``wd_mult`` attribute), else the table's by index, else by the index's name."""
-        out = [base for _ in indices]
-        for i, index in enumerate(indices):
-            if index in self.param_dict:
-                out[i] *= getattr(self.param_dict[index], attr)
-            elif index in table:
-                out[i] *= table[index]
-            elif index in self.idx2name:
-                out[i] *= table.get(self.idx2name[index], 1.0)
-        return out
+        return [self._scaled1(base, index, attr, table) for index in indices]
+
+    def _scaled1(self, base, index, attr: str, table: dict):
+        if index in self.param_dict:
+            return base * getattr(self.param_dict[index], attr)
+        if index in table:
+            return base * table[index]
+        if index in self.idx2name:
+            return base * table.get(self.idx2name[index], 1.0)
+        return base
 
     def _get_lrs(self, indices):
         lr = self.lr_scheduler(self.num_update) if self.lr_scheduler is not None else self.lr
         return self._scaled(lr, indices, "lr_mult", self.lr_mult)
 
     def _get_lr(self, index):
-        return self._get_lrs([index])[0]
+        lr = self.lr_scheduler(self.num_update) if self.lr_scheduler is not None else self.lr
+        return self._scaled1(lr, index, "lr_mult", self.lr_mult)
 
     def _get_wds(self, indices):
         return self._scaled(self.wd, indices, "wd_mult", self.wd_mult)
 
     def _get_wd(self, index):
-        return self._get_wds([index])[0]
+        return self._scaled1(self.wd, index, "wd_mult", self.wd_mult)
 
     # -- states and updates ---------------------------------------------------------------------
     def create_state(self, index, weight):
@@ -453,6 +432,7 @@ class Optimizer:
         del ret["param_dict"]                   # set again by the trainer
         ret.pop("_bound", None)                 # compiled kernels and buffers: not pickled
         ret.pop("_out_bufs", None)
+        ret.pop("_decl", None)
         return ret
 
     def __setstate__(self, state):
@@ -466,124 +446,200 @@ register = Optimizer.register
 create = Optimizer.create_optimizer
 
 
+class UpdateDecl(typing.NamedTuple):
+    """What one optimizer's update reads and writes for its current options, declared once:
+    the kernel's graph inputs, the states ``create_state`` makes and the values a step passes
+    all follow from it.
+
+    ``opts``: the options that change the math (part of the kernel's cache key, passed to
+    ``_build_update``); ``states``: the state tensors after ``weight`` and ``grad``, as
+    ``(name, dtype)`` with dtype ``"w"`` (the weight's, or its float32 master copy's) or
+    ``"f32"`` (always float32); ``hparams``: the hyperparameter inputs in order; ``drawn``:
+    tensors a step draws afresh (SGLD's noise), of the weight's dtype.
+    """
+    opts: tuple
+    states: tuple
+    hparams: tuple
+    drawn: tuple = ()
+
+
+def _with_clip(names, *flags):
+    """``names`` plus each ``(flag, name)`` whose flag is on (optional hyperparameters)."""
+    return tuple(names) + tuple(n for on, n in flags if on)
+
+
 class _Fused(Optimizer):
     """An optimizer whose update is one compiled kernel (see the module docstring).
 
-    Subclasses implement ``_build_update(ops, T, H, opts) -> {output name: Value}``: ``T`` maps
-    tensor names (``weight``, ``grad``, state names) to flat graph inputs, ``H`` hyperparameter
-    names to shape-(1,) inputs, ``opts`` is the tuple of options that change the math. Output
-    ``weight`` replaces the weight; other outputs replace the tensor of the same name.
+    A subclass declares its update once (:meth:`_declare` -> :class:`UpdateDecl`) and writes
+    its math (``_build_update(ops, T, H, opts) -> {output name: Value}``: ``T`` maps tensor
+    names to flat graph inputs, ``H`` hyperparameter names to shape-(1,) inputs). Output
+    ``weight`` replaces the weight; other outputs replace the tensor of the same name. A
+    hyperparameter's value is ``lr``/``wd`` (the index's, multipliers applied), else what
+    :meth:`_hyper` derives for the index, else the optimizer's attribute of that name.
+    States are zeros of the declared dtypes (one state alone, not in a tuple, when
+    ``_state_single``; ``None`` when there is none).
     """
 
-    def _step(self, index, opts, tensors, hparams, weight16=None, moves=()):
-        """Run the update of parameter ``index``.
+    _state_single = False       # one state: the array itself (MXNet's SGD, NAG, AdaGrad ...)
+    _master_first = True        # multi-precision state: (weight32, state), else (state, weight32)
+    _group_count = False        # count a whole aggregated group before reading learning rates
+    _moves_old_values = False   # moves after the kernel need the old values: no in-place writes
+    _counted = True             # updates count towards num_update (not the Test optimizer's)
 
-        ``tensors``: list of (name, NDArray) in graph order, ``weight`` and ``grad`` first;
-        ``hparams``: list of (name, float); ``weight16``: the float16 weight when ``weight`` is
-        its float32 master copy (multi-precision); ``moves``: (source, destination) NDArrays
-        copied after the kernel ran, before the outputs are written back.
+    def _declare(self) -> UpdateDecl:
+        raise NotImplementedError(f"{type(self).__name__} declares no update")
+
+    # The declaration depends on the optimizer's public attributes only: kept until one is set
+    # (those a step writes, the update count and Nadam's schedule, change no declaration).
+    _STEP_ATTRS = frozenset(("num_update", "m_schedule"))
+
+    def __setattr__(self, name, value):
+        if name[0] != "_" and name not in self._STEP_ATTRS:
+            self.__dict__.pop("_decl", None)
+        object.__setattr__(self, name, value)
+
+    def _declared(self) -> UpdateDecl:
+        d = self.__dict__.get("_decl")
+        if d is None:
+            d = self.__dict__["_decl"] = self._declare()
+        return d
+
+    def _build_update(self, ops, T, H, opts):
+        raise NotImplementedError(f"{type(self).__name__} has no update rule")
+
+    def _hyper(self, index, lr, wd, t) -> dict:
+        """Hyperparameter values derived for ``index`` (``t``: its update count)."""
+        return {}
+
+    def _moves(self, weight, states) -> list:
+        """(source, destination) arrays copied after the kernel, before the write-back (called
+        when ``_moves_old_values``)."""
+        return []
+
+    def _draw(self, name, weight) -> NDArray:
+        raise NotImplementedError(f"{type(self).__name__} draws no {name}")
+
+    # -- states ---------------------------------------------------------------------------------
+    def create_state(self, index, weight):
+        arrays = tuple(zeros(weight.shape, weight.context,
+                             dtype=weight.dtype if kind == "w" else np.float32)
+                       for _, kind in self._declared().states)
+        if not arrays:
+            return None
+        return arrays[0] if self._state_single and len(arrays) == 1 else arrays
+
+    def create_state_multi_precision(self, index, weight):
+        return self._state_with_master(index, weight, master_first=self._master_first,
+                                       who="" if self._master_first else type(self).__name__)
+
+    # -- updates --------------------------------------------------------------------------------
+    def update(self, index, weight, grad, state):
+        self._update_impl(index, weight, grad, state)
+
+    def update_multi_precision(self, index, weight, grad, state):
+        """:meth:`update`; for float16 weights under ``multi_precision`` through the float32
+        master copy in the state, in the same kernel (float16 gradient in, float16 weight out).
+        ``index`` may be a list (an aggregated call), with lists of the rest."""
+        many = isinstance(index, (tuple, list))
+        first = weight[0] if many else weight
+        if not (self.multi_precision and first.dtype == _F16):
+            self._update_impl(index, weight, grad, state)
+            return
+        m, s = (0, 1) if self._master_first else (1, 0)
+        if many:
+            self._update_impl(index, [st[m] for st in state], grad, [st[s] for st in state],
+                              weight16=list(weight))
+        else:
+            self._update_impl(index, state[m], grad, state[s], weight16=weight)
+
+    def _update_impl(self, index, weight, grad, state, weight16=None):
+        if isinstance(index, (tuple, list)):
+            w16s = list(weight16) if weight16 is not None else [None] * len(index)
+            items = list(zip(index, weight, grad, state, w16s))
+        else:
+            items = [(index, weight, grad, state, weight16)]
+        name = type(self).__name__
+        for _, w, g, _, _ in items:
+            _check_arrays(name, w, g)
+        d = self._declared()
+        if self._group_count:
+            self._update_count([i for i, *_ in items])
+        get = self._index_update_count.get
+        for idx, w, g, st, w16 in items:
+            if self._counted and not self._group_count:
+                self._update_count(idx)
+            if st is None:
+                arrays = [w, g]
+            elif isinstance(st, NDArray):
+                arrays = [w, g, st]
+            else:
+                arrays = [w, g] + [s for s in st if s is not None]
+            if len(arrays) != 2 + len(d.states):
+                raise MXNetError(f"{name}.update of parameter {idx!r}: its state holds "
+                                 f"{len(arrays) - 2} arrays; the update needs {len(d.states)} "
+                                 f"({', '.join(n for n, _ in d.states) or 'none'})")
+            moves = self._moves(w, arrays[2:]) if self._moves_old_values else ()
+            for n in d.drawn:
+                arrays.append(self._draw(n, w))
+            lr, wd = self._get_lr(idx), self._get_wd(idx)
+            got = self._hyper(idx, lr, wd, get(idx, 0))
+            values = [got[n] if n in got else lr if n == "lr" else wd if n == "wd" else
+                      getattr(self, n) for n in d.hparams]
+            self._step(idx, d, arrays, values, w16, moves)
+
+    def _step(self, index, d: UpdateDecl, arrays, values, weight16=None, moves=()):
+        """Run the update of parameter ``index`` declared by ``d``.
+
+        ``arrays``: the NDArrays in graph order (weight, grad, states, drawn tensors);
+        ``values``: the hyperparameters in declared order; ``weight16``: the float16 weight
+        when ``weight`` is its float32 master copy (multi-precision); ``moves``: (source,
+        destination) NDArrays copied after the kernel ran, before the outputs are written back.
         """
         bound_map = self.__dict__.get("_bound")
         if bound_map is None:
             bound_map = self.__dict__["_bound"] = {}
-        ent = bound_map.get(index)
-        if ent is not None and ent.sig == (opts, weight16 is not None) and \
-                len(ent.tobjs) == len(tensors) and ent.w16obj is (
-                    None if weight16 is None else weight16.torch_tensor()):
-            for (_, a), t in zip(tensors, ent.tobjs):
-                if a.torch_tensor() is not t:
-                    break
-            else:                                       # the same arrays as last time
-                _KERNELS.count_hit()
-                ent.run([v for _, v in hparams],
-                        [(_flat(a), _flat(b)) for a, b in moves] if moves else ())
-                return
-        w = tensors[0][1]
+        w16obj = None if weight16 is None else weight16.torch_tensor()
+        rec = bound_map.get(index)          # (binding, declaration, tensors, weight16) last time
+        ent = None
+        if rec is not None:
+            ent, prev_d, tobjs, prev16 = rec
+            if prev_d is d and prev16 is w16obj and len(tobjs) == len(arrays):
+                for a, t in zip(arrays, tobjs):
+                    if a.torch_tensor() is not t:
+                        break
+                else:                                       # the same arrays as last time
+                    _KERNELS.count_hit()
+                    ent.run(values, [(_flat(a), _flat(b)) for a, b in moves] if moves else ())
+                    return
+        w = arrays[0]
         numel = w.size
         if numel == 0:
             return
         device = w.torch_tensor().device
         mp16 = weight16 is not None
-        tdt = tuple((n, a.torch_tensor().dtype) for n, a in tensors)
-        hp_names = tuple(n for n, _ in hparams)
-        key = (type(self).__name__, opts, numel, tdt, hp_names, device, mp16)
+        names = ("weight", "grad") + tuple(n for n, _ in d.states) + d.drawn
+        tdt = tuple((n, a.torch_tensor().dtype) for n, a in zip(names, arrays))
+        key = (type(self).__name__, d.opts, numel, tdt, d.hparams, device, mp16)
 
         def make():
-            specs = tuple((n, _DTYPES[d]) for n, d in tdt)
+            specs = tuple((n, _DTYPES[dt]) for n, dt in tdt)
             hp_dtype = DType.f32 if mp16 else specs[0][1]
-            return _build_kernel(key, self, opts, numel, specs, hp_names, hp_dtype, device, mp16)
+            return _build_kernel(key, self, d.opts, numel, specs, d.hparams, hp_dtype, device,
+                                 mp16)
         kern = _get_kernel(key, make)
-        by_name = dict(tensors)
-        targets = []
-        for o in kern.out_names:
-            targets.append(_flat(weight16 if o == "weight16" else by_name[o]))
-        ins = [_flat(a) for _, a in tensors]
+        by_name = dict(zip(names, arrays))
+        targets = [_flat(weight16 if o == "weight16" else by_name[o]) for o in kern.out_names]
+        ins = [_flat(a) for a in arrays]
         ptrs = tuple(t.data_ptr() for t in ins) + tuple(t.data_ptr() for t in targets)
-        if ent is None or ent.kernel is not kern or ent.ptrs != ptrs:
-            ent = self._bind(kern, ins, targets, ptrs, ent)
-            bound_map[index] = ent
-        ent.sig = (opts, mp16)
-        ent.tobjs = tuple(a.torch_tensor() for _, a in tensors)
-        ent.w16obj = None if weight16 is None else weight16.torch_tensor()
-        ent.run([v for _, v in hparams], [(_flat(a), _flat(b)) for a, b in moves])
-
-    def _bind(self, kern, ins, targets, ptrs, old=None):
-        ent = _BoundUpdate()
-        ent.kernel = kern
-        ent.ptrs = ptrs
-        dev = kern.device
-        k = len(kern.hp_names)
-        if old is not None and old.kernel is kern:      # same kernel, new arrays: keep buffers
-            ent.hp, ent.hp_host, ent.hp_np, ent.event = old.hp, old.hp_host, old.hp_np, old.event
-        else:
-            ent.hp = torch.zeros(max(k, 1), dtype=kern.hp_dtype.torch, device=dev)
-            if dev.type == "cpu":
-                ent.hp_host = None
-                ent.hp_np = ent.hp.numpy()
-            else:
-                ent.hp_host = torch.zeros(max(k, 1), dtype=kern.hp_dtype.torch).pin_memory()
-                ent.hp_np = ent.hp_host.numpy()
-            ent.event = None
-        hp_views = [ent.hp[i:i + 1] for i in range(k)]
-        # output buffers: shared by every parameter this kernel updates (steps are sequential)
-        bufs = self.__dict__.setdefault("_out_bufs", {})
-        outs = bufs.get(kern.key)
-        if outs is None:
-            outs = [torch.empty_like(t) for t in targets]
-            bufs[kern.key] = outs
-        inplace = kern.compiled.program.inplace     # output j written into input i
-        bind_outs = [ins[inplace[j]] if j in inplace else o for j, o in enumerate(outs)]
-        pairs = [(t, o) for j, (t, o) in enumerate(zip(targets, outs)) if j not in inplace]
-        ent.outs = [o for _, o in pairs]
-        ent.targets = [t for t, _ in pairs]
-        ent.copies = None
-        if dev.type == "cpu" and all(t.dtype in _NP_OK for t in ent.targets):
-            ent.copies = [(t.numpy(), o.numpy()) for t, o in pairs]
-        ent.bound = kern.compiled.executable.bind(ins + hp_views, bind_outs)
-        return ent
-
-    def _build_update(self, ops, T, H, opts):
-        raise NotImplementedError
-
-    # multi-precision through the same kernel: float16 gradient in, float16 weight out
-    def update_multi_precision(self, index, weight, grad, state):
-        if self.multi_precision and weight.dtype == _F16:
-            self._update_impl(index, state[0], grad, state[1], weight16=weight)
-        else:
-            self._update_impl(index, weight, grad, state)
-
-    def update(self, index, weight, grad, state):
-        self._update_impl(index, weight, grad, state)
-
-    def _update_impl(self, index, weight, grad, state, weight16=None):
-        raise NotImplementedError
+        if ent is None or ent.program is not kern.compiled or ent.ptrs != ptrs:
+            ent = UpdateBinding(kern.compiled, ins, targets, len(kern.hp_names), kern.hp_dtype,
+                                kern.device, self.__dict__.setdefault("_out_bufs", {}),
+                                kern.key, old=ent)
+        bound_map[index] = (ent, d, tuple(a.torch_tensor() for a in arrays), w16obj)
+        ent.run(values, [(_flat(a), _flat(b)) for a, b in moves])
 
     # -- inspection -----------------------------------------------------------------------------
-    def _graph_call(self):
-        """(opts, tensor names and dtypes relative to the weight, hyperparameter names) of the
-        next update, for :meth:`fused_update_graph`."""
-        raise NotImplementedError
-
     def fused_update_graph(self, shape, dtype="float32", multi_precision=False):
         """The IR graph of this optimizer's update for a weight of ``shape`` and ``dtype``
         (flattened), with the current options. ``multi_precision``: the float16-weight form with
@@ -600,20 +656,16 @@ class _Fused(Optimizer):
         dt = DType.parse(np.dtype(dtype).name)
         mp16 = bool(multi_precision)
         wdt = DType.f32 if mp16 else dt
-        opts, names, hp_names = self._graph_call()
-        specs = []
-        for n, kind in names:
-            if n == "grad":
-                specs.append((n, DType.f16 if mp16 else wdt))
-            else:
-                specs.append((n, DType.f32 if kind == "f32" else wdt))
+        d = self._declared()
+        specs = [("weight", wdt), ("grad", DType.f16 if mp16 else wdt)]
+        specs += [(n, DType.f32 if kind == "f32" else wdt) for n, kind in d.states]
+        specs += [(n, wdt) for n in d.drawn]
         specs = tuple(specs)
-        hp_names = tuple(hp_names)
         device = torch.device("cpu")
-        tdt = tuple((n, d.torch) for n, d in specs)
-        key = (type(self).__name__, opts, numel, tdt, hp_names, device, mp16)
-        return _get_kernel(key, lambda: _build_kernel(key, self, opts, numel, specs, hp_names,
-                                                      wdt, device, mp16))
+        tdt = tuple((n, t.torch) for n, t in specs)
+        key = (type(self).__name__, d.opts, numel, tdt, d.hparams, device, mp16)
+        return _get_kernel(key, lambda: _build_kernel(key, self, d.opts, numel, specs,
+                                                      d.hparams, wdt, device, mp16))
 
 
 def _check_arrays(name, weight, grad):
@@ -627,8 +679,7 @@ def _clip_on(c) -> bool:
     return bool(c) and c >= 0
 
 
-def _state_list(state):
-    return state if isinstance(state, (tuple, list)) else (state,)
+_SGD_HP = ("lr", "wd", "rescale_grad")
 
 
 # --- SGD family ----------------------------------------------------------------------------------
@@ -649,74 +700,24 @@ class SGD(_Fused):
         Keep a float32 master copy of float16 weights (state ``(mom, weight32)``).
     """
 
+    _state_single = True
+    _master_first = False
+    _group_count = True             # multi_sgd: the learning rate after counting the group
+
     def __init__(self, momentum=0.0, lazy_update=True, **kwargs):
         super().__init__(**kwargs)
         self.momentum = momentum
         self.lazy_update = lazy_update
         self.aggregate_num = config.get("MXNET_OPTIMIZER_AGGREGATION_SIZE")
 
-    def create_state_multi_precision(self, index, weight):
-        return self._state_with_master(index, weight, master_first=False, who="SGD")
-
-    def create_state(self, index, weight):
-        if self.momentum != 0.0:
-            return zeros(weight.shape, weight.context, dtype=weight.dtype)
-        return None
-
-    def _opts(self):
-        return (self.momentum > 0, _clip_on(self.clip_gradient))
-
-    def _graph_call(self):
-        mom, clip = self._opts()
-        names = [("weight", "w"), ("grad", "w")] + ([("mom", "f32")] if mom else [])
-        hp = ["lr", "wd", "rescale_grad"] + (["momentum"] if mom else []) + \
-            (["clip_gradient"] if clip else [])
-        return self._opts(), names, hp
+    def _declare(self):
+        mom, clip = self.momentum != 0.0, _clip_on(self.clip_gradient)
+        return UpdateDecl((mom, clip), (("mom", "w"),) if mom else (),
+                          _with_clip(_SGD_HP, (mom, "momentum"), (clip, "clip_gradient")))
 
     def _build_update(self, ops, T, H, opts):
         has_mom, clip = opts
         return _rules.sgd_mom(ops, T, H, has_mom, clip)
-
-    def _update_impl(self, indices, weights, grads, states, weight16=None):
-        if not isinstance(indices, (tuple, list)):
-            indices, weights, grads, states = [indices], [weights], [grads], [states]
-            w16s = [weight16]
-        else:
-            w16s = list(weight16) if weight16 is not None else [None] * len(indices)
-        for w, g in zip(weights, grads):
-            _check_arrays("SGD", w, g)
-        self._update_count(indices)
-        lrs = self._get_lrs(indices)
-        wds = self._get_wds(indices)
-        has_mom, clip = self._opts()
-        for idx, w, g, s, lr, wd, w16 in zip(indices, weights, grads, states, lrs, wds, w16s):
-            tensors = [("weight", w), ("grad", g)]
-            if has_mom:
-                tensors.append(("mom", s))
-            hp = [("lr", lr), ("wd", wd), ("rescale_grad", self.rescale_grad)]
-            if has_mom:
-                hp.append(("momentum", self.momentum))
-            if clip:
-                hp.append(("clip_gradient", self.clip_gradient))
-            self._step(idx, (has_mom, clip), tensors, hp, weight16=w16)
-
-    def update(self, index, weight, grad, state):
-        self._update_impl(index, weight, grad, state)
-
-    def update_multi_precision(self, index, weight, grad, state):
-        if not isinstance(index, (tuple, list)):
-            use_mp = self.multi_precision and weight.dtype == _F16
-            if use_mp:
-                self._update_impl(index, state[1], grad, state[0], weight16=weight)
-            else:
-                self._update_impl(index, weight, grad, state)
-            return
-        use_mp = self.multi_precision and weight[0].dtype == _F16
-        if use_mp:
-            self._update_impl(index, [s[1] for s in state], grad, [s[0] for s in state],
-                              weight16=list(weight))
-        else:
-            self._update_impl(index, weight, grad, state)
 
 
 @register
@@ -745,25 +746,17 @@ class NAG(_Fused):
         Keep a float32 master copy of float16 weights (state ``(mom, weight32)``).
     """
 
+    _state_single = True
+    _master_first = False
+
     def __init__(self, momentum=0.0, **kwargs):
         super().__init__(**kwargs)
         self.momentum = momentum
 
-    def create_state_multi_precision(self, index, weight):
-        return self._state_with_master(index, weight, master_first=False, who="NAG")
-
-    def create_state(self, index, weight):
-        if self.momentum != 0.0:
-            return zeros(weight.shape, weight.context, dtype=weight.dtype)
-        return None
-
-    def _graph_call(self):
-        clip = _clip_on(self.clip_gradient)
-        has_mom = self.momentum != 0.0
-        names = [("weight", "w"), ("grad", "w")] + ([("mom", "f32")] if has_mom else [])
-        hp = ["lr", "wd", "rescale_grad"] + (["momentum"] if has_mom else []) + \
-            (["clip_gradient"] if clip else [])
-        return (has_mom, clip), names, hp
+    def _declare(self):
+        mom, clip = self.momentum != 0.0, _clip_on(self.clip_gradient)
+        return UpdateDecl((mom, clip), (("mom", "w"),) if mom else (),
+                          _with_clip(_SGD_HP, (mom, "momentum"), (clip, "clip_gradient")))
 
     def _build_update(self, ops, T, H, opts):
         has_mom, clip = opts
@@ -771,30 +764,6 @@ class NAG(_Fused):
             return _rules.sgd(ops, T, H, clip)
         # MXNet writes the weight in place first, so the momentum's decay term reads the new one
         return _rules.nag_mom(ops, T, H, clip, inplace=True)
-
-    def _update_impl(self, index, weight, grad, state, weight16=None):
-        _check_arrays("NAG", weight, grad)
-        self._update_count(index)
-        lr = self._get_lr(index)
-        wd = self._get_wd(index)
-        clip = _clip_on(self.clip_gradient)
-        has_mom = state is not None and self.momentum > 0
-        tensors = [("weight", weight), ("grad", grad)]
-        hp = [("lr", lr), ("wd", wd), ("rescale_grad", self.rescale_grad)]
-        if has_mom:
-            tensors.append(("mom", state))
-            hp.append(("momentum", self.momentum))
-        if clip:
-            hp.append(("clip_gradient", self.clip_gradient))
-        self._step(index, (has_mom, clip), tensors, hp, weight16=weight16)
-
-    def update_multi_precision(self, index, weight, grad, state):
-        use_mp = self.multi_precision and weight.dtype == _F16 and \
-            isinstance(state, (tuple, list))
-        if use_mp:
-            self._update_impl(index, state[1], grad, state[0], weight16=weight)
-        else:
-            self._update_impl(index, weight, grad, state)
 
 
 @register
@@ -816,48 +785,29 @@ class Signum(_Fused):
         Decoupled weight decay.
     """
 
+    _state_single = True
+
     def __init__(self, learning_rate=0.01, momentum=0.9, wd_lh=0.0, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.momentum = momentum
         self.wd_lh = wd_lh
 
-    def create_state(self, index, weight):
-        if self.momentum != 0.0:
-            return zeros(weight.shape, weight.context, dtype=weight.dtype)
-        return None
-
-    def _graph_call(self):
+    def _declare(self):
+        if self.momentum == 0.0:
+            return UpdateDecl((False, False), (), ("lr", "wd"))
         clip = _clip_on(self.clip_gradient)
-        has_mom = self.momentum != 0.0
-        if has_mom:
-            return ((True, clip), [("weight", "w"), ("grad", "w"), ("mom", "w")],
-                    ["lr", "wd", "rescale_grad", "momentum", "wd_lh"] +
-                    (["clip_gradient"] if clip else []))
-        return (False, False), [("weight", "w"), ("grad", "w")], ["lr", "wd"]
+        return UpdateDecl((True, clip), (("mom", "w"),),
+                          _with_clip(_SGD_HP + ("momentum", "wd_lh"), (clip, "clip_gradient")))
+
+    def _hyper(self, index, lr, wd, t):
+        return {"momentum": self.momentum if self.momentum > 0 else 0.0,
+                "wd_lh": self.wd_lh or 0.0}
 
     def _build_update(self, ops, T, H, opts):
         has_mom, clip = opts
         if not has_mom:
             return _rules.signsgd(ops, T, H)
         return _rules.signum(ops, T, H, clip)
-
-    def _update_impl(self, index, weight, grad, state, weight16=None):
-        _check_arrays("Signum", weight, grad)
-        self._update_count(index)
-        lr = self._get_lr(index)
-        wd = self._get_wd(index)
-        if state is not None:
-            clip = _clip_on(self.clip_gradient)
-            momentum = self.momentum if self.momentum > 0 else 0.0
-            hp = [("lr", lr), ("wd", wd), ("rescale_grad", self.rescale_grad),
-                  ("momentum", momentum), ("wd_lh", self.wd_lh or 0.0)]
-            if clip:
-                hp.append(("clip_gradient", self.clip_gradient))
-            self._step(index, (True, clip), [("weight", weight), ("grad", grad), ("mom", state)],
-                       hp, weight16=weight16)
-        else:
-            self._step(index, (False, False), [("weight", weight), ("grad", grad)],
-                       [("lr", lr), ("wd", wd)], weight16=weight16)
 
 
 # --- adaptive optimizers with a C++ kernel in MXNet -----------------------------------------------
@@ -889,37 +839,18 @@ class Adam(_Fused):
         self.epsilon = epsilon
         self.lazy_update = lazy_update
 
-    def create_state(self, index, weight):
-        return (zeros(weight.shape, weight.context, dtype=weight.dtype),   # mean
-                zeros(weight.shape, weight.context, dtype=weight.dtype))   # variance
-
-    def _graph_call(self):
+    def _declare(self):
         clip = _clip_on(self.clip_gradient)
-        return ((clip,), [("weight", "w"), ("grad", "w"), ("mean", "w"), ("var", "w")],
-                ["lr", "wd", "rescale_grad", "beta1", "beta2", "epsilon"] +
-                (["clip_gradient"] if clip else []))
+        return UpdateDecl((clip,), (("mean", "w"), ("var", "w")),
+                          _with_clip(_SGD_HP + ("beta1", "beta2", "epsilon"),
+                                     (clip, "clip_gradient")))
+
+    def _hyper(self, index, lr, wd, t):
+        return {"lr": lr * math.sqrt(1. - self.beta2 ** t) / (1. - self.beta1 ** t)}
 
     def _build_update(self, ops, T, H, opts):
         (clip,) = opts
         return _rules.adam(ops, T, H, clip)
-
-    def _update_impl(self, index, weight, grad, state, weight16=None):
-        _check_arrays("Adam", weight, grad)
-        self._update_count(index)
-        lr = self._get_lr(index)
-        wd = self._get_wd(index)
-        t = self._index_update_count[index]
-        coef1 = 1. - self.beta1 ** t
-        coef2 = 1. - self.beta2 ** t
-        lr *= math.sqrt(coef2) / coef1
-        clip = _clip_on(self.clip_gradient)
-        mean, var = state
-        hp = [("lr", lr), ("wd", wd), ("rescale_grad", self.rescale_grad),
-              ("beta1", self.beta1), ("beta2", self.beta2), ("epsilon", self.epsilon)]
-        if clip:
-            hp.append(("clip_gradient", self.clip_gradient))
-        self._step(index, (clip,), [("weight", weight), ("grad", grad), ("mean", mean),
-                                    ("var", var)], hp, weight16=weight16)
 
 
 @register
@@ -953,51 +884,20 @@ class RMSProp(_Fused):
         self.epsilon = epsilon
         self.clip_weights = clip_weights
 
-    def create_state(self, index, weight):
-        if self.centered:
-            return (zeros(weight.shape, weight.context),    # n
-                    zeros(weight.shape, weight.context),    # g
-                    zeros(weight.shape, weight.context))    # delta
-        return (zeros(weight.shape, weight.context),)      # n
-
-    def _opts(self):
-        return (bool(self.centered), _clip_on(self.clip_gradient), _clip_on(self.clip_weights))
-
-    def _graph_call(self):
-        centered = self._opts()[0]
-        names = [("weight", "w"), ("grad", "w"), ("n", "f32")]
-        if centered:
-            names += [("g", "f32"), ("delta", "f32")]
-        return self._opts(), names, self._hp_names()
-
-    def _hp_names(self):
-        centered, clip, clipw = self._opts()
-        return (["lr", "wd", "rescale_grad", "gamma1"] + (["gamma2"] if centered else []) +
-                ["epsilon"] + (["clip_gradient"] if clip else []) +
-                (["clip_weights"] if clipw else []))
+    def _declare(self):
+        centered = bool(self.centered)
+        clip, clipw = _clip_on(self.clip_gradient), _clip_on(self.clip_weights)
+        states = (("n", "f32"), ("g", "f32"), ("delta", "f32")) if centered else (("n", "f32"),)
+        return UpdateDecl((centered, clip, clipw), states,
+                          _with_clip(_SGD_HP + ("gamma1",), (centered, "gamma2"),
+                                     (True, "epsilon"), (clip, "clip_gradient"),
+                                     (clipw, "clip_weights")))
 
     def _build_update(self, ops, T, H, opts):
         centered, clip, clipw = opts
         if centered:
             return _rules.rmspropalex(ops, T, H, clip, clipw)
         return _rules.rmsprop(ops, T, H, clip, clipw)
-
-    def _update_impl(self, index, weight, grad, state, weight16=None):
-        _check_arrays("RMSProp", weight, grad)
-        self._update_count(index)
-        lr = self._get_lr(index)
-        wd = self._get_wd(index)
-        vals = {"lr": lr, "wd": wd, "rescale_grad": self.rescale_grad, "gamma1": self.gamma1,
-                "gamma2": self.gamma2, "epsilon": self.epsilon,
-                "clip_gradient": self.clip_gradient, "clip_weights": self.clip_weights}
-        hp = [(n, vals[n]) for n in self._hp_names()]
-        if not self.centered:
-            (n,) = state
-            tensors = [("weight", weight), ("grad", grad), ("n", n)]
-        else:
-            n, g, delta = state
-            tensors = [("weight", weight), ("grad", grad), ("n", n), ("g", g), ("delta", delta)]
-        self._step(index, self._opts(), tensors, hp, weight16=weight16)
 
 
 @register
@@ -1023,33 +923,14 @@ class Ftrl(_Fused):
         self.beta = beta
         self.lr = learning_rate
 
-    def create_state(self, index, weight):
-        return (zeros(weight.shape, weight.context),    # z
-                zeros(weight.shape, weight.context))    # n
-
-    def _graph_call(self):
+    def _declare(self):
         clip = _clip_on(self.clip_gradient)
-        return ((clip,), [("weight", "w"), ("grad", "w"), ("z", "f32"), ("n", "f32")],
-                ["lr", "wd", "rescale_grad", "beta", "lamda1"] +
-                (["clip_gradient"] if clip else []))
+        return UpdateDecl((clip,), (("z", "f32"), ("n", "f32")),
+                          _with_clip(_SGD_HP + ("beta", "lamda1"), (clip, "clip_gradient")))
 
     def _build_update(self, ops, T, H, opts):
         (clip,) = opts
         return _rules.ftrl(ops, T, H, clip)
-
-    def _update_impl(self, index, weight, grad, state, weight16=None):
-        _check_arrays("Ftrl", weight, grad)
-        self._update_count(index)
-        wd = self._get_wd(index)
-        lr = self._get_lr(index)
-        clip = _clip_on(self.clip_gradient)
-        z, n = state
-        hp = [("lr", lr), ("wd", wd), ("rescale_grad", self.rescale_grad),
-              ("beta", self.beta), ("lamda1", self.lamda1)]
-        if clip:
-            hp.append(("clip_gradient", self.clip_gradient))
-        self._step(index, (clip,), [("weight", weight), ("grad", grad), ("z", z), ("n", n)],
-                   hp, weight16=weight16)
 
 
 @register
@@ -1075,41 +956,24 @@ class FTML(_Fused):
         self.beta2 = beta2
         self.epsilon = epsilon
 
-    def create_state(self, index, weight):
-        return (zeros(weight.shape, weight.context, dtype=weight.dtype),   # d_0
-                zeros(weight.shape, weight.context, dtype=weight.dtype),   # v_0
-                zeros(weight.shape, weight.context, dtype=weight.dtype))   # z_0
-
-    def _graph_call(self):
+    def _declare(self):
         clip = _clip_on(self.clip_gradient)
-        return ((clip,), [("weight", "w"), ("grad", "w"), ("d", "w"), ("v", "w"), ("z", "w")],
-                ["lr", "wd", "rescale_grad", "beta1", "beta2", "epsilon", "t"] +
-                (["clip_gradient"] if clip else []))
+        return UpdateDecl((clip,), (("d", "w"), ("v", "w"), ("z", "w")),
+                          _with_clip(_SGD_HP + ("beta1", "beta2", "epsilon", "t"),
+                                     (clip, "clip_gradient")))
+
+    def _hyper(self, index, lr, wd, t):
+        return {"t": float(t)}
 
     def _build_update(self, ops, T, H, opts):
         (clip,) = opts
         return _rules.ftml(ops, T, H, clip)
 
-    def _update_impl(self, index, weight, grad, state, weight16=None):
-        _check_arrays("FTML", weight, grad)
-        self._update_count(index)
-        lr = self._get_lr(index)
-        wd = self._get_wd(index)
-        t = self._index_update_count[index]
-        clip = _clip_on(self.clip_gradient)
-        d, v, z = state
-        hp = [("lr", lr), ("wd", wd), ("rescale_grad", self.rescale_grad), ("beta1", self.beta1),
-              ("beta2", self.beta2), ("epsilon", self.epsilon), ("t", float(t))]
-        if clip:
-            hp.append(("clip_gradient", self.clip_gradient))
-        self._step(index, (clip,), [("weight", weight), ("grad", grad), ("d", d), ("v", v),
-                                    ("z", z)], hp, weight16=weight16)
-
 
 # --- optimizers MXNet writes with NDArray operators ----------------------------------------------
 # Each NDArray operation of MXNet's Python becomes one op of the graph, in the same order; a
 # Python scalar (computed in double) is a hyperparameter input rounded once to the array dtype,
-# as MXNet's scalar operators round it.
+# as MXNet's scalar operators round it. Clipping is on whenever clip_gradient is not None.
 @register
 class AdaGrad(_Fused):
     """AdaGrad::
@@ -1124,17 +988,20 @@ class AdaGrad(_Fused):
         Added to the history before the square root.
     """
 
+    _state_single = True
+
     def __init__(self, eps=1e-7, **kwargs):
         super().__init__(**kwargs)
         self.float_stable_eps = eps
 
-    def create_state(self, index, weight):
-        return zeros(weight.shape, weight.context)     # history (float32, as in MXNet)
-
-    def _graph_call(self):
+    def _declare(self):
         clip = self.clip_gradient is not None
-        return ((clip,), [("weight", "w"), ("grad", "w"), ("history", "f32")],
-                ["neg_lr", "wd", "rescale_grad", "eps"] + (["clip_gradient"] if clip else []))
+        return UpdateDecl((clip,), (("history", "f32"),),     # float32, as in MXNet
+                          _with_clip(("neg_lr", "wd", "rescale_grad", "eps"),
+                                     (clip, "clip_gradient")))
+
+    def _hyper(self, index, lr, wd, t):
+        return {"neg_lr": -lr, "eps": self.float_stable_eps}
 
     def _build_update(self, ops, T, H, opts):
         (clip,) = opts
@@ -1147,19 +1014,6 @@ class AdaGrad(_Fused):
         div = b.div(g, b.sqrt(b.add(hist, H["eps"])))
         new_w = b.add(w, b.mul(b.add(div, b.mul(w, H["wd"])), H["neg_lr"]))
         return {"weight": new_w, "history": hist}
-
-    def _update_impl(self, index, weight, grad, state, weight16=None):
-        _check_arrays("AdaGrad", weight, grad)
-        self._update_count(index)
-        lr = self._get_lr(index)
-        wd = self._get_wd(index)
-        clip = self.clip_gradient is not None
-        hp = [("neg_lr", -lr), ("wd", wd), ("rescale_grad", self.rescale_grad),
-              ("eps", self.float_stable_eps)]
-        if clip:
-            hp.append(("clip_gradient", self.clip_gradient))
-        self._step(index, (clip,), [("weight", weight), ("grad", grad), ("history", state)], hp,
-                   weight16=weight16)
 
 
 @register
@@ -1184,15 +1038,14 @@ class AdaDelta(_Fused):
         self.rho = rho
         self.epsilon = epsilon
 
-    def create_state(self, index, weight):
-        return (zeros(weight.shape, weight.context),   # accumulated g
-                zeros(weight.shape, weight.context))   # accumulated delta
-
-    def _graph_call(self):
+    def _declare(self):
         clip = self.clip_gradient is not None
-        return ((clip,), [("weight", "w"), ("grad", "w"), ("acc_g", "f32"), ("acc_delta", "f32")],
-                ["wd", "rescale_grad", "rho", "one_minus_rho", "epsilon"] +
-                (["clip_gradient"] if clip else []))
+        return UpdateDecl((clip,), (("acc_g", "f32"), ("acc_delta", "f32")),
+                          _with_clip(("wd", "rescale_grad", "rho", "one_minus_rho", "epsilon"),
+                                     (clip, "clip_gradient")))
+
+    def _hyper(self, index, lr, wd, t):
+        return {"one_minus_rho": 1. - self.rho}
 
     def _build_update(self, ops, T, H, opts):
         (clip,) = opts
@@ -1206,19 +1059,6 @@ class AdaDelta(_Fused):
         acc_d = b.add(b.mul(T["acc_delta"], rho), b.mul(b.mul(delta, omr), delta))
         new_w = b.sub(w, b.add(delta, b.mul(w, H["wd"])))
         return {"weight": new_w, "grad": scaled, "acc_g": acc_g, "acc_delta": acc_d}
-
-    def _update_impl(self, index, weight, grad, state, weight16=None):
-        _check_arrays("AdaDelta", weight, grad)
-        wd = self._get_wd(index)
-        self._update_count(index)
-        clip = self.clip_gradient is not None
-        acc_g, acc_delta = state
-        hp = [("wd", wd), ("rescale_grad", self.rescale_grad), ("rho", self.rho),
-              ("one_minus_rho", 1. - self.rho), ("epsilon", self.epsilon)]
-        if clip:
-            hp.append(("clip_gradient", self.clip_gradient))
-        self._step(index, (clip,), [("weight", weight), ("grad", grad), ("acc_g", acc_g),
-                                    ("acc_delta", acc_delta)], hp, weight16=weight16)
 
 
 @register
@@ -1243,15 +1083,14 @@ class Adamax(_Fused):
         self.beta1 = beta1
         self.beta2 = beta2
 
-    def create_state(self, index, weight):
-        return (zeros(weight.shape, weight.context, dtype=weight.dtype),   # mean
-                zeros(weight.shape, weight.context, dtype=weight.dtype))   # variance
-
-    def _graph_call(self):
+    def _declare(self):
         clip = self.clip_gradient is not None
-        return ((clip,), [("weight", "w"), ("grad", "w"), ("m", "w"), ("u", "w")],
-                ["lr", "wd", "rescale_grad", "beta1", "one_minus_beta1", "beta2"] +
-                (["clip_gradient"] if clip else []))
+        return UpdateDecl((clip,), (("m", "w"), ("u", "w")),
+                          _with_clip(_SGD_HP + ("beta1", "one_minus_beta1", "beta2"),
+                                     (clip, "clip_gradient")))
+
+    def _hyper(self, index, lr, wd, t):
+        return {"lr": lr / (1. - self.beta1 ** t), "one_minus_beta1": 1. - self.beta1}
 
     def _build_update(self, ops, T, H, opts):
         (clip,) = opts
@@ -1264,22 +1103,6 @@ class Adamax(_Fused):
         u = b.op("_maximum", [b.mul(T["u"], H["beta2"]), b.op("abs", [g])])
         new_w = b.sub(w, b.div(b.mul(m, H["lr"]), u))
         return {"weight": new_w, "m": m, "u": u}
-
-    def _update_impl(self, index, weight, grad, state, weight16=None):
-        _check_arrays("Adamax", weight, grad)
-        self._update_count(index)
-        lr = self._get_lr(index)
-        wd = self._get_wd(index)
-        t = self._index_update_count[index]
-        lr /= (1. - self.beta1 ** t)
-        clip = self.clip_gradient is not None
-        m, u = state
-        hp = [("lr", lr), ("wd", wd), ("rescale_grad", self.rescale_grad),
-              ("beta1", self.beta1), ("one_minus_beta1", 1. - self.beta1), ("beta2", self.beta2)]
-        if clip:
-            hp.append(("clip_gradient", self.clip_gradient))
-        self._step(index, (clip,), [("weight", weight), ("grad", grad), ("m", m), ("u", u)], hp,
-                   weight16=weight16)
 
 
 @register
@@ -1312,18 +1135,23 @@ class Nadam(_Fused):
         self.schedule_decay = schedule_decay
         self.m_schedule = 1.
 
-    def create_state(self, index, weight):
-        return (zeros(weight.shape, weight.context, dtype=weight.dtype),   # mean
-                zeros(weight.shape, weight.context, dtype=weight.dtype))   # variance
-
-    _HP = ("lr", "wd", "rescale_grad", "beta1", "one_minus_beta1", "beta2", "one_minus_beta2",
-           "one_minus_m_schedule", "one_minus_m_schedule_next", "one_minus_beta2_t",
-           "one_minus_momentum_t", "momentum_t_1", "epsilon")
-
-    def _graph_call(self):
+    def _declare(self):
         clip = self.clip_gradient is not None
-        return ((clip,), [("weight", "w"), ("grad", "w"), ("m", "w"), ("v", "w")],
-                list(self._HP) + (["clip_gradient"] if clip else []))
+        return UpdateDecl((clip,), (("m", "w"), ("v", "w")), _with_clip(
+            _SGD_HP + ("beta1", "one_minus_beta1", "beta2", "one_minus_beta2",
+                       "one_minus_m_schedule", "one_minus_m_schedule_next", "one_minus_beta2_t",
+                       "one_minus_momentum_t", "momentum_t_1", "epsilon"),
+            (clip, "clip_gradient")))
+
+    def _hyper(self, index, lr, wd, t):
+        momentum_t = self.beta1 * (1. - 0.5 * (pow(0.96, t * self.schedule_decay)))
+        momentum_t_1 = self.beta1 * (1. - 0.5 * (pow(0.96, (t + 1) * self.schedule_decay)))
+        self.m_schedule = self.m_schedule * momentum_t      # once per update, as in MXNet
+        return {"one_minus_beta1": 1. - self.beta1, "one_minus_beta2": 1. - self.beta2,
+                "one_minus_m_schedule": 1. - self.m_schedule,
+                "one_minus_m_schedule_next": 1. - self.m_schedule * momentum_t_1,
+                "one_minus_beta2_t": 1. - pow(self.beta2, t),
+                "one_minus_momentum_t": 1. - momentum_t, "momentum_t_1": momentum_t_1}
 
     def _build_update(self, ops, T, H, opts):
         (clip,) = opts
@@ -1341,31 +1169,6 @@ class Nadam(_Fused):
         new_w = b.sub(w, b.div(b.mul(m_bar, H["lr"]), b.add(b.sqrt(v_prime), H["epsilon"])))
         return {"weight": new_w, "m": m, "v": v}
 
-    def _update_impl(self, index, weight, grad, state, weight16=None):
-        _check_arrays("Nadam", weight, grad)
-        self._update_count(index)
-        lr = self._get_lr(index)
-        wd = self._get_wd(index)
-        t = self._index_update_count[index]
-        momentum_t = self.beta1 * (1. - 0.5 * (pow(0.96, t * self.schedule_decay)))
-        momentum_t_1 = self.beta1 * (1. - 0.5 * (pow(0.96, (t + 1) * self.schedule_decay)))
-        self.m_schedule = self.m_schedule * momentum_t
-        m_schedule_next = self.m_schedule * momentum_t_1
-        clip = self.clip_gradient is not None
-        m, v = state
-        vals = {"lr": lr, "wd": wd, "rescale_grad": self.rescale_grad, "beta1": self.beta1,
-                "one_minus_beta1": 1. - self.beta1, "beta2": self.beta2,
-                "one_minus_beta2": 1. - self.beta2, "one_minus_m_schedule": 1. - self.m_schedule,
-                "one_minus_m_schedule_next": 1. - m_schedule_next,
-                "one_minus_beta2_t": 1. - pow(self.beta2, t),
-                "one_minus_momentum_t": 1. - momentum_t, "momentum_t_1": momentum_t_1,
-                "epsilon": self.epsilon}
-        hp = [(n, vals[n]) for n in self._HP]
-        if clip:
-            hp.append(("clip_gradient", self.clip_gradient))
-        self._step(index, (clip,), [("weight", weight), ("grad", grad), ("m", m), ("v", v)], hp,
-                   weight16=weight16)
-
 
 @register
 class DCASGD(_Fused):
@@ -1374,6 +1177,8 @@ class DCASGD(_Fused):
         g = clip(grad * rescale_grad, clip_gradient)
         mom = momentum * mom - lr * (g + wd * weight + lamda * g * g * (weight - previous))
         previous = weight;  weight += mom
+
+    The state is ``(mom, previous weight)``, ``(None, previous weight)`` without momentum.
 
     Parameters
     ----------
@@ -1389,19 +1194,23 @@ class DCASGD(_Fused):
         self.weight_previous = {}
         self.lamda = lamda
 
-    def create_state(self, index, weight):
-        if self.momentum == 0.0:
-            return (None, weight.copy())                                   # previous weight
-        return (zeros(weight.shape, weight.context, dtype=weight.dtype),   # momentum
-                weight.copy())                                             # previous weight
-
-    def _graph_call(self):
+    def _declare(self):
         clip = self.clip_gradient is not None
-        has_mom = self.momentum != 0.0
-        names = [("weight", "w"), ("grad", "w")] + ([("mom", "w")] if has_mom else []) + \
-            [("previous", "w")]
-        return ((has_mom, clip), names, ["neg_lr", "wd", "rescale_grad", "lamda"] +
-                (["momentum"] if has_mom else []) + (["clip_gradient"] if clip else []))
+        mom = self.momentum != 0.0
+        return UpdateDecl((mom, clip), ((("mom", "w"),) if mom else ()) + (("previous", "w"),),
+                          _with_clip(("neg_lr", "wd", "rescale_grad", "lamda"),
+                                     (mom, "momentum"), (clip, "clip_gradient")))
+
+    def create_state(self, index, weight):
+        mom = zeros(weight.shape, weight.context, dtype=weight.dtype) \
+            if self.momentum != 0.0 else None
+        return (mom, weight.copy())
+
+    def _hyper(self, index, lr, wd, t):
+        return {"neg_lr": -lr}
+
+    def _moves(self, weight, states):
+        return [(weight, states[-1])]       # previous = the old weight
 
     def _build_update(self, ops, T, H, opts):
         has_mom, clip = opts
@@ -1419,26 +1228,6 @@ class DCASGD(_Fused):
             out["mom"] = mom
         return out
 
-    def _update_impl(self, index, weight, grad, state, weight16=None):
-        _check_arrays("DCASGD", weight, grad)
-        self._update_count(index)
-        lr = self._get_lr(index)
-        wd = self._get_wd(index)
-        clip = self.clip_gradient is not None
-        mom, previous = state
-        has_mom = mom is not None
-        tensors = [("weight", weight), ("grad", grad)] + ([("mom", mom)] if has_mom else []) + \
-            [("previous", previous)]
-        hp = [("neg_lr", -lr), ("wd", wd), ("rescale_grad", self.rescale_grad),
-              ("lamda", self.lamda)]
-        if has_mom:
-            hp.append(("momentum", self.momentum))
-        if clip:
-            hp.append(("clip_gradient", self.clip_gradient))
-        # previous = weight (the old one): a move after the kernel, before the write-back
-        self._step(index, (has_mom, clip), tensors, hp, weight16=weight16,
-                   moves=[(weight, previous)])
-
 
 @register
 class SGLD(_Fused):
@@ -1450,14 +1239,21 @@ class SGLD(_Fused):
     The noise is drawn from the generator of ``mx.random.seed`` and added in the same kernel.
     """
 
-    def create_state(self, index, weight):
-        return None
-
-    def _graph_call(self):
+    def _declare(self):
         clip = self.clip_gradient is not None
-        return ((clip,), [("weight", "w"), ("grad", "w"), ("noise", "w")],
-                ["neg_half_lr", "wd", "rescale_grad", "sqrt_lr"] +
-                (["clip_gradient"] if clip else []))
+        return UpdateDecl((clip,), (), _with_clip(("neg_half_lr", "wd", "rescale_grad",
+                                                   "sqrt_lr"), (clip, "clip_gradient")),
+                          drawn=("noise",))
+
+    def _hyper(self, index, lr, wd, t):
+        return {"neg_half_lr": -lr / 2, "sqrt_lr": math.sqrt(lr)}
+
+    def _draw(self, name, weight):
+        from mxc.random import generator
+        wt = weight.torch_tensor()
+        dev = wt.device
+        noise = torch.randn(weight.shape, generator=generator(dev), device=dev, dtype=wt.dtype)
+        return NDArray(noise, weight.context)
 
     def _build_update(self, ops, T, H, opts):
         (clip,) = opts
@@ -1469,43 +1265,21 @@ class SGLD(_Fused):
         w1 = b.add(w, b.mul(b.add(g, b.mul(w, H["wd"])), H["neg_half_lr"]))
         return {"weight": b.add(w1, b.mul(T["noise"], H["sqrt_lr"]))}
 
-    def _update_impl(self, index, weight, grad, state, weight16=None):
-        from mxc.random import generator
-        _check_arrays("SGLD", weight, grad)
-        self._update_count(index)
-        lr = self._get_lr(index)
-        wd = self._get_wd(index)
-        clip = self.clip_gradient is not None
-        wt = weight.torch_tensor()
-        dev = wt.device
-        noise = torch.randn(weight.shape, generator=generator(dev), device=dev, dtype=wt.dtype)
-        hp = [("neg_half_lr", -lr / 2), ("wd", wd), ("rescale_grad", self.rescale_grad),
-              ("sqrt_lr", math.sqrt(lr))]
-        if clip:
-            hp.append(("clip_gradient", self.clip_gradient))
-        self._step(index, (clip,), [("weight", weight), ("grad", grad),
-                                    ("noise", NDArray(noise, weight.context))], hp,
-                   weight16=weight16)
-
 
 @register
 class Test(_Fused):
     """The test optimizer: ``weight += grad * rescale_grad``; the state copies the weight."""
 
-    def create_state(self, index, weight):
-        return zeros(weight.shape, weight.context)
+    _state_single = True
+    _counted = False
 
-    def _graph_call(self):
-        return ((), [("weight", "w"), ("grad", "w"), ("state", "w")], ["rescale_grad"])
+    def _declare(self):
+        return UpdateDecl((), (("state", "f32"),), ("rescale_grad",))
 
     def _build_update(self, ops, T, H, opts):
         b = ops.b
         w = b.add(T["weight"], b.mul(T["grad"], H["rescale_grad"]))
         return {"weight": w, "state": b.op("_copy", [w])}
-
-    def _update_impl(self, index, weight, grad, state, weight16=None):
-        self._step(index, (), [("weight", weight), ("grad", grad), ("state", state)],
-                   [("rescale_grad", self.rescale_grad)], weight16=weight16)
 
 
 def _unsupported(name, what):
@@ -1555,21 +1329,23 @@ class LAMB(_Fused):
         self.upper_bound = upper_bound
         self.bias_correction = bias_correction
 
-    def create_state(self, index, weight):
-        return (zeros(weight.shape, weight.context, dtype=weight.dtype),   # mean
-                zeros(weight.shape, weight.context, dtype=weight.dtype))   # variance
+    def _declare(self):
+        clip, bc = bool(self.clip_gradient), bool(self.bias_correction)
+        lower, upper = bool(self.lower_bound), bool(self.upper_bound)
+        return UpdateDecl((clip, bc, lower, upper), (("mean", "w"), ("var", "w")), _with_clip(
+            _SGD_HP + ("beta1", "beta2", "epsilon"), (bc, "one_minus_beta1_t"),
+            (bc, "one_minus_beta2_t"), (clip, "clip_gradient"), (lower, "lower_bound"),
+            (upper, "upper_bound")))
 
-    def _opts(self):
-        return (bool(self.clip_gradient), bool(self.bias_correction), bool(self.lower_bound),
-                bool(self.upper_bound))
-
-    def _graph_call(self):
-        clip, bc, lower, upper = self._opts()
-        return (self._opts(), [("weight", "w"), ("grad", "w"), ("mean", "w"), ("var", "w")],
-                ["lr", "wd", "rescale_grad", "beta1", "beta2", "epsilon"]
-                + (["one_minus_beta1_t", "one_minus_beta2_t"] if bc else [])
-                + (["clip_gradient"] if clip else []) + (["lower_bound"] if lower else [])
-                + (["upper_bound"] if upper else []))
+    def _hyper(self, index, lr, wd, t):
+        if not self.bias_correction:
+            return {}
+        # as the operator computes them (mxc/ir/opdefs/optimizer.py _lamb1_hp)
+        c = _rules._lamb1_hp({"beta1": self.beta1, "beta2": self.beta2, "t": t,
+                              "epsilon": 0.0, "wd": 0.0, "rescale_grad": 1.0,
+                              "clip_gradient": -1.0})
+        return {"one_minus_beta1_t": c["one_minus_beta1_t"],
+                "one_minus_beta2_t": c["one_minus_beta2_t"]}
 
     def _build_update(self, ops, T, H, opts):
         clip, bc, lower, upper = opts
@@ -1581,42 +1357,6 @@ class LAMB(_Fused):
         r2 = b.sqrt(b.sum(b.mul(g, g), axis=(0,), keepdims=True))
         p2 = _rules.lamb_phase2(ops, {"weight": w, "g": g, "r1": r1, "r2": r2}, H, lower, upper)
         return {"weight": p2["weight"], "mean": p1["mean"], "var": p1["var"]}
-
-    def _update_impl(self, index, weight, grad, state, weight16=None):
-        if isinstance(index, (tuple, list)):        # an aggregated call: weight by weight
-            w16s = weight16 if weight16 is not None else [None] * len(index)
-            for i, w, g, st, w16 in zip(index, weight, grad, state, w16s):
-                self._update_impl(i, w, g, st, w16)
-            return
-        _check_arrays("LAMB", weight, grad)
-        self._update_count(index)
-        clip, bc, lower, upper = self._opts()
-        hp = [("lr", self._get_lr(index)), ("wd", self._get_wd(index)),
-              ("rescale_grad", self.rescale_grad), ("beta1", self.beta1),
-              ("beta2", self.beta2), ("epsilon", self.epsilon)]
-        if bc:
-            # as the operator computes them (mxc/ir/opdefs/optimizer.py _lamb1_hp)
-            c = _rules._lamb1_hp({"beta1": self.beta1, "beta2": self.beta2,
-                                  "t": self._index_update_count[index], "epsilon": 0.0,
-                                  "wd": 0.0, "rescale_grad": 1.0, "clip_gradient": -1.0})
-            hp += [("one_minus_beta1_t", c["one_minus_beta1_t"]),
-                   ("one_minus_beta2_t", c["one_minus_beta2_t"])]
-        if clip:
-            hp.append(("clip_gradient", self.clip_gradient))
-        if lower:
-            hp.append(("lower_bound", self.lower_bound))
-        if upper:
-            hp.append(("upper_bound", self.upper_bound))
-        mean, var = state
-        self._step(index, self._opts(), [("weight", weight), ("grad", grad), ("mean", mean),
-                                         ("var", var)], hp, weight16=weight16)
-
-    def update_multi_precision(self, index, weight, grad, state):
-        if isinstance(index, (tuple, list)):
-            for i, w, g, st in zip(index, weight, grad, state):
-                self.update_multi_precision(i, w, g, st)
-            return
-        super().update_multi_precision(index, weight, grad, state)
 
 
 # --- Updater --------------------------------------------------------------------------------------

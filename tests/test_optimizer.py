@@ -119,6 +119,62 @@ def test_update_is_one_fused_kernel(name, kw):
                 "acc_delta", "m", "u", "v", "z", "d", "previous", "noise"))
 
 
+
+_DECLARED = _ALL + [("nag", {}), ("signum", {"momentum": 0.0}), ("dcasgd", {"momentum": 0.9}),
+                    ("lamb", {"lower_bound": 0.1, "clip_gradient": 2.0}), ("test", {}),
+                    ("rmsprop", {"centered": True, "clip_weights": 0.5}),
+                    ("adagrad", {"clip_gradient": 1.0})]
+
+
+@pytest.mark.parametrize("name,kw", _DECLARED,
+                         ids=[f"{n}{i}" for i, (n, _) in enumerate(_DECLARED)])
+def test_declaration_drives_states_graph_and_step(name, kw):
+    """One declaration per optimizer: its states are what create_state makes (names, order,
+    dtypes), the graph's inputs are weight, grad, states, drawn tensors and hyperparameters in
+    declared order, and a real update compiles the very kernel inspection shows (no second
+    compilation)."""
+    o = opt.create(name, **kw)
+    d = o._declare()
+    w = mx.nd.array(np.linspace(-1, 1, 12).reshape(3, 4), dtype="float16").astype("float32")
+    state = o.create_state(0, w)
+    arrays = [a for a in _leaves(state) if a is not None and a is not w]
+    if name == "dcasgd":            # (mom, previous weight): the previous weight is a copy
+        assert isinstance(state, tuple) and len(state) == 2
+    assert len(arrays) == len(d.states)
+    for a, (n, kind) in zip(arrays, d.states):
+        assert a.shape == w.shape, n
+        assert a.dtype == np.float32, n
+    g = o.fused_update_graph((3, 4))
+    names = [v.name for v in g.inputs]
+    assert names == ["weight", "grad"] + [n for n, _ in d.states] + list(d.drawn) + \
+        list(d.hparams)
+    assert all(tuple(v.shape) == (1,) for v in g.inputs[len(names) - len(d.hparams):])
+    opt.clear_kernel_cache()
+    o.fused_update_compiled((3, 4))
+    before = opt.kernel_cache_info()
+    grad = mx.nd.ones((3, 4)) * 0.5
+    o.update(0, w, grad, state)
+    after = opt.kernel_cache_info()
+    assert after["misses"] == before["misses"], (before, after)
+    assert np.isfinite(w.asnumpy()).all()
+    if name != "test":
+        assert o.num_update == 1
+    else:                           # MXNet's Test optimizer counts no updates
+        assert o.num_update == 0
+
+
+def test_declared_state_dtypes_follow_the_weight():
+    """``"w"`` states take the weight's dtype, ``"f32"`` ones stay float32 (MXNet's zeros):
+    float64 Adam keeps float64 moments; float64 AdaGrad a float32 history."""
+    w = mx.nd.ones((4,), dtype="float64")
+    assert {a.dtype for a in opt.Adam().create_state(0, w)} == {np.float64}
+    assert opt.AdaGrad().create_state(0, w).dtype == np.float32
+    assert opt.SGD().create_state(0, w) is None
+    assert opt.SGD(momentum=0.9).create_state(0, w).dtype == np.float64
+    with pytest.raises(mx.MXNetError, match=r"Adam.update of parameter 0: its state holds 1 "
+                                            r"arrays; the update needs 2 \(mean, var\)"):
+        opt.Adam().update(0, w, w.copy(), (mx.nd.zeros((4,), dtype="float64"),))
+
 def test_sgd_graph_reads_like_mxnet():
     g = opt.SGD(momentum=0.9).fused_update_graph((5, 7))
     text = str(g)
@@ -347,3 +403,24 @@ def test_lamb_matches_mxnet():
         opt2.update_multi_precision([0, 1], ws, [mx.nd.ones((2, 3)) * 0.5] * 2, sts)
     for x in ws:
         np.testing.assert_allclose(x.asnumpy(), want, rtol=1e-6, atol=1e-7)
+
+
+def test_declaration_is_kept_across_steps_and_follows_option_changes():
+    """A step re-declares nothing (counts, contexts and Nadam's schedule are not options);
+    setting an option re-declares, so the next step builds the matching kernel."""
+    import pickle
+    o = opt.Nadam()
+    u = opt.get_updater(o)
+    w, g = mx.nd.ones((6,)), mx.nd.ones((6,)) * 0.1
+    u(0, g, w)
+    d = o._declared()
+    u(0, g, w)
+    assert o._declared() is d and o.num_update == 2
+    o.clip_gradient = 0.05
+    d2 = o._declared()
+    assert d2 is not d and d2.hparams[-1] == "clip_gradient" and d2.opts == (True,)
+    before = w.asnumpy().copy()
+    u(0, g, w)                              # clipped: the gradient 0.1 becomes 0.05
+    assert not np.allclose(w.asnumpy(), before)
+    o2 = pickle.loads(pickle.dumps(o))
+    assert "_decl" not in o2.__dict__ and o2._declared() == d2
