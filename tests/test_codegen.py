@@ -6,7 +6,7 @@ import pytest
 import mxc as mx
 from mxc.codegen import llvm as llvm_r
 from mxc.codegen import triton as triton_r
-from mxc.codegen.kir import ALU_OPS, Ix, Var, delinearize, linearize
+from mxc.codegen.kir import ALU_OPS, Alu, Ix, Var, delinearize, linearize
 from mxc.compile import compile_graph
 from mxc.ir import Builder, TensorType, interp
 from mxc.testing import assert_close
@@ -74,6 +74,32 @@ def test_both_renderers_cover_every_alu_op():
     triton_has = set(triton_r.TRITON_OPS) | triton_r.EXPAND
     assert set(ALU_OPS) - llvm_has == set()
     assert set(ALU_OPS) - triton_has == set()
+    # op tables are keyed by the enum (no string mini-language): handlers / expressions
+    for table in (llvm_r.FLOAT_OPS, llvm_r.INT_OPS, triton_r.TRITON_OPS, triton_r.INT_DIV):
+        assert all(isinstance(k, Alu) for k in table)
+    assert all(callable(h) for h in (*llvm_r.FLOAT_OPS.values(), *llvm_r.INT_OPS.values()))
+    assert set(Alu) == set(ALU_OPS) and Alu.and_ == "and_" and f"{Alu.exp}" == "exp"
+
+
+def test_one_backend_object_per_target():
+    """An Executable delegates to its target's Backend: kernels built once at construction,
+    one call per kernel step; reduction identities come from kir, not from each renderer."""
+    from mxc.codegen.backend import BACKENDS, TARGETS, Backend
+    from mxc.codegen.kir import reduce_identity, row_major_strides
+    from mxc.ir.types import DType
+    assert TARGETS == ("llvm", "triton")
+    s = mx.sym.max(mx.sym.exp(mx.sym.Variable("x")), axis=1)
+    x = np.random.default_rng(0).standard_normal((3, 5)).astype(np.float32)
+    for target in TARGETS:
+        c = mx.compile(s, x=(3, 5), target=target)
+        be = c.executable.backend
+        assert type(be) is BACKENDS[target] and isinstance(be, Backend) and be.name == target
+        assert_close(c(x)[0], np.exp(x).max(1), 1e-6, 1e-6, target)
+    assert (c.executable.module is None) and "triton" in c.executable.artefacts()
+    assert reduce_identity("max", DType.i8) == -128 and reduce_identity("min", DType.u8) == 255
+    assert reduce_identity("max", DType.f32) == float("-inf")
+    assert reduce_identity("min", DType.bool) == 1 and reduce_identity("max", DType.bool) == 0
+    assert row_major_strides([2, 3, 4]) == [12, 4, 1] and row_major_strides([]) == []
 
 
 def test_generated_names_and_headers():

@@ -1,13 +1,17 @@
 """Backends: compile a Program's kernels for a target and bind it to storage.
 
-``llvm`` JIT-compiles every kernel of the program into one LLVM module for the host CPU;
-``triton`` renders one Triton module (run by Triton's interpreter on a machine without CUDA).
+One :class:`Backend` object per target (:data:`BACKENDS`): ``llvm`` JIT-compiles every kernel of
+the program into one LLVM module for the host CPU; ``triton`` renders one Triton module (run by
+Triton's interpreter on a machine without CUDA). A backend's renderer keys its op table by
+:class:`mxc.codegen.kir.Alu` (``llvm.FLOAT_OPS``/``INT_OPS`` handlers, ``triton.TRITON_OPS``
+expressions); reduction identities and loop strides come from :mod:`mxc.codegen.kir`.
 Extern steps call their library function (torch: oneDNN/MKL on the CPU, cuBLAS/cuDNN on the
 GPU). :meth:`Executable.bind` resolves every argument once: pointers for LLVM kernels, tensor
 views of the arena for the rest, so a run is a loop over prepared calls.
 """
 from __future__ import annotations
 
+import abc
 import functools
 import math
 from typing import TYPE_CHECKING
@@ -18,9 +22,9 @@ from .program import Program
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Executable", "Bound", "TARGETS", "normalize_target", "target_for_device"]
+__all__ = ["Executable", "Bound", "Backend", "BACKENDS", "TARGETS", "normalize_target",
+           "target_for_device"]
 
-TARGETS = ("llvm", "triton")
 _ALIASES = {"cpu": "llvm", "llvm": "llvm", "triton": "triton", "gpu": "triton", "cuda": "triton"}
 
 
@@ -94,46 +98,124 @@ class Bound:
         return sorted(rows, key=lambda r: -r["seconds"])
 
 
-class Executable:
-    """Compiled kernels of one Program for one target."""
+class Backend(abc.ABC):
+    """One target's half of an :class:`Executable`: it builds a Program's kernels for the target
+    (``__init__``) and makes the call that runs one kernel step on bound tensors
+    (:meth:`kernel_call`). Everything else (arena, externs, binding) is target-independent.
+    Add a target by subclassing this and listing it in :data:`BACKENDS`."""
 
-    def __init__(self, prog: Program, target: str = "llvm", artefacts: dict | None = None):
+    name = ""
+
+    def __init__(self, prog: Program):
+        self.prog = prog
+        self.device = None          # the torch device its tensors live on
+        self._sources: dict[str, str] = {}
+
+    @abc.abstractmethod
+    def kernel_call(self, step, tensors):
+        """A no-argument callable that runs kernel ``step`` on ``tensors`` (buffer id ->
+        tensor, already bound)."""
+
+    def sources(self) -> dict:
+        """Generated code, by kind."""
+        return self._sources
+
+    def artefacts(self) -> dict:
+        """What the persistent program cache keeps for this target."""
+        return {}
+
+
+class LLVMBackend(Backend):
+    """Every kernel of the program JIT-compiled into one LLVM module for the host CPU; a call
+    resolves the kernel's argument pointers once and splits its outer loop across cores."""
+
+    name = "llvm"
+
+    def __init__(self, prog: Program):
         import torch
 
+        from .llvm import LLVMModule
+        super().__init__(prog)
+        self.device = torch.device("cpu")
+        self.module = LLVMModule(prog.kernels, prog.name) if prog.kernels else None
+
+    def kernel_call(self, step, tensors):
+        from .parallel import parallel_call
+        k = step.kernel
+        fn, offsets = self.module.raw(k.name)
+        ptrs = [tensors[b].data_ptr() + o for b, o in zip(step.args, offsets)]
+        extent = k.grid[0] if k.grid else 1
+        work = math.prod(k.grid or (1,)) * math.prod(k.rdims or (1,))
+        return parallel_call(fn, ptrs, extent, work)
+
+    def sources(self) -> dict:
+        """``llvm`` / ``llvm.opt``: the module's IR before / after optimization (computed on
+        first access)."""
+        if self.module is not None and "llvm" not in self._sources:
+            self._sources["llvm"] = self.module.ir
+            self._sources["llvm.opt"] = self.module.optimized_ir
+        return self._sources
+
+
+class TritonBackend(Backend):
+    """One Triton module rendered for the program (run by Triton's interpreter on a machine
+    without CUDA); a call launches the kernel on the bound tensors."""
+
+    name = "triton"
+
+    def __init__(self, prog: Program):
+        import torch
+
+        from . import triton as tr
+        super().__init__(prog)
+        self.device = torch.device("cuda") if tr.cuda_available() else torch.device("cpu")
+        self.runners = {}
+        if prog.kernels:
+            src = tr.render_module(prog.kernels, f"graph @{prog.name}")
+            self._sources["triton"] = src
+            mod = tr.load_source(src)
+            self.runners = {k.name: tr.TritonKernel(k, getattr(mod, k.name))
+                            for k in prog.kernels}
+
+    def kernel_call(self, step, tensors):
+        return functools.partial(self.runners[step.kernel.name], *[tensors[b] for b in step.args])
+
+    def artefacts(self) -> dict:
+        """The rendered source (the cache keeps it; LLVM code is cached per kernel)."""
+        return dict(self._sources)
+
+
+#: target name -> its backend class
+BACKENDS = {"llvm": LLVMBackend, "triton": TritonBackend}
+TARGETS = tuple(BACKENDS)
+
+
+class Executable:
+    """Compiled kernels of one Program for one target (its :class:`Backend`), bound to storage
+    by :meth:`bind`."""
+
+    def __init__(self, prog: Program, target: str = "llvm", artefacts: dict | None = None):
         from .parallel import configure_torch
         configure_torch()
         self.prog = prog
         self.target = normalize_target(target)
-        self._sources: dict[str, str] = {}
-        kernels = prog.kernels
-        if self.target == "llvm":
-            from .llvm import LLVMModule
-            self.device = torch.device("cpu")
-            self.module = LLVMModule(kernels, prog.name) if kernels else None
-        else:
-            from . import triton as tr
-            self.device = torch.device("cuda") if tr.cuda_available() else torch.device("cpu")
-            if kernels:
-                src = tr.render_module(kernels, f"graph @{prog.name}")
-                self._sources["triton"] = src
-                mod = tr.load_source(src)
-                self.runners = {k.name: tr.TritonKernel(k, getattr(mod, k.name))
-                                for k in kernels}
-            else:
-                self.runners = {}
+        self.backend = BACKENDS[self.target](prog)
+        self.device = self.backend.device
+
+    @property
+    def module(self):
+        """The LLVM module (the ``llvm`` target only)."""
+        return getattr(self.backend, "module", None)
 
     @property
     def sources(self) -> dict:
         """Generated code: ``llvm`` / ``llvm.opt`` (IR before / after optimization) or
         ``triton`` (Python source); computed on first access."""
-        if self.target == "llvm" and self.module is not None and "llvm" not in self._sources:
-            self._sources["llvm"] = self.module.ir
-            self._sources["llvm.opt"] = self.module.optimized_ir
-        return self._sources
+        return self.backend.sources()
 
     def artefacts(self) -> dict:
         """What the persistent program cache keeps (LLVM code is cached per kernel)."""
-        return {k: v for k, v in self._sources.items() if k == "triton"}
+        return self.backend.artefacts()
 
     # -- binding --------------------------------------------------------------------------------
     def _check(self, t: torch.Tensor, spec, what):
@@ -173,25 +255,13 @@ class Executable:
         calls = []
         for step in prog.steps:
             if step.kind == "kernel":
-                calls.append(self._kernel_call(step, tensors))
+                calls.append(self.backend.kernel_call(step, tensors))
             else:
                 from .parallel import extern_call
                 ins = [tensors[b] for b in step.ins]
                 outs = [tensors[b] for b in step.outs]
                 calls.append(extern_call(step.fn, step.attrs, ins, outs, step.split))
         return Bound(self, calls, tensors, arena)
-
-    def _kernel_call(self, step, tensors):
-        k = step.kernel
-        args = [tensors[b] for b in step.args]
-        if self.target == "llvm":
-            from .parallel import parallel_call
-            fn, offsets = self.module.raw(k.name)
-            ptrs = [t.data_ptr() + o for t, o in zip(args, offsets)]
-            extent = k.grid[0] if k.grid else 1
-            work = math.prod(k.grid or (1,)) * math.prod(k.rdims or (1,))
-            return parallel_call(fn, ptrs, extent, work)
-        return functools.partial(self.runners[k.name], *args)
 
     def new_outputs(self):
         import torch

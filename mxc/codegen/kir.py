@@ -18,15 +18,16 @@ affine, which is what vectorizers need.
 """
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..ir.types import DType
 
-__all__ = ["Ix", "Var", "Instr", "Kernel", "Buffer", "KBuilder", "ALU_OPS", "UNARY_OPS",
+__all__ = ["Ix", "Var", "Instr", "Kernel", "Buffer", "KBuilder", "Alu", "ALU_OPS", "UNARY_OPS",
            "BINARY_OPS", "CMP_OPS", "REDUCE_KINDS", "linearize", "delinearize",
-           "split_offsets", "rewrite_kernel"]
+           "split_offsets", "rewrite_kernel", "reduce_identity", "row_major_strides"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -327,6 +328,44 @@ BINARY_OPS = ("add", "sub", "mul", "div", "floordiv", "mod", "pow", "max", "min"
 CMP_OPS = ("lt", "le", "gt", "ge", "eq", "ne")
 ALU_OPS = UNARY_OPS + BINARY_OPS + CMP_OPS
 REDUCE_KINDS = ("sum", "prod", "max", "min")
+
+
+class _OpEnum(str, enum.Enum):
+    def __str__(self):
+        return self.value
+
+    def __format__(self, spec):
+        return format(self.value, spec)
+
+
+#: Every ALU op, the key of a backend's op table. A ``str`` enum: ``Alu.exp == "exp"`` and
+#: hashes alike, so the ``attr`` of an ``alu`` instruction looks a handler up directly.
+Alu = _OpEnum("Alu", [(n, n) for n in ALU_OPS])
+
+
+def reduce_identity(kind: str, dt: DType):
+    """The value a ``kind`` reduction starts from in ``dt``: 0, 1, or the lowest / highest
+    value of the type (-inf / inf for floats) for max / min."""
+    if kind == "sum":
+        return 0.0 if dt.is_float else 0
+    if kind == "prod":
+        return 1.0 if dt.is_float else 1
+    if dt.is_float:
+        return float("-inf") if kind == "max" else float("inf")
+    if dt == DType.bool:
+        return 0 if kind == "max" else 1
+    bits = dt.itemsize * 8
+    lo, hi = ((-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if dt.is_signed
+              else (0, (1 << bits) - 1))
+    return lo if kind == "max" else hi
+
+
+def row_major_strides(extents) -> list[int]:
+    """Strides of a row-major walk over ``extents`` (the last varies fastest)."""
+    strides = [1] * len(extents)
+    for i in range(len(extents) - 2, -1, -1):
+        strides[i] = strides[i + 1] * extents[i + 1]
+    return strides
 
 
 @dataclass(frozen=True)

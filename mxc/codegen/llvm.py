@@ -6,8 +6,10 @@ outer-scope instructions are emitted once, each reduction gets its own inner loo
 accumulator, and inner-scope stores share one final inner loop. The module is optimized at
 ``MXC_OPT_LEVEL`` (default O2) with the host's features (loop and SLP vectorization) and JIT-compiled with MCJIT.
 
-ALU ops map through :data:`FLOAT_OPS` / :data:`INT_OPS`; the ones LLVM has no instruction or
-intrinsic for call libm, or are expanded into basic ops by :mod:`mxc.codegen.mathlib`.
+ALU ops map through the op tables :data:`FLOAT_OPS` / :data:`INT_OPS`, keyed by
+:class:`mxc.codegen.kir.Alu`, to handlers that emit them (an instruction, an intrinsic, a libm
+call or a few instructions); the ones LLVM has no instruction or intrinsic for call libm, or are
+expanded into basic ops by :mod:`mxc.codegen.mathlib`.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import llvmlite.ir as ir
 
 from ..ir.types import DType
 from . import llvm_worker, mathlib
-from .kir import ALU_OPS, Instr, Ix, Kernel, Var, split_offsets
+from .kir import Alu, Instr, Ix, Kernel, Var, reduce_identity, split_offsets
 
 __all__ = ["LLVMModule", "render_module", "FLOAT_OPS", "INT_OPS", "host_target_machine"]
 
@@ -104,22 +106,8 @@ def reg_type(dt: DType):
 
 
 # float ops: intrinsic name, libm base name, or a method of _Emitter
-FLOAT_OPS = {
-    "add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv", "neg": "fneg",
-    "abs": "llvm.fabs", "exp": "llvm.exp", "log": "llvm.log", "log2": "llvm.log2",
-    "log10": "llvm.log10", "sqrt": "llvm.sqrt", "sin": "llvm.sin", "cos": "llvm.cos",
-    "floor": "llvm.floor", "ceil": "llvm.ceil", "round": "llvm.round", "trunc": "llvm.trunc",
-    "rint": "llvm.rint", "pow": "llvm.pow",
-    "tan": "libm:tan", "asin": "libm:asin", "acos": "libm:acos", "atan": "libm:atan",
-    "sinh": "libm:sinh", "cosh": "libm:cosh", "tanh": "libm:tanh", "asinh": "libm:asinh",
-    "acosh": "libm:acosh", "atanh": "libm:atanh", "erf": "libm:erf", "lgamma": "libm:lgamma",
-    "tgamma": "libm:tgamma", "expm1": "libm:expm1", "log1p": "libm:log1p", "cbrt": "libm:cbrt",
-    "hypot": "libm:hypot", "atan2": "libm:atan2", "mod": "frem",
-    "rsqrt": "m:rsqrt", "sign": "m:fsign", "max": "m:fmax", "min": "m:fmin",
-    "floordiv": "m:ffloordiv",
-    "lt": "fcmp:<", "le": "fcmp:<=", "gt": "fcmp:>", "ge": "fcmp:>=", "eq": "fcmp:==",
-    "ne": "fcmp:!=", "and_": "m:logic", "or_": "m:logic", "xor": "m:logic", "not_": "m:not",
-}
+# FLOAT_OPS / INT_OPS (the op tables, keyed by kir.Alu) follow the _Emitter class whose methods
+# they name.
 # reductions over at most this many elements are emitted without a loop, if the code per
 # element times the elements stays within UNROLL_BUDGET (a 5x5 convolution window or a 2x2
 # pooling window unrolls; a softmax over 10 classes, an exp per element, stays a loop: unrolled
@@ -142,14 +130,6 @@ def _unroll_reduction(k: Kernel) -> bool:
 
 # expanded into basic ops by mathlib before rendering
 EXPAND = {"sigmoid", "erfinv", "digamma", "tanh"}
-INT_OPS = {
-    "add": "add", "sub": "sub", "mul": "mul", "div": "m:idiv", "floordiv": "m:ifloordiv",
-    "mod": "m:imod", "neg": "m:ineg", "abs": "m:iabs", "sign": "m:isign", "max": "m:imax",
-    "min": "m:imin", "and_": "and_", "or_": "or_", "xor": "xor", "not_": "m:not",
-    "lt": "icmp:<", "le": "icmp:<=", "gt": "icmp:>", "ge": "icmp:>=", "eq": "icmp:==",
-    "ne": "icmp:!=", "pow": "m:ipow",
-    # anything else on integers goes through f64
-}
 
 
 class _Emitter:
@@ -544,55 +524,21 @@ class _Emitter:
         return v
 
     def alu(self, ins: Instr):
-        name = ins.attr
+        op = ins.attr
         adt = ins.args[0].dtype
         if adt.is_float:
-            spec = FLOAT_OPS[name]
-        elif adt == DType.bool and name in ("and_", "or_", "xor", "not_", "eq", "ne"):
-            spec = INT_OPS[name]
+            handler = FLOAT_OPS[op]
+        elif adt == DType.bool and op in _BOOL_OPS:
+            handler = INT_OPS[op]
         else:
-            spec = INT_OPS.get(name)
-            if spec is None:        # integer transcendental: compute in f64
+            handler = INT_OPS.get(op)
+            if handler is None:     # integer transcendental: compute in f64
                 return self._via_f64(ins)
-        args = [self.value(a) for a in ins.args]
-        b = self.b
-        if spec.startswith("llvm."):
-            if adt == DType.f32 and name in ("exp", "log"):
-                return getattr(self, "_f" + name + "32")(args[0])
-            return b.call(self.intrinsic(spec, args[0].type, len(args)), args)
-        if spec.startswith("libm:"):
-            return self._libm(spec[5:], adt, args)
-        if spec.startswith("fcmp:"):
-            op = spec[5:]
-            return b.fcmp_unordered(op, *args) if op == "!=" else b.fcmp_ordered(op, *args)
-        if spec.startswith("icmp:"):
-            op = spec[5:]
-            return b.icmp_signed(op, *args) if adt.is_signed or adt == DType.bool \
-                else b.icmp_unsigned(op, *args)
-        if spec.startswith("m:"):
-            return getattr(self, "_" + spec[2:])(adt, args, name)
-        if spec == "fneg":
-            return b.fneg(args[0])
-        if spec == "frem":
-            return b.frem(*args)
-        if spec in ("fadd", "fsub", "fmul", "fdiv"):
-            # contract: allow fused multiply-add (one rounding instead of two)
-            return getattr(b, spec)(*args, flags=("contract",))
-        return getattr(b, spec)(*args)
+        return handler(self, adt, [self.value(a) for a in ins.args], op)
 
     def _via_f64(self, ins):
-        b = self.b
-        f64 = ir.DoubleType()
         args = [self.cast(self.value(a), a.dtype, DType.f64) for a in ins.args]
-        spec = FLOAT_OPS[ins.attr]
-        if spec.startswith("llvm."):
-            r = b.call(self.intrinsic(spec, f64, len(args)), args)
-        elif spec.startswith("libm:"):
-            r = self._libm(spec[5:], DType.f64, args)
-        elif spec.startswith("m:"):
-            r = getattr(self, "_" + spec[2:])(DType.f64, args, ins.attr)
-        else:
-            raise RuntimeError(f"no integer lowering for {ins.attr}")
+        r = FLOAT_OPS[ins.attr](self, DType.f64, args, ins.attr)
         return self.cast(r, DType.f64, ins.dtype)
 
     def _libm(self, base, dt, args):
@@ -678,7 +624,16 @@ class _Emitter:
         # subnormals and NaN: fall back to the exact formula's edge values
         return b.select(b.fcmp_unordered("uno", x, x), x, out)
 
-    # helpers for "m:" specs
+    # op handlers: (emitter, operand dtype, operand values, op) -> value
+    def _exp(self, dt, a, _):
+        return self._fexp32(a[0]) if dt == DType.f32 else self._call_intrinsic("llvm.exp", a)
+
+    def _log(self, dt, a, _):
+        return self._flog32(a[0]) if dt == DType.f32 else self._call_intrinsic("llvm.log", a)
+
+    def _call_intrinsic(self, name, a):
+        return self.b.call(self.intrinsic(name, a[0].type, len(a)), a)
+
     def _rsqrt(self, dt, a, _):
         s = self.b.call(self.intrinsic("llvm.sqrt", a[0].type), a)
         return self.b.fdiv(ir.Constant(a[0].type, 1.0), s)
@@ -764,6 +719,69 @@ class _Emitter:
         return self.cast(r, DType.f64, dt)
 
 
+# -- op tables: one handler per kir.Alu op, (emitter, dtype, args, op) -> value ------------------
+_CONTRACT = ("contract",)       # allow fused multiply-add (one rounding instead of two)
+
+
+def _intrinsic(name):
+    return lambda e, dt, a, op: e._call_intrinsic(name, a)
+
+
+def _libm(name):
+    return lambda e, dt, a, op: e._libm(name, dt, a)
+
+
+def _fcmp(pred):
+    if pred == "!=":                # true when unordered: NaN != x
+        return lambda e, dt, a, op: e.b.fcmp_unordered(pred, *a)
+    return lambda e, dt, a, op: e.b.fcmp_ordered(pred, *a)
+
+
+def _icmp(pred):
+    def h(e, dt, a, op):
+        if dt.is_signed or dt == DType.bool:
+            return e.b.icmp_signed(pred, *a)
+        return e.b.icmp_unsigned(pred, *a)
+    return h
+
+
+FLOAT_OPS = {
+    Alu.add: lambda e, dt, a, op: e.b.fadd(*a, flags=_CONTRACT),
+    Alu.sub: lambda e, dt, a, op: e.b.fsub(*a, flags=_CONTRACT),
+    Alu.mul: lambda e, dt, a, op: e.b.fmul(*a, flags=_CONTRACT),
+    Alu.div: lambda e, dt, a, op: e.b.fdiv(*a, flags=_CONTRACT),
+    Alu.neg: lambda e, dt, a, op: e.b.fneg(a[0]),
+    Alu.mod: lambda e, dt, a, op: e.b.frem(*a),
+    Alu.exp: _Emitter._exp, Alu.log: _Emitter._log,
+    **{getattr(Alu, n): _intrinsic("llvm." + i) for n, i in (
+        ("abs", "fabs"), ("log2", "log2"), ("log10", "log10"), ("sqrt", "sqrt"), ("sin", "sin"),
+        ("cos", "cos"), ("floor", "floor"), ("ceil", "ceil"), ("round", "round"),
+        ("trunc", "trunc"), ("rint", "rint"), ("pow", "pow"))},
+    **{getattr(Alu, n): _libm(n) for n in (
+        "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "erf",
+        "lgamma", "tgamma", "expm1", "log1p", "cbrt", "hypot", "atan2")},
+    Alu.rsqrt: _Emitter._rsqrt, Alu.sign: _Emitter._fsign, Alu.max: _Emitter._fmax,
+    Alu.min: _Emitter._fmin, Alu.floordiv: _Emitter._ffloordiv,
+    Alu.lt: _fcmp("<"), Alu.le: _fcmp("<="), Alu.gt: _fcmp(">"), Alu.ge: _fcmp(">="),
+    Alu.eq: _fcmp("=="), Alu.ne: _fcmp("!="),
+    Alu.and_: _Emitter._logic, Alu.or_: _Emitter._logic, Alu.xor: _Emitter._logic,
+    Alu.not_: _Emitter._not,
+}
+# integers; an op missing here (a transcendental) is computed in f64 and converted back
+INT_OPS = {
+    Alu.add: lambda e, dt, a, op: e.b.add(*a), Alu.sub: lambda e, dt, a, op: e.b.sub(*a),
+    Alu.mul: lambda e, dt, a, op: e.b.mul(*a), Alu.div: _Emitter._idiv,
+    Alu.floordiv: _Emitter._ifloordiv, Alu.mod: _Emitter._imod, Alu.neg: _Emitter._ineg,
+    Alu.abs: _Emitter._iabs, Alu.sign: _Emitter._isign, Alu.max: _Emitter._imax,
+    Alu.min: _Emitter._imin, Alu.pow: _Emitter._ipow,
+    Alu.and_: lambda e, dt, a, op: e.b.and_(*a), Alu.or_: lambda e, dt, a, op: e.b.or_(*a),
+    Alu.xor: lambda e, dt, a, op: e.b.xor(*a), Alu.not_: _Emitter._not,
+    Alu.lt: _icmp("<"), Alu.le: _icmp("<="), Alu.gt: _icmp(">"), Alu.ge: _icmp(">="),
+    Alu.eq: _icmp("=="), Alu.ne: _icmp("!="),
+}
+# booleans take the integer forms of these (i1 logic and comparisons)
+_BOOL_OPS = frozenset((Alu.and_, Alu.or_, Alu.xor, Alu.not_, Alu.eq, Alu.ne))
+
 def _column_reduction(k: Kernel) -> bool:
     """Should this reduction kernel accumulate whole rows of results (see emit_columns)?
     Yes when every store is of reduced values (outer scope), no reduction reads another, the
@@ -807,19 +825,7 @@ def _const(dt: DType, v):
 
 
 def _reduce_init(kind, dt, ty):
-    if dt.is_float:
-        v = {"sum": 0.0, "prod": 1.0, "max": float("-inf"), "min": float("inf")}[kind]
-        return ir.Constant(ty, v)
-    bits = dt.itemsize * 8
-    if kind == "sum":
-        return ir.Constant(ty, 0)
-    if kind == "prod":
-        return ir.Constant(ty, 1)
-    if dt.is_signed:
-        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    else:
-        lo, hi = 0, (1 << bits) - 1
-    return ir.Constant(ty, lo if kind == "max" else hi)
+    return ir.Constant(ty, reduce_identity(kind, dt))
 
 
 def render_module(kernels, name: str = "mxc") -> str:
@@ -1156,4 +1162,3 @@ class LLVMModule:
                          for s in syms)
 
 
-_ = ALU_OPS
