@@ -120,3 +120,28 @@ def test_forgotten_stages_are_recompiled_on_request(monkeypatch):
     assert [n for n, _ in c.stages] == [names[0], names[-1]]
     assert str(c.stage("simplify")) == simplified      # recompiled to show it
     assert [n for n, _ in c.stages] == names
+
+
+def test_source_fingerprint_follows_every_python_file(tmp_path):
+    """The cache key's source part changes when any .py file of the tree is edited, added or
+    removed, and ignores bytecode and other files."""
+    from mxc.codegen.cache import _source_hash
+    (tmp_path / "pkg" / "__pycache__").mkdir(parents=True)
+    a = tmp_path / "a.py"
+    a.write_text("x = 1\n")
+    (tmp_path / "pkg" / "b.py").write_text("y = 2\n")
+    h0 = _source_hash(str(tmp_path))
+    assert _source_hash(str(tmp_path)) == h0
+    (tmp_path / "pkg" / "__pycache__" / "b.cpython-311.pyc").write_bytes(b"\0" * 8)
+    (tmp_path / "notes.txt").write_text("not source")
+    assert _source_hash(str(tmp_path)) == h0
+    st = a.stat()
+    a.write_text("x = 3\n")                              # same size: the time tells
+    os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    h1 = _source_hash(str(tmp_path))
+    assert h1 != h0
+    (tmp_path / "pkg" / "c.py").write_text("")
+    h2 = _source_hash(str(tmp_path))
+    assert h2 not in (h0, h1)
+    (tmp_path / "pkg" / "c.py").unlink()
+    assert _source_hash(str(tmp_path)) == h1

@@ -1080,7 +1080,8 @@ class _JIT:
                 self.ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
                 self.symbols[sym[4:]] = sym
                 self.opt_ir[sym] = opt
-            self.ee.finalize_object()
+            if loaded or new:                   # every kernel already here: nothing to link
+                self.ee.finalize_object()
         return out
 
     def function(self, sym: str, n_buffers: int):
