@@ -5,6 +5,15 @@ backed by a compiler: symbols become an SSA IR, passes rewrite it, codegen emits
 Triton (GPU) kernels, and a runtime executes the plan. ``mx.compile(symbol, ...)`` exposes every
 stage for inspection.
 """
+import os as _os
+import sys as _sys
+
+if "torch" not in _sys.modules:
+    # torch's OpenMP threads sleep when a library call ends instead of spinning on the cores
+    # mxc's own threads run the next kernel on (mxc.codegen.parallel); the user's setting wins
+    _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+del _os, _sys
+
 from . import base  # noqa: F401
 from .base import MXNetError  # noqa: F401
 from . import context  # noqa: F401

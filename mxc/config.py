@@ -101,8 +101,11 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("MXC_NUM_THREADS", "int", None,
             "Worker threads of mxc's kernel pool.",
             default_doc="the CPUs this process may run on", minimum=1),
-    Setting("MXC_TORCH_THREADS", "int", 1,
-            "Threads torch may use inside library calls (GEMM, convolution).", minimum=1),
+    Setting("MXC_TORCH_THREADS", "int", None,
+            "Threads torch may use inside library calls (GEMM, convolution). mxc's own threads "
+            "are idle during a library call, so by default the call gets them all; with `1`, "
+            "mxc splits large calls along the batch over its own threads instead.",
+            default_doc="`MXC_NUM_THREADS`'s value", minimum=1),
     Setting("MXC_MIN_PARALLEL_WORK", "int", 1 << 16,
             "Elements (grid points x reduction length) below which a kernel runs on one "
             "thread.", minimum=1),

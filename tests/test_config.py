@@ -47,7 +47,7 @@ def test_docs_table_is_up_to_date():
 @pytest.mark.parametrize("name,raw,expect", [
     ("MXC_CACHE", "0", False), ("MXC_CACHE", "no", False), ("MXC_CACHE", "1", True),
     ("MXC_CACHE", None, True), ("MXC_VERIFY", "", False), ("MXC_VERIFY", "yes", True),
-    ("MXC_NUM_THREADS", "3", 3), ("MXC_NUM_THREADS", "", None), ("MXC_TORCH_THREADS", None, 1),
+    ("MXC_NUM_THREADS", "3", 3), ("MXC_NUM_THREADS", "", None), ("MXC_TORCH_THREADS", None, None), ("MXC_TORCH_THREADS", "2", 2),
     ("MXC_TARGET", "triton", "triton"), ("MXC_TARGET", None, "llvm"),
     ("MXNET_OPTIMIZER_AGGREGATION_SIZE", "8", 8),
 ])
@@ -90,3 +90,44 @@ def test_cache_root_and_target(monkeypatch, tmp_path):
     assert target_for_device("cpu") == "triton"
     assert target_for_device("cpu", eager=True) == "llvm"
     assert target_for_device("gpu") == "triton"
+
+
+_THREADS_SCRIPT = r"""
+import json, os
+import mxc
+import torch
+from mxc.codegen import parallel
+parallel.configure_torch()
+a, b, out = torch.randn(256, 512), torch.randn(512, 256), torch.empty(256, 256)
+call = parallel.extern_call(lambda at, ins, outs: torch.matmul(*ins, out=outs[0]),
+                            {}, [a, b], [out], split=lambda at, i, o: ([0, None], [0], None))
+call()
+print(json.dumps({"omp": os.environ.get("OMP_WAIT_POLICY"), "torch": torch.get_num_threads(),
+                  "mxc": parallel.torch_threads(), "split": call.__name__ != "whole",
+                  "ok": bool(torch.allclose(out, a @ b, atol=1e-4))}))
+"""
+
+
+@pytest.mark.parametrize("env, want", [
+    ({"MXC_NUM_THREADS": "2"}, {"omp": "PASSIVE", "torch": 2, "mxc": 2, "split": False}),
+    ({"MXC_NUM_THREADS": "2", "MXC_TORCH_THREADS": "1"},
+     {"omp": "PASSIVE", "torch": 1, "mxc": 1, "split": True}),
+    ({"MXC_NUM_THREADS": "1", "OMP_WAIT_POLICY": "ACTIVE"},
+     {"omp": "ACTIVE", "torch": 1, "mxc": 1, "split": False}),
+])
+def test_library_calls_get_the_idle_threads(env, want):
+    """Library calls run on torch's threads (default: MXC_NUM_THREADS, mxc's own being idle
+    during the call) and are not split by mxc; MXC_TORCH_THREADS=1 brings mxc's batch split
+    back. import mxc makes OpenMP threads sleep after a call unless the user chose a policy."""
+    import json
+    import subprocess
+    import sys
+    full = {k: v for k, v in os.environ.items()
+            if k not in ("MXC_TORCH_THREADS", "OMP_WAIT_POLICY", "MXC_NUM_THREADS")}
+    full.update(env)
+    r = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT], env=full, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got.pop("ok")
+    assert got == want

@@ -1,10 +1,19 @@
-"""mxc's threads: a parallel-for for LLVM kernels and batch-split library calls.
+"""mxc's threads: a parallel-for for LLVM kernels, and the threads of library calls.
 
 Every generated CPU kernel takes ``(buffers..., lo, hi)`` and runs grid rows ``[lo, hi)``;
 ctypes releases the GIL for the call, so persistent worker threads each run a chunk while the
 calling thread runs the first. Kernels too small to pay for the hand-off (a few microseconds)
 run on the calling thread. ``MXC_NUM_THREADS`` sets the thread count (default: the CPUs this
 process may use).
+
+A program's steps run in order, so while a library call (GEMM, convolution) runs, mxc's own
+workers are idle: the call gets those cores as torch's intra-op threads (``MXC_TORCH_THREADS``,
+default ``MXC_NUM_THREADS``). That beats splitting the call along the batch over mxc's
+threads (measured on 2 cores: a 50x500 @ 500x512 GEMM 770 us on one thread, 532 us split by
+rows, 444 us on torch's two threads; LeNet training steps 1.45x the one-thread speed instead
+of 1.25x). With ``MXC_TORCH_THREADS=1`` mxc splits large calls itself, as before. ``import
+mxc`` sets ``OMP_WAIT_POLICY=PASSIVE`` unless it is set or torch is already loaded: OpenMP
+threads that spin after a call take the cores mxc's next kernel splits onto.
 """
 from __future__ import annotations
 
@@ -13,8 +22,8 @@ import threading
 
 from .. import config
 
-__all__ = ["num_threads", "pool", "parallel_call", "extern_call", "configure_torch",
-           "MIN_PARALLEL_WORK"]
+__all__ = ["num_threads", "torch_threads", "pool", "parallel_call", "extern_call",
+           "configure_torch", "MIN_PARALLEL_WORK"]
 
 # elements (grid points x reduction length) below which a kernel stays on one thread
 MIN_PARALLEL_WORK = config.get("MXC_MIN_PARALLEL_WORK")
@@ -28,6 +37,12 @@ def num_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover
         return max(1, os.cpu_count() or 1)
+
+
+def torch_threads() -> int:
+    """Threads torch uses inside a library call (``MXC_TORCH_THREADS``, default
+    :func:`num_threads`)."""
+    return config.get("MXC_TORCH_THREADS") or num_threads()
 
 
 class _Worker(threading.Thread):
@@ -150,36 +165,36 @@ _TORCH_CONFIGURED = False
 
 
 def _torch_threads_here():
-    """Give this (worker) thread torch's intra-op thread count. OpenMP keeps the count per
-    thread: a thread that never set it uses one OpenMP thread per core, so each library call a
-    worker made ran a full team beside the other workers' (2 workers x 2 OpenMP threads on 2
-    cores: a batch-split GEMM gained 1.35x instead of 1.9x)."""
+    """A worker thread's library calls run on one torch thread: a worker runs a chunk of a
+    call beside the calling thread's chunk (OpenMP keeps the count per thread, and a thread
+    that never set it starts a team per core: 2 workers x 2 OpenMP threads on 2 cores)."""
     import sys
     if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(config.get("MXC_TORCH_THREADS"))
+        sys.modules["torch"].set_num_threads(1)
 
 
 def configure_torch():
-    """Library calls run single-threaded inside torch (``MXC_TORCH_THREADS``, default 1):
-    mxc parallelizes large ones itself, and torch's OpenMP threads cost more than they save
-    on small calls (and spin against everything else on a busy machine)."""
+    """Library calls on the calling thread use :func:`torch_threads` threads."""
     global _TORCH_CONFIGURED
     if not _TORCH_CONFIGURED:
         _TORCH_CONFIGURED = True
         import torch
-        torch.set_num_threads(config.get("MXC_TORCH_THREADS"))
+        torch.set_num_threads(torch_threads())
 
 
 def extern_call(fn, attrs, ins, outs, split=None):
-    """A zero-argument callable for a library call; split along the batch over the pool's
-    threads when the call is large and its ``split`` rule allows it (torch releases the GIL).
-    An output marked ``"sum"`` (a weight gradient summed over the batch) gets a private buffer
-    per chunk, added up after the chunks ran."""
+    """A zero-argument callable for a library call. It runs whole, on torch's threads
+    (:func:`torch_threads`), unless torch is held to one thread: then a large call whose
+    ``split`` rule allows it is split along the batch over the pool's threads (torch releases
+    the GIL). An output marked ``"sum"`` (a weight gradient summed over the batch) gets a
+    private buffer per chunk, added up after the chunks ran."""
     def whole():
         fn(attrs, ins, outs)
+    if split is None or torch_threads() > 1:
+        return whole
     work = sum(t.numel() for t in ins) + sum(t.numel() for t in outs)
     n_threads = pool().size
-    if split is None or n_threads <= 1 or work < 4 * MIN_PARALLEL_WORK:
+    if n_threads <= 1 or work < 4 * MIN_PARALLEL_WORK:
         return whole
     rule = split(attrs, [tuple(t.shape) for t in ins], [tuple(t.shape) for t in outs])
     if rule is None:
