@@ -103,22 +103,28 @@ call = parallel.extern_call(lambda at, ins, outs: torch.matmul(*ins, out=outs[0]
                             {}, [a, b], [out], split=lambda at, i, o: ([0, None], [0], None))
 call()
 print(json.dumps({"omp": os.environ.get("OMP_WAIT_POLICY"), "torch": torch.get_num_threads(),
-                  "mxc": parallel.torch_threads(), "split": call.__name__ != "whole",
+                  "mxc": parallel.torch_threads(),
+                  "call": getattr(call, "__name__", type(call).__name__),
+                  "small": parallel.extern_call(lambda at, ins, outs: None, {},
+                                                [torch.ones(4, 4)], [torch.ones(4)]).__name__,
                   "ok": bool(torch.allclose(out, a @ b, atol=1e-4))}))
 """
 
 
 @pytest.mark.parametrize("env, want", [
-    ({"MXC_NUM_THREADS": "2"}, {"omp": "PASSIVE", "torch": 2, "mxc": 2, "split": False}),
+    # torch's threads, or one where that measures faster (_Chooser); a tiny call: one thread
+    ({"MXC_NUM_THREADS": "2"},
+     {"omp": "PASSIVE", "torch": 2, "mxc": 2, "call": "_Chooser", "small": "one"}),
+    # torch held to one thread: mxc splits the batch over its pool
     ({"MXC_NUM_THREADS": "2", "MXC_TORCH_THREADS": "1"},
-     {"omp": "PASSIVE", "torch": 1, "mxc": 1, "split": True}),
+     {"omp": "PASSIVE", "torch": 1, "mxc": 1, "call": "<lambda>", "small": "whole"}),
     ({"MXC_NUM_THREADS": "1", "OMP_WAIT_POLICY": "ACTIVE"},
-     {"omp": "ACTIVE", "torch": 1, "mxc": 1, "split": False}),
+     {"omp": "ACTIVE", "torch": 1, "mxc": 1, "call": "whole", "small": "whole"}),
 ])
 def test_library_calls_get_the_idle_threads(env, want):
     """Library calls run on torch's threads (default: MXC_NUM_THREADS, mxc's own being idle
-    during the call) and are not split by mxc; MXC_TORCH_THREADS=1 brings mxc's batch split
-    back. import mxc makes OpenMP threads sleep after a call unless the user chose a policy."""
+    during the call) where that pays and are not split by mxc; MXC_TORCH_THREADS=1 brings
+    mxc's batch split back. import mxc makes OpenMP threads sleep after a call unless the user chose a policy."""
     import json
     import subprocess
     import sys

@@ -182,18 +182,40 @@ def configure_torch():
         torch.set_num_threads(torch_threads())
 
 
+def _on_torch_threads(fn, attrs, ins, outs, nt, whole, work):
+    """A library call on torch's ``nt`` threads, or on one where that is faster: waking
+    sleeping OpenMP threads costs tens of microseconds, so small calls lose (2 cores: a 64x128
+    @ 128x64 GEMM 30 us on one thread, 59 us on two; a 64x784 @ 784x128 one 357 vs 232 us).
+    Calls below ``MIN_PARALLEL_WORK`` elements run on one thread; larger ones time both
+    (:class:`_Chooser`). Setting torch's thread count costs well under a microsecond."""
+    import torch
+
+    def one():
+        torch.set_num_threads(1)
+        try:
+            fn(attrs, ins, outs)
+        finally:
+            torch.set_num_threads(nt)
+    if work < MIN_PARALLEL_WORK:
+        return one
+    return _Chooser(one, whole)
+
+
 def extern_call(fn, attrs, ins, outs, split=None):
     """A zero-argument callable for a library call. It runs whole, on torch's threads
-    (:func:`torch_threads`), unless torch is held to one thread: then a large call whose
-    ``split`` rule allows it is split along the batch over the pool's threads (torch releases
-    the GIL). An output marked ``"sum"`` (a weight gradient summed over the batch) gets a
-    private buffer per chunk, added up after the chunks ran."""
+    (:func:`torch_threads`) where they pay (:func:`_on_torch_threads`), unless torch is held to
+    one thread: then a large call whose ``split`` rule allows it is split along the batch over
+    the pool's threads (torch releases the GIL). An output marked ``"sum"`` (a weight gradient
+    summed over the batch) gets a private buffer per chunk, added up after the chunks ran."""
     def whole():
         fn(attrs, ins, outs)
-    if split is None or torch_threads() > 1:
-        return whole
     work = sum(t.numel() for t in ins) + sum(t.numel() for t in outs)
+    nt = torch_threads()
+    if nt > 1:
+        return _on_torch_threads(fn, attrs, ins, outs, nt, whole, work)
     n_threads = pool().size
+    if split is None:
+        return whole
     if n_threads <= 1 or work < 4 * MIN_PARALLEL_WORK:
         return whole
     rule = split(attrs, [tuple(t.shape) for t in ins], [tuple(t.shape) for t in outs])
