@@ -69,6 +69,12 @@ WORKLOADS = {
     "imagerec_224": ("imagerec", {"batch": 32}, "images/s", lambda s, i: i["images"] / s,
                      True),
 }
+# Pause before every timed run: the previous system's OpenMP threads keep spinning on the
+# cores after its run (Intel OpenMP under MXNet: KMP_BLOCKTIME, 200 ms by default), and the
+# next system's threads would start on busy cores. Measured on 2 cores, mxc at 2 threads
+# right after MXNet's run: 0.86-0.89x of its own 1-thread speed; alone, 1.2-1.3x.
+COOLDOWN_S = 0.5
+
 QUICK = {"triad_16m": {"n": 1 << 20}, "chain_16m": {"n": 1 << 22},
          "imagerec_224": {"images": 64}}
 SYSTEMS = ["mxc", "torch", "torch.compile", "mxnet"]
@@ -168,6 +174,7 @@ def run(workloads, systems, threads_list, rounds, budget, quick, emit):
                         kind, iters, info, times = ready[key]
                         # a fresh setup per workload would be fairer for caches; the same
                         # warmed-up state for every system is the next best thing
+                        time.sleep(COOLDOWN_S)
                         r = w.ask(cmd="run", workload=kind, iters=iters)
                         if "seconds" in r:
                             times.append(r["seconds"])

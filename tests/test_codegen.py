@@ -192,6 +192,31 @@ def test_scalar_operand_after_a_reduction(target):
     assert np.isnan(c(a)[0]).all()
 
 
+@pytest.mark.parametrize("times,pick", [((0.004, 0.002, 0.001), 2), ((0.004, 0.001, 0.002), 1),
+                                        ((0.002, 0.0019, 0.0018), 0)])
+def test_library_calls_choose_among_threadings_by_measurement(times, pick):
+    """One thread, torch's threads or mxc's batch split: each is timed after a warm-up and
+    the fastest is kept; a split way must save 15% over the plain one."""
+    import time
+
+    from mxc.codegen.parallel import _Chooser
+    calls = []
+
+    def way(k):
+        def f():
+            calls.append(k)
+            time.sleep(times[k])
+        return f
+    c = _Chooser(*(way(k) for k in range(3)))
+    for _ in range(3 * (_Chooser.TRIALS + 1)):
+        c()
+    assert [calls.count(k) for k in range(3)] == [_Chooser.TRIALS + 1] * 3
+    calls.clear()
+    c()
+    c()
+    assert calls == [pick, pick]
+
+
 @pytest.mark.parametrize("whole_s,split_s,pick", [(0.004, 0.001, "split"),
                                                   (0.001, 0.004, "whole")])
 def test_parallel_kernels_choose_whole_or_split_by_measurement(whole_s, split_s, pick):

@@ -112,19 +112,20 @@ print(json.dumps({"omp": os.environ.get("OMP_WAIT_POLICY"), "torch": torch.get_n
 
 
 @pytest.mark.parametrize("env, want", [
-    # torch's threads, or one where that measures faster (_Chooser); a tiny call: one thread
+    # one thread, torch's threads or mxc's batch split, as measured (_Chooser); a tiny call:
+    # one thread
     ({"MXC_NUM_THREADS": "2"},
-     {"omp": "PASSIVE", "torch": 2, "mxc": 2, "call": "_Chooser", "small": "one"}),
+     {"omp": "PASSIVE", "torch": 1, "mxc": 2, "call": "_Chooser", "small": "whole"}),
     # torch held to one thread: mxc splits the batch over its pool
     ({"MXC_NUM_THREADS": "2", "MXC_TORCH_THREADS": "1"},
-     {"omp": "PASSIVE", "torch": 1, "mxc": 1, "call": "<lambda>", "small": "whole"}),
+     {"omp": "PASSIVE", "torch": 1, "mxc": 1, "call": "run", "small": "whole"}),
     ({"MXC_NUM_THREADS": "1", "OMP_WAIT_POLICY": "ACTIVE"},
      {"omp": "ACTIVE", "torch": 1, "mxc": 1, "call": "whole", "small": "whole"}),
 ])
 def test_library_calls_get_the_idle_threads(env, want):
-    """Library calls run on torch's threads (default: MXC_NUM_THREADS, mxc's own being idle
-    during the call) where that pays and are not split by mxc; MXC_TORCH_THREADS=1 brings
-    mxc's batch split back. import mxc makes OpenMP threads sleep after a call unless the user chose a policy."""
+    """A large library call runs on one thread, on torch's threads (default MXC_NUM_THREADS:
+    mxc's own are idle during the call) or batch-split over mxc's pool, as measured; torch
+    stays on one thread outside calls; MXC_TORCH_THREADS=1 leaves only mxc's batch split. import mxc makes OpenMP threads sleep after a call unless the user chose a policy."""
     import json
     import subprocess
     import sys

@@ -127,37 +127,40 @@ def parallel_call(fn, ptrs, extent: int, work: int):
 
 
 class _Chooser:
-    """Runs a kernel whole or split, whichever measured faster on this machine.
+    """Runs a call whichever way measured fastest on this machine: ``ways[0]`` is the plain
+    one (a kernel whole, a library call on one thread), the others split it over threads.
 
     Waking a parked worker thread costs tens to hundreds of microseconds, so a kernel that
     takes ~100 us on one thread runs slower split (measured: an SGD update of 100k floats,
     35 us whole, 177 us split on two threads); element counts do not tell (a 256k-element
-    kernel took 50 us, a 184k-element one 650 us). The first runs time both ways (after one
-    warm-up each); from then on the call is the faster one, split only when it saves at least
-    15%."""
+    kernel took 50 us, a 184k-element one 650 us). The first runs time every way (after one
+    warm-up each); from then on the call is the fastest one, a split way only when it saves
+    at least 15% over the plain one."""
 
-    __slots__ = ("whole", "split", "times", "run")
+    __slots__ = ("ways", "times", "run")
     TRIALS = 2
 
-    def __init__(self, whole, split):
-        self.whole = whole
-        self.split = split
-        self.times = ([], [])
+    def __init__(self, *ways):
+        self.ways = ways
+        self.times = tuple([] for _ in ways)
         self.run = None
+
+    @property
+    def whole(self):
+        return self.ways[0]
 
     def __call__(self):
         if self.run is not None:
             return self.run()
         import time
-        tw, ts = self.times
-        which = 0 if len(tw) <= len(ts) else 1
-        f = self.whole if which == 0 else self.split
+        which = min(range(len(self.ways)), key=lambda k: len(self.times[k]))
         t0 = time.perf_counter()
-        f()
+        self.ways[which]()
         self.times[which].append(time.perf_counter() - t0)
-        if len(tw) > self.TRIALS and len(ts) > self.TRIALS:     # warm-up + trials each
-            best_w, best_s = min(tw[1:]), min(ts[1:])
-            self.run = self.split if best_s < 0.85 * best_w else self.whole
+        if all(len(t) > self.TRIALS for t in self.times):         # warm-up + trials each
+            best = [min(t[1:]) for t in self.times]
+            k = min(range(len(best)), key=best.__getitem__)
+            self.run = self.ways[k] if k == 0 or best[k] < 0.85 * best[0] else self.ways[0]
         return None
 
 
@@ -174,66 +177,80 @@ def _torch_threads_here():
 
 
 def configure_torch():
-    """Library calls on the calling thread use :func:`torch_threads` threads."""
+    """torch runs on one thread outside library calls; a library call raises it to
+    :func:`torch_threads` where that pays (:func:`_on_torch_threads`)."""
     global _TORCH_CONFIGURED
     if not _TORCH_CONFIGURED:
         _TORCH_CONFIGURED = True
         import torch
-        torch.set_num_threads(torch_threads())
-
-
-def _on_torch_threads(fn, attrs, ins, outs, nt, whole, work):
-    """A library call on torch's ``nt`` threads, or on one where that is faster: waking
-    sleeping OpenMP threads costs tens of microseconds, so small calls lose (2 cores: a 64x128
-    @ 128x64 GEMM 30 us on one thread, 59 us on two; a 64x784 @ 784x128 one 357 vs 232 us).
-    Calls below ``MIN_PARALLEL_WORK`` elements run on one thread; larger ones time both
-    (:class:`_Chooser`). Setting torch's thread count costs well under a microsecond."""
-    import torch
-
-    def one():
         torch.set_num_threads(1)
-        try:
-            fn(attrs, ins, outs)
-        finally:
-            torch.set_num_threads(nt)
+
+
+def _on_torch_threads(fn, attrs, ins, outs, nt, whole, work, batch_split=None):
+    """A library call on one thread (``whole``), on torch's ``nt`` threads, or split along the
+    batch over mxc's pool (``batch_split``), whichever measures fastest (:class:`_Chooser`).
+    Waking sleeping OpenMP threads costs tens of microseconds, so small calls lose (2 cores: a
+    64x128 @ 128x64 GEMM 30 us on one thread, 59 us on two; a 64x784 @ 784x128 one 357 vs
+    232 us), and which split wins depends on the shape (LeNet's convolution GEMMs gain more
+    from torch's threads, an LSTM's 32-row GEMMs from batch chunks). Calls below
+    ``MIN_PARALLEL_WORK`` elements run on one thread. Outside these calls torch stays on one
+    thread (:func:`configure_torch`): the runtime's own small torch operations (copies,
+    accumulations) would otherwise wake OpenMP threads every time. Setting torch's thread
+    count costs well under a microsecond."""
+    import torch
     if work < MIN_PARALLEL_WORK:
-        return one
-    return _Chooser(one, whole)
+        return whole
+
+    def threaded():
+        torch.set_num_threads(nt)
+        try:
+            whole()
+        finally:
+            torch.set_num_threads(1)
+    ways = (whole, threaded) if batch_split is None else (whole, threaded, batch_split)
+    return _Chooser(*ways)
 
 
 def extern_call(fn, attrs, ins, outs, split=None):
-    """A zero-argument callable for a library call. It runs whole, on torch's threads
-    (:func:`torch_threads`) where they pay (:func:`_on_torch_threads`), unless torch is held to
-    one thread: then a large call whose ``split`` rule allows it is split along the batch over
-    the pool's threads (torch releases the GIL). An output marked ``"sum"`` (a weight gradient
-    summed over the batch) gets a private buffer per chunk, added up after the chunks ran."""
+    """A zero-argument callable for a library call: on one thread, on torch's threads
+    (:func:`torch_threads`) or split along the batch over the pool's threads where its
+    ``split`` rule allows (torch releases the GIL), whichever pays
+    (:func:`_on_torch_threads`); with torch held to one thread, large calls are batch-split."""
     def whole():
         fn(attrs, ins, outs)
     work = sum(t.numel() for t in ins) + sum(t.numel() for t in outs)
     nt = torch_threads()
+    big = work >= 4 * MIN_PARALLEL_WORK
+    batch_split = _batch_split(fn, attrs, ins, outs, split) if split is not None and big \
+        else None
     if nt > 1:
-        return _on_torch_threads(fn, attrs, ins, outs, nt, whole, work)
+        return _on_torch_threads(fn, attrs, ins, outs, nt, whole, work, batch_split)
+    return batch_split or whole
+
+
+def _batch_split(fn, attrs, ins, outs, split):
+    """``fn`` over row blocks of the batch on the pool's threads, or None when the ``split``
+    rule or the shapes do not allow it. An output marked ``"sum"`` (a weight gradient summed
+    over the batch) gets a private buffer per chunk, added up after the chunks ran."""
     n_threads = pool().size
-    if split is None:
-        return whole
-    if n_threads <= 1 or work < 4 * MIN_PARALLEL_WORK:
-        return whole
+    if n_threads <= 1:
+        return None
     rule = split(attrs, [tuple(t.shape) for t in ins], [tuple(t.shape) for t in outs])
     if rule is None:
-        return whole
+        return None
     in_axes, out_axes, chunk_attrs = rule
     rows = next((t.shape[0] for t, ax in zip(list(ins) + list(outs), list(in_axes) +
                                               list(out_axes)) if ax == 0), 0)
     n = min(n_threads, rows)
     if n <= 1:
-        return whole
+        return None
     bounds = [rows * i // n for i in range(n + 1)]
     chunks = []
     partials = []          # outputs that are sums over the batch: one private buffer a chunk
     for c, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
         ci = [t[lo:hi] if ax == 0 else t for t, ax in zip(ins, in_axes)]
         co = []
-        for k, (t, ax) in enumerate(zip(outs, out_axes)):
+        for t, ax in zip(outs, out_axes):
             if ax == 0:
                 co.append(t[lo:hi])
             elif ax == "sum":
@@ -246,8 +263,6 @@ def extern_call(fn, attrs, ins, outs, split=None):
         ca = chunk_attrs(attrs, hi - lo) if chunk_attrs else attrs
         chunks.append((ca, ci, co))
     p = pool()
-    if not partials:
-        return lambda: p.run(fn, chunks)
 
     def run():
         p.run(fn, chunks)
