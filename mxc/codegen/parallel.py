@@ -7,13 +7,14 @@ run on the calling thread. ``MXC_NUM_THREADS`` sets the thread count (default: t
 process may use).
 
 A program's steps run in order, so while a library call (GEMM, convolution) runs, mxc's own
-workers are idle: the call gets those cores as torch's intra-op threads (``MXC_TORCH_THREADS``,
-default ``MXC_NUM_THREADS``). That beats splitting the call along the batch over mxc's
-threads (measured on 2 cores: a 50x500 @ 500x512 GEMM 770 us on one thread, 532 us split by
-rows, 444 us on torch's two threads; LeNet training steps 1.45x the one-thread speed instead
-of 1.25x). With ``MXC_TORCH_THREADS=1`` mxc splits large calls itself, as before. ``import
-mxc`` sets ``OMP_WAIT_POLICY=PASSIVE`` unless it is set or torch is already loaded: OpenMP
-threads that spin after a call take the cores mxc's next kernel splits onto.
+workers are idle: a large call may run on torch's intra-op threads (``MXC_TORCH_THREADS``,
+default ``MXC_NUM_THREADS``) or split along the batch over mxc's threads, whichever measures
+faster than one thread (measured on 2 cores: a 50x500 @ 500x512 GEMM 770 us on one thread,
+532 us split by rows, 444 us on torch's two threads; an LSTM's 32-row GEMMs gain more from
+the batch split). torch stays on one thread outside library calls. ``MXC_TORCH_THREADS=1``
+leaves only the batch split. ``import mxc`` sets ``OMP_WAIT_POLICY=PASSIVE`` unless it is set
+or torch is already loaded: OpenMP threads that spin after a call take the cores mxc's next
+kernel splits onto.
 """
 from __future__ import annotations
 
