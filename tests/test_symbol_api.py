@@ -113,3 +113,20 @@ def test_op_function_signatures_follow_mxnet():
     fc = mx.sym.FullyConnected(mx.sym.Variable("d"), None, None, 7, True, name="p")
     assert fc.list_arguments() == ["d", "p_weight"]
     assert "num_hidden" in mx.sym.FullyConnected.__doc__
+
+
+def test_node_order_cache_follows_structure_changes():
+    """A symbol's node order is cached, and a compose anywhere (even through another symbol
+    sharing the nodes) invalidates it."""
+
+    a = mx.sym.Variable("a")
+    e = mx.sym.exp(a, name="e")
+    grouped = mx.sym.Group([e, mx.sym.sin(e, name="s")])
+    assert e.list_arguments() == ["a"] and grouped.list_arguments() == ["a"]
+    assert e._nodes() is not e._nodes() and e._nodes() == e._nodes()
+    e._compose(a=mx.sym.log(mx.sym.Variable("b"), name="l"))
+    assert e.list_arguments() == ["b"]
+    assert grouped.list_arguments() == ["b"]            # the shared exp node was recomposed
+    assert [n.name for n in grouped._nodes()] == ["b", "l", "e", "s"]
+    back = pickle.loads(pickle.dumps(grouped))
+    assert back.list_arguments() == ["b"] and back.list_outputs() == grouped.list_outputs()
