@@ -711,8 +711,10 @@ class SGD(_Fused):
         self.aggregate_num = config.get("MXNET_OPTIMIZER_AGGREGATION_SIZE")
 
     def _declare(self):
-        mom, clip = self.momentum != 0.0, _clip_on(self.clip_gradient)
-        return UpdateDecl((mom, clip), (("mom", "w"),) if mom else (),
+        # as MXNet: a state whenever momentum != 0, momentum math only when it is > 0 (a
+        # negative momentum keeps its state and runs plain SGD)
+        mom, clip = self.momentum > 0, _clip_on(self.clip_gradient)
+        return UpdateDecl((mom, clip), (("mom", "w"),) if self.momentum != 0.0 else (),
                           _with_clip(_SGD_HP, (mom, "momentum"), (clip, "clip_gradient")))
 
     def _build_update(self, ops, T, H, opts):
@@ -754,8 +756,9 @@ class NAG(_Fused):
         self.momentum = momentum
 
     def _declare(self):
-        mom, clip = self.momentum != 0.0, _clip_on(self.clip_gradient)
-        return UpdateDecl((mom, clip), (("mom", "w"),) if mom else (),
+        # a state whenever momentum != 0; the momentum update only when it is > 0
+        mom, clip = self.momentum > 0, _clip_on(self.clip_gradient)
+        return UpdateDecl((mom, clip), (("mom", "w"),) if self.momentum != 0.0 else (),
                           _with_clip(_SGD_HP, (mom, "momentum"), (clip, "clip_gradient")))
 
     def _build_update(self, ops, T, H, opts):

@@ -102,7 +102,14 @@ a, b, out = torch.randn(256, 512), torch.randn(512, 256), torch.empty(256, 256)
 call = parallel.extern_call(lambda at, ins, outs: torch.matmul(*ins, out=outs[0]),
                             {}, [a, b], [out], split=lambda at, i, o: ([0, None], [0], None))
 call()
-print(json.dumps({"omp": os.environ.get("OMP_WAIT_POLICY"), "torch": torch.get_num_threads(),
+# a weight gradient: row blocks of both operands give partial sums (rounded differently)
+ga, gb, gout = torch.randn(256, 512), torch.randn(256, 256), torch.empty(512, 256)
+gcall = parallel.extern_call(lambda at, ins, outs: torch.matmul(ins[0].t(), ins[1], out=outs[0]),
+                             {}, [ga, gb], [gout], split=lambda at, i, o: ([0, 0], ["sum"], None))
+for _ in range(12):
+    gcall()
+print(json.dumps({"sum_ways": len(getattr(gcall, "ways", ())),
+                  "sum_ok": bool(torch.allclose(gout, ga.t() @ gb, atol=1e-3)),"omp": os.environ.get("OMP_WAIT_POLICY"), "torch": torch.get_num_threads(),
                   "mxc": parallel.torch_threads(),
                   "call": getattr(call, "__name__", type(call).__name__),
                   "small": parallel.extern_call(lambda at, ins, outs: None, {},
@@ -136,5 +143,7 @@ def test_library_calls_get_the_idle_threads(env, want):
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     got = json.loads(r.stdout.strip().splitlines()[-1])
-    assert got.pop("ok")
+    assert got.pop("ok") and got.pop("sum_ok")
+    # a split summing partial products is never chosen by timing (results would depend on it)
+    assert got.pop("sum_ways") == (2 if want["call"] == "_Chooser" else 0)
     assert got == want

@@ -424,3 +424,17 @@ def test_declaration_is_kept_across_steps_and_follows_option_changes():
     assert not np.allclose(w.asnumpy(), before)
     o2 = pickle.loads(pickle.dumps(o))
     assert "_decl" not in o2.__dict__ and o2._declared() == d2
+
+
+def test_negative_momentum_keeps_a_state_and_runs_plain_sgd():
+    """MXNet 1.9.1: a state whenever momentum != 0, the momentum update only when it is > 0
+    (values from MXNet: 3 steps, lr 0.1, grads arange(6)*0.1 + step)."""
+    o = opt.create("sgd", learning_rate=0.1, momentum=-0.5)
+    u = opt.get_updater(o)
+    w = mx.nd.array(np.linspace(-1, 1, 6).astype(np.float32))
+    for i in range(3):
+        u(0, mx.nd.array((np.arange(6) * 0.1 + i).astype(np.float32)), w)
+    assert isinstance(u.states[0], mx.nd.NDArray)
+    np.testing.assert_allclose(w.asnumpy(), [-1.3, -0.93, -0.56, -0.19, 0.18, 0.55], rtol=1e-6,
+                               atol=1e-7)
+    assert "momentum" not in o._declared().hparams

@@ -187,7 +187,7 @@ def configure_torch():
         torch.set_num_threads(1)
 
 
-def _on_torch_threads(fn, attrs, ins, outs, nt, whole, work, batch_split=None):
+def _on_torch_threads(whole, nt, work, batch_split=None):
     """A library call on one thread (``whole``), on torch's ``nt`` threads, or split along the
     batch over mxc's pool (``batch_split``), whichever measures fastest (:class:`_Chooser`).
     Waking sleeping OpenMP threads costs tens of microseconds, so small calls lose (2 cores: a
@@ -225,7 +225,10 @@ def extern_call(fn, attrs, ins, outs, split=None):
     batch_split = _batch_split(fn, attrs, ins, outs, split) if split is not None and big \
         else None
     if nt > 1:
-        return _on_torch_threads(fn, attrs, ins, outs, nt, whole, work, batch_split)
+        # a split that sums partial products (a weight gradient) rounds differently from the
+        # whole call: not offered to a timing-based choice, so results do not depend on timing
+        offer = batch_split if batch_split is not None and not batch_split.partials else None
+        return _on_torch_threads(whole, nt, work, offer)
     return batch_split or whole
 
 
@@ -269,4 +272,5 @@ def _batch_split(fn, attrs, ins, outs, split):
         p.run(fn, chunks)
         for total, part in partials:
             total.add_(part)
+    run.partials = bool(partials)
     return run
