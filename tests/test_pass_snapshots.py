@@ -915,6 +915,7 @@ def _count_lowerings(monkeypatch):
     from mxc.codegen import lower
     monkeypatch.setenv("MXC_CACHE", "0")
     lower._LOWERED.clear()
+    lower._TEMPLATES.clear()
     counts = collections.Counter()
     real = lower._Lowerer.run
 
@@ -1014,3 +1015,105 @@ def test_an_index_walk_is_remembered_by_body_structure(monkeypatch):
     again = mx.compile(net, x=(4, 6))
     assert len(walks) == n
     assert str(again.graph) == str(first.graph)
+
+
+# -- kernels that differ only in where their slices begin ---------------------------------------
+
+
+def _slice_bodies():
+    """(case, [bodies]): fused bodies equal up to the begins of their slices."""
+    from mxc.ir.core import Builder
+    from mxc.ir.types import DType, TensorType
+
+    def body(shape, f):
+        b = Builder("k")
+        x = b.input("x", TensorType(shape, DType.f32))
+        b2 = b.input("y", TensorType(shape, DType.f32))
+        return b.build([f(b, x, b2)])
+
+    cases = {
+        # a row block of a (T*N, C) matrix, as an unrolled step reads it
+        "rows": [body((12, 5), lambda b, x, y, t=t: b.op("exp", [b.op(
+            "slice_axis", [x], {"axis": 0, "begin": t, "end": t + 3})])) for t in (0, 3, 9, 4)],
+        # two slices of one value (LSTM gates), each its own begin
+        "two": [body((4, 10), lambda b, x, y, g=g, h=h: b.op("elemwise_add", [
+            b.op("slice_axis", [x], {"axis": 1, "begin": g, "end": g + 4}),
+            b.op("slice_axis", [y], {"axis": 1, "begin": h, "end": h + 4})]))
+            for g, h in ((0, 6), (6, 0), (2, 3))],
+        "step": [body((3, 17), lambda b, x, y, t=t: b.op("negative", [b.op(
+            "slice", [x], {"begin": (0, t), "end": (3, t + 9), "step": (1, 2)})]))
+            for t in (0, 5, 8)],
+        "reverse": [body((12, 2), lambda b, x, y, t=t: b.op("abs", [b.op(
+            "slice", [x], {"begin": (t,), "end": (t - 5 if t > 4 else None,),
+                           "step": (-1,)})])) for t in (4, 7, 11)],
+        # a slice read through a reshape into a reduction
+        "reduce": [body((8, 6), lambda b, x, y, t=t: b.op("sum", [b.op("Reshape", [b.op(
+            "slice_axis", [x], {"axis": 0, "begin": t, "end": t + 4})], {"shape": (2, 12)})],
+            {"axis": 1})) for t in (0, 1, 4)],
+        # a masked view (zero padding) of a slice
+        "pad": [body((2, 9, 4), lambda b, x, y, t=t: b.op("exp", [b.op("_pad_view", [b.op(
+            "slice_axis", [x], {"axis": 1, "begin": t, "end": t + 5})],
+            {"pad_width": (0, 0, 1, 1, 1, 1)})])) for t in (0, 2, 4)],
+        "transpose": [body((6, 7), lambda b, x, y, t=t: b.op("transpose", [b.op(
+            "slice_axis", [x], {"axis": 1, "begin": t, "end": t + 3})])) for t in (0, 4, 2)],
+    }
+    return cases
+
+
+@pytest.mark.parametrize("case", sorted(_slice_bodies()))
+def test_slices_differing_in_begin_share_one_template(case, monkeypatch):
+    """Bodies equal up to their slices' begins lower once, with the begins as parameters;
+    each body's kernel is that template with its begins substituted: the same code and
+    offsets as lowering the body itself, and the same values as the reference interpreter."""
+    import numpy as np
+
+    from mxc.codegen import lower
+    from mxc.codegen.kir import split_offsets
+    from mxc.ir.interp import interp
+
+    counts = _count_lowerings(monkeypatch)
+    bodies = _slice_bodies()[case]
+    rng = np.random.default_rng(0)
+    for i, g in enumerate(bodies):
+        got = lower.lower_group(g, f"k{i}")
+        own = lower.coalesce(lower._Lowerer(g, f"own{i}").run())
+        a, oa = split_offsets(got)
+        b, ob = split_offsets(own)
+        if case == "pad":
+            # a known begin can prove some padding checks always hold; the template keeps
+            # the checks that hold for some begin only: different code, same values below
+            assert oa == ob
+        else:
+            assert (a.signature(), oa) == (b.signature(), ob), (case, i)
+    # one lowering for the template (kernel k0), none for the other bodies
+    assert counts["k0"] == 1 and not any(counts[f"k{i}"] for i in range(1, len(bodies)))
+    assert len(lower._TEMPLATES) == 1 and lower._TEMPLATES.hits == len(bodies) - 1
+    for g in bodies:
+        xs = [rng.standard_normal(v.shape).astype(np.float32) for v in g.inputs]
+        want = interp(g, xs)[0]
+        np.testing.assert_allclose(np.asarray(mx_compile_graph(g)(*xs)[0]), want, rtol=1e-6,
+                                   atol=1e-6)
+
+
+def mx_compile_graph(g):
+    from mxc.compile import compile_graph
+    return compile_graph(g, "llvm")
+
+
+def test_a_template_that_cannot_lower_falls_back_to_the_body():
+    """A body whose begins cannot become parameters (here: a reduction read at a shifted
+    point would not be its own grid point) is lowered as it is, with its own result or
+    error."""
+    from mxc.codegen import lower
+    from mxc.ir.core import Builder
+    from mxc.ir.types import DType, TensorType
+
+    lower._TEMPLATES.clear()
+    lower._LOWERED.clear()
+    b = Builder("k")
+    x = b.input("x", TensorType((6, 4), DType.f32))
+    s = b.op("sum", [x], {"axis": 1})
+    g = b.build([b.op("slice_axis", [s], {"axis": 0, "begin": 2, "end": 4})])
+    with pytest.raises(lower.LoweringError):
+        lower.lower_group(g, "k")
+    assert lower._TEMPLATES.misses == 1

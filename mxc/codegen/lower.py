@@ -100,9 +100,12 @@ def unreshaped_shape(v: Value, inside) -> tuple:
 
 
 class _Lowerer:
-    def __init__(self, body: Graph, name: str):
+    def __init__(self, body: Graph, name: str, shifts: dict | None = None):
         grid, rdims, x, axes = group_structure(body)
         self.body = body
+        # {view op: [(axis, index delta)]}: what a template adds to the index along a
+        # shifting view's axis (its begin becomes a parameter, see _template)
+        self.shifts = shifts or {}
         self.kernel = Kernel(name, [], grid, rdims)
         self.k = KBuilder(self.kernel)
         self.x, self.axes = x, axes
@@ -200,6 +203,10 @@ class _Lowerer:
         if isinstance(low, View):
             u = op.inputs[0]
             in_idx = view_index(low, op.attrs, u.shape, v.shape, idx)
+            moved = self.shifts.get(op)
+            if moved is not None:
+                for ax, delta in moved:
+                    in_idx[ax] = in_idx[ax] + delta
             mask = None
             if low.guard is not None:
                 mask = self._mask(low.guard(op.attrs, tuple(u.shape), tuple(v.shape),
@@ -421,14 +428,19 @@ class _Probe:
 _PROBES = memo("probe", limit=8192)
 
 
-def _structure(body: Graph):
+def _structure(body: Graph, unshifted: frozenset = frozenset()):
     """A hashable key for what ``body`` computes, and its values in key order (inputs, then
-    each op's outputs); key None if an attribute cannot be hashed."""
+    each op's outputs); key None if an attribute cannot be hashed. The ops in ``unshifted``
+    (shifting views) are keyed without the attributes that choose their begins."""
     values = list(body.inputs)
     pos = {v: i for i, v in enumerate(values)}
     parts = [tuple(v.type for v in values)]
     for op in body.ops:
-        parts.append((op.opname, frozen(op.attrs), tuple(pos[u] for u in op.inputs),
+        attrs = op.attrs
+        if op in unshifted:
+            drop = op.opdef.lower.shift_attrs
+            attrs = {n: a for n, a in attrs.items() if n not in drop}
+        parts.append((op.opname, frozen(attrs), tuple(pos[u] for u in op.inputs),
                       tuple(o.type for o in op.outputs)))
         for o in op.outputs:
             pos[o] = len(values)
@@ -453,8 +465,7 @@ def lower_group(body: Graph, name: str, sources=(), inplace: dict | None = None)
         kern = coalesce(_Lowerer(body, name).run())
     else:
         # the memo keeps its own copy: callers may rewrite theirs
-        kern = _renamed(_LOWERED.get(key, lambda: coalesce(_Lowerer(body, name).run())),
-                        body, name)
+        kern = _renamed(_LOWERED.get(key, lambda: _lower_new(body, name)), body, name)
     kern.sources = list(sources)
     if inplace:
         kern = apply_inplace(kern, inplace, len(body.inputs))
@@ -464,6 +475,76 @@ def lower_group(body: Graph, name: str, sources=(), inplace: dict | None = None)
 # lowered kernels by body structure (see _structure): the steps of every bucket of an
 # unrolled network that compute the same thing are lowered once per process
 _LOWERED = memo("lowered", limit=2048)
+
+
+def _lower_new(body: Graph, name: str) -> Kernel:
+    """The kernel of a body structure not lowered before: instantiated from the template of
+    its structure up to the begins of its slices when there is one, else lowered."""
+    shifts = _body_shifts(body)
+    if shifts:
+        key = _structure(body, frozenset(s[0] for s in shifts))[0]
+        t = _TEMPLATES.get(key, lambda: _template(body, name, shifts))
+        if t is not _NO_TEMPLATE:
+            return t.instantiate([b - lo for _, _, b, lo, _ in shifts])
+    return coalesce(_Lowerer(body, name).run())
+
+
+def _body_shifts(body: Graph) -> list:
+    """``[(op, axis, begin, lo, hi)]``: the axes of the body's shifting views (slices) whose
+    begin could take other values for the same shapes (:class:`View` ``shift``)."""
+    out = []
+    for op in body.ops:
+        low = op.opdef.lower
+        if isinstance(low, View) and low.shift is not None:
+            for ax, b, lo, hi in low.shift(op.attrs, tuple(op.inputs[0].shape),
+                                           tuple(op.outputs[0].shape)):
+                out.append((op, ax, b, lo, hi))
+    return out
+
+
+class _Template:
+    """A kernel lowered with the begins of its slices as parameters: loop-like variables
+    ``p<k>`` ranging over each begin's valid values (less ``lo``), so every simplification of
+    its index expressions holds for all of them. :meth:`instantiate` substitutes one body's
+    begins, which gives the kernel lowering that body computes (the same loads and stores at
+    the same addresses; only simplifications that needed a known begin may be missing)."""
+
+    __slots__ = ("kernel", "params", "touched")
+
+    def __init__(self, kernel: Kernel, params: list):
+        self.kernel = kernel
+        self.params = params
+        ps = set(params)
+        # the index expressions that mention a parameter (by identity: the kernel holds them)
+        self.touched = {id(ix) for ix in _kernel_ixs(kernel) if ix.vars() & ps}
+
+    def instantiate(self, values) -> Kernel:
+        m = {p: Ix.c(v) for p, v in zip(self.params, values)}
+        touched = self.touched
+
+        def sub(ix):
+            return ix.subs(m) if id(ix) in touched else ix
+        return rewrite_kernel(self.kernel, index=sub, access=lambda b, ix: (b, sub(ix)))
+
+
+_NO_TEMPLATE = object()     # a structure lowered per body (its template did not lower)
+
+
+def _template(body: Graph, name: str, shifts: list):
+    params, moved = [], {}
+    for k, (op, ax, b, lo, hi) in enumerate(shifts):
+        p = Var("p", k, hi - lo + 1)
+        params.append(p)
+        moved.setdefault(op, []).append((ax, Ix.var(p) + (lo - b)))
+    try:
+        kern = coalesce(_Lowerer(body, name, moved).run())
+    except Exception:  # noqa: BLE001 - the body is lowered as it is; its own error, if any
+        return _NO_TEMPLATE
+    return _Template(kern, params)
+
+
+# kernel templates by body structure up to slice begins (see _Template)
+_TEMPLATES = memo("templates", limit=2048)
 
 
 def _renamed(kern: Kernel, body: Graph, name: str) -> Kernel:

@@ -69,12 +69,21 @@ class View:
     (``lo <= ix < hi``) and ``("divisible", ix, m)`` (``ix % m == 0``, ``ix >= 0``); ``fill``
     is a number or ``fill(attrs)``. The input index need only be valid where the conditions
     hold (loads are masked elsewhere).
+
+    A *shifting* view (a slice) also has ``shift(attrs, in_shape, out_shape) -> [(axis,
+    begin, lo, hi)]``: along ``axis`` the input index is the one of ``begin = 0`` plus
+    ``begin``, and every begin in ``[lo, hi]`` is valid for these shapes; ``shift_attrs``
+    names the attributes that only choose those begins. Kernels whose views differ only in
+    their begins (step ``t`` of an unrolled network reading row block ``t``) are then lowered
+    once, with the begins as parameters, and instantiated for each (:mod:`mxc.codegen.lower`).
     """
 
     kind: str = "custom"
     index: Callable | None = None
     guard: Callable | None = None
     fill: Any = 0.0
+    shift: Callable | None = None
+    shift_attrs: tuple = ()
 
 
 @dataclass(frozen=True)

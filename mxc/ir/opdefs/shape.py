@@ -543,6 +543,21 @@ def _ranges_index(ranges, out_idx):
     return [i if (b, s) == (0, 1) else i * s + b for (b, s, n), i in zip(ranges, out_idx)]
 
 
+def _shifts(ranges, shape) -> list:
+    """``[(axis, begin, lo, hi)]`` of the axes of a slice (``ranges`` as from
+    :func:`slice_ranges`) whose begin could be any of several values for these shapes: every
+    begin in ``[lo, hi]`` keeps the ``n`` indices ``begin + s*j`` inside the axis."""
+    out = []
+    for ax, ((b, s, n), L) in enumerate(zip(ranges, shape)):
+        if b is None or L is None:
+            return []
+        span = s * (n - 1)
+        lo, hi = max(0, -span), min(L - 1, L - 1 - span)
+        if hi > lo:
+            out.append((ax, b, lo, hi))
+    return out
+
+
 def _slice_ranges_of(rc, shape):
     a = rc.attrs
     return slice_ranges(rc, shape, a["begin"], a["end"], a["step"])
@@ -567,7 +582,9 @@ register_op(OpDef(
     vjp=lambda b, op, g: (_scatter_back(b, g, _slice_ranges_of(_op_ctx(op), op.inputs[0].shape),
                                         op.inputs[0].shape),),
     lower=View("custom", lambda a, ish, osh, idx: _ranges_index(
-        _slice_ranges_of(_Ctx("slice", a), ish), idx)),
+        _slice_ranges_of(_Ctx("slice", a), ish), idx),
+        shift=lambda a, ish, osh: _shifts(_slice_ranges_of(_Ctx("slice", a), ish), ish),
+        shift_attrs=("begin", "end")),
     traits={VIEW}, aliases=("crop",),
     doc="x[begin:end:step] per axis; None entries and negative indices as in Python.",
 ))
@@ -613,7 +630,9 @@ register_op(OpDef(
                                                                  op.inputs[0].shape),
                                         op.inputs[0].shape),),
     lower=View("custom", lambda a, ish, osh, idx: _ranges_index(
-        _slice_axis_ranges(_Ctx("slice_axis", a), ish), idx)),
+        _slice_axis_ranges(_Ctx("slice_axis", a), ish), idx),
+        shift=lambda a, ish, osh: _shifts(_slice_axis_ranges(_Ctx("slice_axis", a), ish), ish),
+        shift_attrs=("begin", "end")),
     traits={VIEW},
     doc="x[begin:end] along one axis (end=None: to the end).",
 ))
