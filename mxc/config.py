@@ -101,6 +101,12 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("MXC_NUM_THREADS", "int", None,
             "Worker threads of mxc's kernel pool.",
             default_doc="the CPUs this process may run on", minimum=1),
+    Setting("MXC_KERNEL_POOL", "choice", "openmp",
+            "How generated CPU kernels split over threads: `openmp` (a generated launcher on "
+            "the OpenMP team torch loads: a few microseconds a hand-off, no Python) or "
+            "`python` (mxc's Python worker threads). Without an OpenMP runtime, or in a child "
+            "process forked after the team started, kernels use the Python threads.",
+            choices=("openmp", "python")),
     Setting("MXC_TORCH_THREADS", "int", None,
             "Threads torch may use inside library calls (GEMM, convolution). mxc's own threads "
             "are idle during a library call, so by default the call gets them all; with `1`, "

@@ -245,6 +245,98 @@ def test_parallel_kernels_choose_whole_or_split_by_measurement(whole_s, split_s,
     assert calls == [pick, pick]
 
 
+def _rows_kernel(rows=37, cols=24):
+    """A compiled elementwise kernel over ``rows`` grid rows, its ctypes function and
+    tensors to run it on."""
+    import torch
+    b = Builder("rows")
+    x = b.input("x", TensorType((rows, cols)))
+    g = b.build([b.op("tanh", [b.op("exp", [b.op("_mul_scalar", [x], {"scalar": 0.5})])])])
+    c = compile_graph(g)
+    k = c.program.kernels[0]
+    fn, offsets = c.executable.module.raw(k.name)
+    assert not any(offsets)
+    X = torch.randn(rows, cols)
+    return fn, k, X, torch.tanh(torch.exp(X * 0.5))
+
+
+@pytest.mark.parametrize("threads", [2, 3, 5])
+def test_native_launcher_runs_every_row_once(threads):
+    """The generated OpenMP launcher splits [0, extent) into one contiguous block per thread
+    (extents that do not divide, more threads than rows of work) and computes exactly what
+    one call over all rows computes."""
+    import ctypes
+
+    import torch
+
+    from mxc.codegen import native_pool
+    if not native_pool.available():
+        pytest.skip("no OpenMP runtime next to torch")
+    fn, k, X, want = _rows_kernel()
+    whole, split = torch.full_like(X, float("nan")), torch.full_like(X, float("nan"))
+    fn(X.data_ptr(), whole.data_ptr(), 0, k.grid[0])
+    argv = (ctypes.c_void_p * 2)(X.data_ptr(), split.data_ptr())
+    native_pool.launcher(2)(ctypes.cast(fn, ctypes.c_void_p).value, argv, k.grid[0], threads)
+    assert torch.equal(split, whole)
+    torch.testing.assert_close(split, want)
+
+
+@pytest.mark.parametrize("pool", ["openmp", "python"])
+def test_parallel_call_splits_on_either_pool_with_the_same_result(pool, monkeypatch):
+    import mxc.codegen.parallel as par
+    monkeypatch.setenv("MXC_KERNEL_POOL", pool)
+    monkeypatch.setenv("MXC_NUM_THREADS", "2")
+    monkeypatch.setattr(par, "MIN_PARALLEL_WORK", 1)
+    monkeypatch.setattr(par, "NATIVE_MIN_WORK", 1)
+    import torch
+    fn, k, X, want = _rows_kernel()
+    Y = torch.full_like(X, float("nan"))
+    call = par.parallel_call(fn, [X.data_ptr(), Y.data_ptr()], k.grid[0], X.numel())
+    assert isinstance(call, par._Chooser)
+    ref = torch.full_like(X, float("nan"))
+    fn(X.data_ptr(), ref.data_ptr(), 0, k.grid[0])
+    for way in call.ways:               # the whole call and the split one
+        Y.fill_(float("nan"))
+        way()
+        assert torch.equal(Y, ref)
+    torch.testing.assert_close(Y, want)
+
+
+def test_native_launcher_is_not_used_in_a_forked_child():
+    """OpenMP's workers do not survive a fork: a child of a process that ran kernels on the
+    team runs them whole (or on the Python pool) instead of hanging on the dead team."""
+    import os
+
+    import torch
+
+    import mxc.codegen.parallel as par
+    from mxc.codegen import native_pool
+    if not native_pool.available() or not hasattr(os, "fork"):
+        pytest.skip("no OpenMP runtime next to torch, or no fork")
+    fn, k, X, want = _rows_kernel()
+    Y = torch.empty_like(X)
+    old = par.NATIVE_MIN_WORK
+    par.NATIVE_MIN_WORK = 1
+    try:
+        call = par.parallel_call(fn, [X.data_ptr(), Y.data_ptr()], k.grid[0], X.numel())
+    finally:
+        par.NATIVE_MIN_WORK = old
+    split = call.ways[1] if isinstance(call, par._Chooser) else call
+    split()                             # the team runs in this process
+    pid = os.fork()
+    if pid == 0:                        # the child: no team, the same result
+        code = 1
+        try:
+            Y.fill_(0.0)
+            split()
+            if native_pool.launcher(2) is None and torch.allclose(Y, want):
+                code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
 def test_kernels_differing_only_in_offsets_share_code():
     # an unrolled recurrence: step t's kernel reads row block t of x; with the constant offset
     # split off, the steps are one compiled function called at different addresses
