@@ -245,6 +245,26 @@ def test_parallel_kernels_choose_whole_or_split_by_measurement(whole_s, split_s,
     assert calls == [pick, pick]
 
 
+def test_calls_of_one_kernel_share_their_trials():
+    """Calls of the same compiled kernel over the same extent (an unrolled network's steps)
+    share one set of trials: once one has chosen, the others run the choice from their first
+    call, and results stay those of the whole call."""
+    from mxc.codegen.parallel import _Chooser, _Trials
+    trials = _Trials(2)
+    calls = []
+
+    def ways(tag):
+        return (lambda: calls.append((tag, "whole")), lambda: calls.append((tag, "split")))
+    a = _Chooser(*ways("a"), trials=trials)
+    b = _Chooser(*ways("b"), trials=trials)
+    for _ in range(2 * (_Chooser.TRIALS + 1)):
+        a()
+    assert trials.pick in (0, 1) and len(calls) == 2 * (_Chooser.TRIALS + 1)
+    calls.clear()
+    b()
+    assert calls == [("b", ("whole", "split")[trials.pick])]
+
+
 def _rows_kernel(rows=37, cols=24):
     """A compiled elementwise kernel over ``rows`` grid rows, its ctypes function and
     tensors to run it on."""

@@ -146,7 +146,8 @@ class LLVMBackend(Backend):
         ptrs = [tensors[b].data_ptr() + o for b, o in zip(step.args, offsets)]
         extent = k.grid[0] if k.grid else 1
         work = math.prod(k.grid or (1,)) * math.prod(k.rdims or (1,))
-        return parallel_call(fn, ptrs, extent, work)
+        # the same machine code over the same extent costs the same: one set of trials
+        return parallel_call(fn, ptrs, extent, work, key=(self.module.symbols[k.name], extent))
 
     def sources(self) -> dict:
         """``llvm`` / ``llvm.opt``: the module's IR before / after optimization (computed on

@@ -143,10 +143,13 @@ def launcher(n: int):
         if f is None:
             import llvmlite.binding as llvm
 
-            from .llvm import host_target_machine
+            from . import llvm_worker
+            from .llvm import host_cpu
             mod = llvm.parse_assembly(_launcher_ir(n))
             mod.verify()
-            ee = llvm.create_mcjit_compiler(mod, host_target_machine())
+            # no optimization: the launcher is a few loads and two calls (O0 code generation
+            # takes a fraction of O2's ~10 ms)
+            ee = llvm.create_mcjit_compiler(mod, llvm_worker.target_machine(*host_cpu(), 0))
             ee.finalize_object()
             f = _PROTO(ee.get_function_address(f"mxc_par_{n}"))
             _STATE.setdefault("engines", []).append(ee)     # keeps the code alive

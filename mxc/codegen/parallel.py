@@ -122,14 +122,16 @@ def _native_launcher(n_ptrs: int):
     return native_pool.launcher(n_ptrs)
 
 
-def parallel_call(fn, ptrs, extent: int, work: int):
+def parallel_call(fn, ptrs, extent: int, work: int, key=None):
     """A zero-argument callable running ``fn(*ptrs, lo, hi)`` over ``[0, extent)``, split over
     threads when that pays: on OpenMP's team through a generated launcher
     (:mod:`mxc.codegen.native_pool`, ``MXC_KERNEL_POOL=openmp``, kernels of ``work`` >=
     ``NATIVE_MIN_WORK`` grid points x reduction length), else on the Python pool (work >=
     ``MIN_PARALLEL_WORK``); smaller kernels run on the calling thread, larger ones time
     themselves (:class:`_Chooser`). Both split the same grid rows, which changes no result,
-    so the choice is free to depend on timing."""
+    so the choice is free to depend on timing. Calls with the same ``key`` (the same compiled
+    kernel over the same extent: the steps of an unrolled network, every bucket's copy of a
+    layer) share their trials and their choice."""
     threads = num_threads()
     native = _native_launcher(len(ptrs)) if threads > 1 and work >= NATIVE_MIN_WORK else None
     if native is None and work < MIN_PARALLEL_WORK:
@@ -151,11 +153,36 @@ def parallel_call(fn, ptrs, extent: int, work: int):
             if os.getpid() != pid:          # a forked child: no OpenMP team to run on
                 return whole()
             native(addr, argv, extent, n)
-        return _Chooser(whole, on_team)
+        return _Chooser(whole, on_team, trials=_shared_trials(key, "openmp", n))
     bounds = [extent * i // n for i in range(n + 1)]
     chunks = [tuple(ptrs) + (bounds[i], bounds[i + 1]) for i in range(n)]
     p = pool()
-    return _Chooser(whole, lambda: p.run(fn, chunks))
+    return _Chooser(whole, lambda: p.run(fn, chunks), trials=_shared_trials(key, "python", n))
+
+
+# trials shared by calls of one compiled kernel over one extent (see parallel_call)
+_SHARED: dict = {}
+
+
+def _shared_trials(key, how: str, n: int):
+    if key is None:
+        return None
+    k = (key, how, n)
+    t = _SHARED.get(k)
+    if t is None:
+        t = _SHARED.setdefault(k, _Trials(2))
+    return t
+
+
+class _Trials:
+    """The measurements of a :class:`_Chooser`'s ways and the choice made from them; calls
+    that cost the same (one kernel over one extent) share one."""
+
+    __slots__ = ("times", "pick")
+
+    def __init__(self, n_ways: int):
+        self.times = tuple([] for _ in range(n_ways))
+        self.pick = None
 
 
 class _Chooser:
@@ -169,30 +196,40 @@ class _Chooser:
     warm-up each); from then on the call is the fastest one, a split way only when it saves
     at least 15% over the plain one."""
 
-    __slots__ = ("ways", "times", "run")
+    __slots__ = ("ways", "trials", "run")
     TRIALS = 2
 
-    def __init__(self, *ways):
+    def __init__(self, *ways, trials: _Trials | None = None):
         self.ways = ways
-        self.times = tuple([] for _ in ways)
+        self.trials = trials if trials is not None else _Trials(len(ways))
         self.run = None
 
     @property
     def whole(self):
         return self.ways[0]
 
+    @property
+    def times(self):
+        return self.trials.times
+
     def __call__(self):
         if self.run is not None:
             return self.run()
+        tr = self.trials
+        if tr.pick is not None:             # decided by a call sharing the trials
+            self.run = self.ways[tr.pick]
+            return self.run()
         import time
-        which = min(range(len(self.ways)), key=lambda k: len(self.times[k]))
+        times = tr.times
+        which = min(range(len(self.ways)), key=lambda k: len(times[k]))
         t0 = time.perf_counter()
         self.ways[which]()
-        self.times[which].append(time.perf_counter() - t0)
-        if all(len(t) > self.TRIALS for t in self.times):         # warm-up + trials each
-            best = [min(t[1:]) for t in self.times]
+        times[which].append(time.perf_counter() - t0)
+        if all(len(t) > self.TRIALS for t in times):         # warm-up + trials each
+            best = [min(t[1:]) for t in times]
             k = min(range(len(best)), key=best.__getitem__)
-            self.run = self.ways[k] if k == 0 or best[k] < 0.85 * best[0] else self.ways[0]
+            tr.pick = k if k == 0 or best[k] < 0.85 * best[0] else 0
+            self.run = self.ways[tr.pick]
         return None
 
 
