@@ -565,7 +565,7 @@ class UpdateBinding:
     _NP_OK = (torch.float16, torch.float32, torch.float64)
 
     def __init__(self, compiled, ins, targets, n_scalars, scalar_dtype, device, out_bufs: dict,
-                 key, old: UpdateBinding | None = None):
+                 key, old: UpdateBinding | None = None, extent: int | None = None):
         self.program = compiled
         self.ptrs = tuple(t.data_ptr() for t in ins) + tuple(t.data_ptr() for t in targets)
         if old is not None and old.program is compiled:     # new arrays: keep the scalars
@@ -582,9 +582,10 @@ class UpdateBinding:
                 self.hp_np = self.hp_host.numpy()
             self.event = None
         hp_views = [self.hp[i:i + 1] for i in range(n_scalars)]
-        outs = out_bufs.get(key)
+        okey = (key, targets[0].numel() if targets else 0)    # one kernel serves many lengths
+        outs = out_bufs.get(okey)
         if outs is None:
-            outs = out_bufs[key] = [torch.empty_like(t) for t in targets]
+            outs = out_bufs[okey] = [torch.empty_like(t) for t in targets]
         inplace = compiled.program.inplace      # output j written into input i
         bind_outs = [ins[inplace[j]] if j in inplace else o for j, o in enumerate(outs)]
         pairs = [(t, o) for j, (t, o) in enumerate(zip(targets, outs)) if j not in inplace]
@@ -593,7 +594,7 @@ class UpdateBinding:
         self.copies = None
         if device.type == "cpu" and all(t.dtype in self._NP_OK for t in self.targets):
             self.copies = [(t.numpy(), o.numpy()) for t, o in pairs]
-        self.bound = compiled.executable.bind(ins + hp_views, bind_outs)
+        self.bound = compiled.executable.bind(ins + hp_views, bind_outs, extent)
 
     def run(self, values, moves=()):
         if self.hp_host is None:

@@ -145,6 +145,9 @@ class _Kernel:
 
 
 _KERNELS = memo("optimizer")     # compiled update kernels (mxc.memo)
+# the kernels of _KERNELS that run any length (one flat pointwise kernel), by everything in
+# their key but the length
+_ANY_LENGTH: dict = {}
 
 
 def kernel_cache_info() -> dict:
@@ -156,6 +159,7 @@ def kernel_cache_info() -> dict:
 def clear_kernel_cache():
     """Forget every compiled update kernel (optimizers rebind on their next step)."""
     _KERNELS.clear()
+    _ANY_LENGTH.clear()
 
 
 def _target_for(device: torch.device) -> str:
@@ -620,14 +624,27 @@ class _Fused(Optimizer):
         mp16 = weight16 is not None
         names = ("weight", "grad") + tuple(n for n, _ in d.states) + d.drawn
         tdt = tuple((n, a.torch_tensor().dtype) for n, a in zip(names, arrays))
-        key = (type(self).__name__, d.opts, numel, tdt, d.hparams, device, mp16)
+        base = (type(self).__name__, d.opts, tdt, d.hparams, device, mp16)
+        # an update compiled for one length serves every length when it is one flat
+        # pointwise kernel (Executable.flat_extent); updates with reductions (LAMB's norms)
+        # compile per length
+        kern = _ANY_LENGTH.get(base)
+        extent = numel
+        if kern is not None:
+            _KERNELS.count_hit()
+        else:
+            key = base[:2] + (numel,) + base[2:]
 
-        def make():
-            specs = tuple((n, _DTYPES[dt]) for n, dt in tdt)
-            hp_dtype = DType.f32 if mp16 else specs[0][1]
-            return _build_kernel(key, self, d.opts, numel, specs, d.hparams, hp_dtype, device,
-                                 mp16)
-        kern = _get_kernel(key, make)
+            def make():
+                specs = tuple((n, _DTYPES[dt]) for n, dt in tdt)
+                hp_dtype = DType.f32 if mp16 else specs[0][1]
+                return _build_kernel(key, self, d.opts, numel, specs, d.hparams, hp_dtype,
+                                     device, mp16)
+            kern = _get_kernel(key, make)
+            if kern.compiled.executable.flat_extent() is not None:
+                _ANY_LENGTH.setdefault(base, kern)
+            else:
+                extent = None
         by_name = dict(zip(names, arrays))
         targets = [_flat(weight16 if o == "weight16" else by_name[o]) for o in kern.out_names]
         ins = [_flat(a) for a in arrays]
@@ -635,7 +652,7 @@ class _Fused(Optimizer):
         if ent is None or ent.program is not kern.compiled or ent.ptrs != ptrs:
             ent = UpdateBinding(kern.compiled, ins, targets, len(kern.hp_names), kern.hp_dtype,
                                 kern.device, self.__dict__.setdefault("_out_bufs", {}),
-                                kern.key, old=ent)
+                                kern.key, old=ent, extent=extent)
         bound_map[index] = (ent, d, tuple(a.torch_tensor() for a in arrays), w16obj)
         ent.run(values, [(_flat(a), _flat(b)) for a, b in moves])
 

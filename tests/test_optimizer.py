@@ -208,12 +208,40 @@ def test_compiled_once_and_learning_rate_is_an_input():
     for lr in (0.1, 0.1, 0.5):
         m = 0.9 * m - lr
     np.testing.assert_allclose(state.asnumpy(), np.full((10, 3), m, np.float32), rtol=1e-6)
-    # a weight with the same number of elements reuses the kernel; a new size compiles one
-    w2, g2 = mx.nd.ones((30,)), mx.nd.ones((30,))
-    o.update(1, w2, g2, o.create_state(1, w2))
+    # one flat pointwise update kernel serves every length: a weight of another size (and
+    # shape) reuses it, with its own results
+    for i, shape in enumerate([(30,), (31,), (2, 3, 7)], start=1):
+        w2 = mx.nd.array(np.arange(np.prod(shape), dtype=np.float32).reshape(shape))
+        g2 = mx.nd.ones(shape)
+        s2 = o.create_state(i, w2)
+        o.update(i, w2, g2, s2)
+        o.update(i, w2, g2, s2)
+        mom = 0.9 * -0.5 - 0.5                     # lr 0.5 from here on, two steps
+        np.testing.assert_allclose(s2.asnumpy(), np.full(shape, mom, np.float32), rtol=1e-6)
+        want = np.arange(np.prod(shape), dtype=np.float32).reshape(shape) - 0.5 + mom
+        np.testing.assert_allclose(w2.asnumpy(), want, rtol=1e-6)
     assert opt.kernel_cache_info()["misses"] == before["misses"] + 1
-    o.update(2, mx.nd.ones((31,)), mx.nd.ones((31,)), o.create_state(2, mx.nd.ones((31,))))
-    assert opt.kernel_cache_info()["misses"] == before["misses"] + 2
+
+
+def test_updates_with_reductions_compile_per_length():
+    """LAMB's update reads the norms of the whole weight and update (reductions): its
+    program is not one flat pointwise kernel, so each length compiles its own; and an
+    executable refuses to run another length where its code does not allow it."""
+    o = opt.LAMB(learning_rate=0.01)
+    before = opt.kernel_cache_info()["misses"]
+    for i, n in enumerate((40, 41)):
+        w = mx.nd.ones((n,))
+        o.update(i, w, mx.nd.ones((n,)), o.create_state(i, w))
+    assert opt.kernel_cache_info()["misses"] == before + 2
+    c = o.fused_update_compiled((40,))
+    assert c.executable.flat_extent() is None
+    sgd = opt.SGD(momentum=0.9).fused_update_compiled((40,))
+    assert sgd.executable.flat_extent() == 40
+    import torch
+    ins = [torch.ones(1 if spec.type.shape == (1,) else 40)
+           for spec in (c.program.buffers[b] for b in c.program.inputs)]
+    with pytest.raises(mx.MXNetError, match="not one flat pointwise kernel"):
+        c.executable.bind(ins, c.executable.new_outputs(), 12)
 
 
 def test_update_is_in_place():

@@ -139,13 +139,19 @@ class LLVMBackend(Backend):
         self.device = torch.device("cpu")
         self.module = LLVMModule(prog.kernels, prog.name) if prog.kernels else None
 
-    def kernel_call(self, step, tensors):
+    # the code takes its outermost extent at the call (lo, hi)
+    extent_at_call = True
+
+    def kernel_call(self, step, tensors, extent=None):
         from .parallel import parallel_call
         k = step.kernel
         fn, offsets = self.module.raw(k.name)
         ptrs = [tensors[b].data_ptr() + o for b, o in zip(step.args, offsets)]
-        extent = k.grid[0] if k.grid else 1
-        work = math.prod(k.grid or (1,)) * math.prod(k.rdims or (1,))
+        if extent is None:
+            extent = k.grid[0] if k.grid else 1
+            work = math.prod(k.grid or (1,)) * math.prod(k.rdims or (1,))
+        else:
+            work = extent
         # the same machine code over the same extent costs the same: one set of trials
         return parallel_call(fn, ptrs, extent, work, key=(self.module.symbols[k.name], extent))
 
@@ -219,26 +225,58 @@ class Executable:
         return self.backend.artefacts()
 
     # -- binding --------------------------------------------------------------------------------
-    def _check(self, t: torch.Tensor, spec, what):
+    def flat_extent(self) -> int | None:
+        """``n`` when the program is one pointwise kernel over flat buffers of ``n`` elements
+        (and scalars of 1), addressed only at the grid point or at 0, on a backend whose code
+        takes its extent at the call: the same code then computes any length (:meth:`bind`
+        ``extent=``), as one compiled update serves every parameter size. Else None."""
+        from .kir import Ix
+        prog = self.prog
+        if not getattr(self.backend, "extent_at_call", False) or len(prog.steps) != 1:
+            return None
+        step = prog.steps[0]
+        k = step.kernel if step.kind == "kernel" else None
+        if k is None or len(k.grid) != 1 or k.rdims or k.grid[0] < 2:
+            return None
+        n = k.grid[0]
+        if any(spec.kind == "temp" or tuple(spec.type.shape) not in ((n,), (1,))
+               for spec in prog.buffers):
+            return None
+        g0 = Ix.var(k.gvars[0])
+        for ins in k.body:
+            if ins.op == "index" or (ins.op in ("load", "store")
+                                     and ins.attr[1] != g0 and ins.attr[1] != Ix.c(0)):
+                return None
+        return n
+
+    def _check(self, t: torch.Tensor, spec, what, extent=None):
         shape = tuple(spec.type.shape)
+        if extent is not None and shape != (1,):
+            shape = (extent,)
         if tuple(t.shape) != shape or t.dtype != spec.type.dtype.torch:
             raise ShapeError(f"{what} %{spec.name}: got {tuple(t.shape)} {t.dtype}; the program "
                              f"was compiled for {shape} {spec.type.dtype.np_name}")
         if not t.is_contiguous():
             raise MXNetError(f"{what} %{spec.name}: storage must be contiguous")
 
-    def bind(self, inputs, outputs) -> Bound:
+    def bind(self, inputs, outputs, extent: int | None = None) -> Bound:
+        """Bind ``inputs`` and ``outputs`` (torch tensors of the program's shapes and
+        dtypes); ``extent``: flat buffers of that length instead of the compiled one (only
+        for a program :meth:`flat_extent` accepts)."""
         prog = self.prog
+        if extent is not None and self.flat_extent() is None:
+            raise MXNetError(f"program @{prog.name} is not one flat pointwise kernel: it "
+                             f"runs only the length it was compiled for")
         if len(inputs) != len(prog.inputs) or len(outputs) != len(prog.outputs):
             raise MXNetError(f"program @{prog.name} takes {len(prog.inputs)} inputs and "
                              f"{len(prog.outputs)} outputs; got {len(inputs)} and {len(outputs)}")
         import torch
         tensors: dict[int, torch.Tensor] = {}
         for bid, t in zip(prog.inputs, inputs):
-            self._check(t, prog.buffers[bid], "input")
+            self._check(t, prog.buffers[bid], "input", extent)
             tensors[bid] = t
         for k, (bid, t) in enumerate(zip(prog.outputs, outputs)):
-            self._check(t, prog.buffers[bid], "output")
+            self._check(t, prog.buffers[bid], "output", extent)
             if bid in tensors and tensors[bid] is not t:
                 i = prog.inplace.get(k)
                 raise MXNetError(f"output {k} (%{prog.buffers[bid].name}) is computed in place "
@@ -256,7 +294,8 @@ class Executable:
         calls = []
         for step in prog.steps:
             if step.kind == "kernel":
-                calls.append(self.backend.kernel_call(step, tensors))
+                calls.append(self.backend.kernel_call(step, tensors) if extent is None else
+                             self.backend.kernel_call(step, tensors, extent))
             else:
                 from .parallel import extern_call
                 ins = [tensors[b] for b in step.ins]

@@ -143,15 +143,20 @@ def launcher(n: int):
         if f is None:
             import llvmlite.binding as llvm
 
-            from . import llvm_worker
-            from .llvm import host_cpu
-            mod = llvm.parse_assembly(_launcher_ir(n))
-            mod.verify()
-            # no optimization: the launcher is a few loads and two calls (O0 code generation
-            # takes a fraction of O2's ~10 ms)
-            ee = llvm.create_mcjit_compiler(mod, llvm_worker.target_machine(*host_cpu(), 0))
-            ee.finalize_object()
-            f = _PROTO(ee.get_function_address(f"mxc_par_{n}"))
-            _STATE.setdefault("engines", []).append(ee)     # keeps the code alive
+            from . import cache, llvm_worker
+            from .llvm import host_cpu, jit
+            # object code from the persistent cache, or compiled without optimization (the
+            # launcher is a few loads and two calls), linked into the kernels' JIT
+            text = _launcher_ir(n)
+            key = cache.cache_key(text, "llvm-launcher", "")
+            obj = cache.load_blob(key)
+            if obj is None:
+                obj = llvm_worker.compile_ir(text, *host_cpu(), 0)
+                cache.store_blob(key, obj)
+            j = jit()
+            with j.lock:
+                j.ee.add_object_file(llvm.ObjectFileRef.from_data(obj[0]))
+                j.ee.finalize_object()
+                f = _PROTO(j.ee.get_function_address(f"mxc_par_{n}"))
             fns[n] = f
         return f

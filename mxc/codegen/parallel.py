@@ -115,11 +115,12 @@ def pool() -> _Pool:
 NATIVE_MIN_WORK = 4096
 
 
-def _native_launcher(n_ptrs: int):
+def _native_pool():
+    """:mod:`native_pool` when kernels split on OpenMP's team here, else None."""
     if config.get("MXC_KERNEL_POOL") != "openmp":
         return None
     from . import native_pool
-    return native_pool.launcher(n_ptrs)
+    return native_pool if native_pool.available() else None
 
 
 def parallel_call(fn, ptrs, extent: int, work: int, key=None):
@@ -133,7 +134,7 @@ def parallel_call(fn, ptrs, extent: int, work: int, key=None):
     kernel over the same extent: the steps of an unrolled network, every bucket's copy of a
     layer) share their trials and their choice."""
     threads = num_threads()
-    native = _native_launcher(len(ptrs)) if threads > 1 and work >= NATIVE_MIN_WORK else None
+    native = _native_pool() if threads > 1 and work >= NATIVE_MIN_WORK else None
     if native is None and work < MIN_PARALLEL_WORK:
         threads = 1
     n = min(threads, extent)
@@ -148,11 +149,14 @@ def parallel_call(fn, ptrs, extent: int, work: int, key=None):
         argv = (ctypes.c_void_p * len(ptrs))(*ptrs)
         addr = ctypes.cast(fn, ctypes.c_void_p).value
         pid = os.getpid()
+        launch = []                         # the launcher, fetched at the first split run
 
         def on_team():
             if os.getpid() != pid:          # a forked child: no OpenMP team to run on
                 return whole()
-            native(addr, argv, extent, n)
+            if not launch:
+                launch.append(native.launcher(len(ptrs)) or (lambda *_: whole()))
+            launch[0](addr, argv, extent, n)
         return _Chooser(whole, on_team, trials=_shared_trials(key, "openmp", n))
     bounds = [extent * i // n for i in range(n + 1)]
     chunks = [tuple(ptrs) + (bounds[i], bounds[i + 1]) for i in range(n)]
